@@ -1,0 +1,122 @@
+"""The three colourisation models and the spec that rebuilds any of them.
+
+A spec is the JSON-able dict {"model": name, "resolution": R, "config": {...}}. Weights are
+only ever loaded into an architecture that code builds from a spec, so a weight file (from the
+Hub or anywhere) can never run code. Each `.weights.h5` written here carries its spec as an
+HDF5 attribute, so a file for another model or resolution is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import keras
+
+from colourise_core.errors import WeightsError
+from colourise_core.models import cgan, cnn, cvae
+
+MODEL_NAMES = ("cnn", "cgan", "cvae")
+RESOLUTIONS = (32, 64, 128)
+_MODULES = {"cnn": (cnn, cnn.CNNConfig), "cgan": (cgan, cgan.CGANConfig), "cvae": (cvae, cvae.CVAEConfig)}
+SPEC_ATTR = "colourise_spec"
+
+
+def _check_name(name: str) -> None:
+    if name not in _MODULES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def default_config(name: str, resolution: int, **overrides):
+    """The dissertation's config of `name` at `resolution`, with field overrides."""
+    _check_name(name)
+    return _MODULES[name][1].for_resolution(resolution, **overrides)
+
+
+def config_to_dict(config) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def make_spec(name: str, config) -> dict:
+    return {"model": name, "resolution": config.resolution, "config": config_to_dict(config)}
+
+
+def build_from_spec(spec: dict) -> keras.Model:
+    """Rebuild a model from its spec.
+
+    Returns:
+        The model, with `colourise_name`, `resolution` and `spec` attributes.
+    """
+    name = spec.get("model")
+    _check_name(name)
+    module, config_cls = _MODULES[name]
+    config = config_cls.from_dict(spec["config"])
+    model = module.build(config)
+    model.colourise_name = name
+    model.resolution = config.resolution
+    model.spec = make_spec(name, config)
+    return model
+
+
+def build_model(name: str, resolution: int, **overrides) -> keras.Model:
+    """Build `name` ("cnn", "cgan", "cvae") at `resolution` (32, 64, 128) with config overrides."""
+    return build_from_spec(make_spec(name, default_config(name, resolution, **overrides)))
+
+
+def _describe(spec: dict) -> str:
+    return f"{spec.get('model')} at {spec.get('resolution')} px"
+
+
+def read_spec(path: str | os.PathLike) -> dict | None:
+    """The spec stored in a weight file, or None for a file written without one.
+
+    Raises:
+        WeightsError: the file is missing or not an HDF5 weight file.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weight file {path} does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get(SPEC_ATTR)
+    except OSError as e:
+        raise WeightsError(f"weight file {path} is corrupt or not a Keras .weights.h5 file ({e})") from e
+    return json.loads(raw) if raw is not None else None
+
+
+def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> None:
+    """Save the model's weights with its spec attached; nothing is left half-written."""
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.weights.h5")
+    try:
+        model.save_weights(tmp)
+        with h5py.File(tmp, "a") as f:
+            f.attrs[SPEC_ATTR] = json.dumps(model.spec)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_weights_checked(model: keras.Model, path: str | os.PathLike) -> None:
+    """Load weights into a code-built model, refusing a file for another architecture.
+
+    Raises:
+        WeightsError: corrupt file, or weights of another model or resolution.
+    """
+    stored = read_spec(path)
+    if stored is not None and stored != model.spec:
+        if stored.get("model") != model.spec["model"] or stored.get("resolution") != model.spec["resolution"]:
+            raise WeightsError(f"{path} holds weights for {_describe(stored)}, but the model to load is {_describe(model.spec)}")
+        raise WeightsError(f"{path} holds {_describe(stored)} weights with another configuration: {stored['config']} (model: {model.spec['config']})")
+    try:
+        model.load_weights(path)
+    except Exception as e:  # keras raises ValueError/KeyError/OSError for mismatched or broken files
+        raise WeightsError(f"could not load {path} into {_describe(model.spec)}: {e}") from e

@@ -1,0 +1,134 @@
+"""The dissertation's conditional GAN (section 4.2; Figure 4.9).
+
+Generator: the CNN with batch normalisation and no dropout, Y (N, H, W, 1) -> UV (N, H, W, 2).
+Discriminator: stride-2 ReLU convolutions on UV (N, H, W, 2) down to 2x2, then a sigmoid unit
+(the probability that the UV is real). Its layer table was lost in the text; it is rebuilt here
+with a higher capacity than the generator, as 4.2.1 asks (389,153 parameters at 32 px against
+the dissertation's 408,129).
+
+Training (4.2.3), one step per batch: the discriminator trains on the real UV (label 1), then on
+the generated UV (label 0), with binary cross-entropy; then the generator trains through the
+combined model generator -> frozen discriminator, with label 1. Each piece is an ordinary
+compiled Keras model driven by `train_on_batch`, so the step runs unchanged on every backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+from keras import layers
+
+from colourise_core.models import cnn
+
+_DISC_FILTERS = {32: (32, 64, 128, 256), 64: (16, 32, 64, 128, 256), 128: (16, 32, 64, 128, 256, 256)}
+
+
+@dataclasses.dataclass(frozen=True)
+class CGANConfig:
+    resolution: int = 32  # training image size; picks the generator's layout
+    disc_filters: tuple = _DISC_FILTERS[32]  # stride-2 convs of the discriminator, down to 2x2
+
+    @classmethod
+    def for_resolution(cls, resolution: int, **overrides) -> "CGANConfig":
+        if resolution not in _DISC_FILTERS:
+            raise ValueError(f"no CGAN layout for {resolution} px; choose one of {sorted(_DISC_FILTERS)}")
+        return cls(resolution=resolution, disc_filters=_DISC_FILTERS[resolution], **overrides)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CGANConfig":
+        return cls(**{**d, "disc_filters": tuple(d["disc_filters"])})
+
+
+class _Untracked:
+    """Holds the combined model out of Keras' tracking, so weight files store each layer once."""
+
+    def __init__(self, model):
+        self.model = model
+
+
+class CGAN(keras.Model):
+    """Generator + discriminator. `model(y)` is the generator's UV."""
+
+    colourise_name = "cgan"
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, resolution: int, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.resolution = resolution
+        y = keras.Input(shape=(resolution, resolution, 1))  # shares the two networks' layers
+        self._held = _Untracked(keras.Model(y, discriminator(generator(y)), name="combined"))
+
+    def combined(self) -> keras.Model:
+        """Generator -> discriminator, compiled with the generator's optimizer."""
+        return self._held.model
+
+    def call(self, y, training=False):
+        return self.generator(y, training=training)  # (N, H, W, 2)
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn=None, **kwargs):
+        """Compile the discriminator and the combined model (generator -> frozen discriminator).
+
+        Args:
+            d_optimizer: optimizer of the discriminator.
+            g_optimizer: optimizer of the generator (through the combined model).
+            loss_fn: defaults to binary cross-entropy (equation 4.4).
+        """
+        super().compile(optimizer=None, **kwargs)
+        loss_fn = loss_fn or keras.losses.BinaryCrossentropy()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        self.discriminator.compile(optimizer=d_optimizer, loss=loss_fn)
+        self.combined().compile(optimizer=g_optimizer, loss=loss_fn)
+
+    def train_batch(self, y: np.ndarray, uv: np.ndarray) -> dict:
+        """One CGAN step on a batch (4.2.3).
+
+        Args:
+            y: (N, H, W, 1) luma.
+            uv: (N, H, W, 2) true chroma.
+        Returns:
+            {"d_loss": real + fake BCE, "g_loss": the combined model's BCE}.
+        """
+        n = len(y)
+        real, fake = np.ones((n, 1), "float32"), np.zeros((n, 1), "float32")
+        generated = self.generator.predict_on_batch(y)  # (N, H, W, 2)
+        self.discriminator.trainable = True
+        d_real = self.discriminator.train_on_batch(uv, real)
+        d_fake = self.discriminator.train_on_batch(generated, fake)
+        self.discriminator.trainable = False  # frozen inside the combined model
+        g_loss = self.combined().train_on_batch(y, real)
+        self.discriminator.trainable = True
+        return {"d_loss": float(d_real) + float(d_fake), "g_loss": float(g_loss)}
+
+    def test_batch(self, y: np.ndarray, uv: np.ndarray) -> dict:
+        """The same losses without updates (validation)."""
+        n = len(y)
+        real, fake = np.ones((n, 1), "float32"), np.zeros((n, 1), "float32")
+        generated = self.generator.predict_on_batch(y)
+        d_loss = self.discriminator.test_on_batch(uv, real) + self.discriminator.test_on_batch(generated, fake)
+        return {"d_loss": float(d_loss), "g_loss": float(self.combined().test_on_batch(y, real))}
+
+
+def build_discriminator(config: CGANConfig) -> keras.Model:
+    """UV (N, R, R, 2) -> P(real) (N, 1)."""
+    uv = keras.Input(shape=(config.resolution, config.resolution, 2), name="uv")
+    x = uv
+    for i, f in enumerate(config.disc_filters):  # (N, R / 2^(i+1), R / 2^(i+1), f)
+        x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"d_conv{i}")(x)
+    x = layers.Flatten(name="d_flatten")(x)  # (N, 2 * 2 * f)
+    p = layers.Dense(1, activation="sigmoid", name="d_real")(x)
+    return keras.Model(uv, p, name="discriminator")
+
+
+def build(config: CGANConfig = CGANConfig()) -> CGAN:
+    """Build the CGAN from its config.
+
+    Returns:
+        A built `CGAN`; `model(y)` gives UV, `model.train_batch` trains it once compiled.
+    """
+    gen_config = cnn.CNNConfig.for_resolution(config.resolution, dropout=0.0, batch_norm=True)
+    model = CGAN(cnn.build(gen_config, name="generator"), build_discriminator(config), config.resolution, name="cgan")
+    model(np.zeros((1, config.resolution, config.resolution, 1), "float32"))  # build
+    return model
