@@ -77,3 +77,24 @@ def merge_y_uv(y: np.ndarray, uv: np.ndarray) -> np.ndarray:
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Float RGB in [0, 1] -> uint8 with rounding (not truncation)."""
     return np.clip(np.rint(np.asarray(rgb, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+
+
+def fit_chroma_to_gamut(yuv: np.ndarray) -> np.ndarray:
+    """Scale each pixel's chroma towards grey until its RGB lies in [0, 1], keeping Y exactly.
+
+    Clipping RGB would change the luma; this keeps the input's luma, which the model must not
+    alter (section 3.1.2), and keeps the hue. Each RGB channel is c = Y + s * k(U, V) for a chroma
+    scale s, so the largest s <= 1 with every c in [0, 1] is found in closed form.
+
+    Args:
+        yuv: (..., 3) with Y in [0, 1].
+    Returns:
+        (..., 3) float32 YUV whose RGB is in gamut.
+    """
+    yuv = np.asarray(yuv, dtype=np.float64)
+    y = np.clip(yuv[..., :1], 0.0, 1.0)
+    k = yuv[..., 1:] @ YUV_TO_RGB[:, 1:].T  # (..., 3): each channel's chroma part
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limit = np.where(k > 1e-12, (1.0 - y) / k, np.where(k < -1e-12, y / -k, np.inf))
+    s = np.clip(np.min(limit, axis=-1, keepdims=True), 0.0, 1.0)
+    return np.concatenate([y, yuv[..., 1:] * s], axis=-1).astype(np.float32)

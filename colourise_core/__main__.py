@@ -1,0 +1,5 @@
+import sys
+
+from colourise_core.cli import main
+
+sys.exit(main())

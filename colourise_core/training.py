@@ -1,0 +1,284 @@
+"""One trainer for the three models: checkpoints each epoch, resumes, records learning curves.
+
+A run folder holds:
+    spec.json            the model spec (rebuilds the architecture)
+    train_config.json    the TrainConfig
+    history.json         per-epoch train and validation losses
+    state.json           last finished epoch, wall time, early-stopping state (written last)
+    model.weights.h5     weights after the last finished epoch
+    best.weights.h5      with early stopping: the best validation epoch
+    checkpoints/         epoch-NNNN.weights.h5 + epoch-NNNN.optimizer.npz for --resume
+
+Every file is written atomically, and state.json only points at a checkpoint once it is
+complete, so a run killed at any moment resumes from its last finished epoch.
+Progress goes through ordinary Keras callbacks (`on_train_batch_end`, `on_epoch_end`); a
+callback stops training by setting `self.model.stop_training = True`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from colourise_core import models
+from colourise_core.data import datasets, pipeline
+from colourise_core.errors import DatasetError
+
+# Per-model defaults from chapter 4: (batch size, learning rate, Adam beta_1, augmentation).
+MODEL_DEFAULTS = {
+    "cnn": dict(batch_size=512, learning_rate=1e-3, beta_1=0.9, augment=True),
+    "cgan": dict(batch_size=512, learning_rate=2e-4, beta_1=0.5, augment=False),
+    "cvae": dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=False),
+}
+DATASET_RESOLUTION = {"shapes": 64, "cifar10": 32, "faces": 128, "imagenette": 128, "folder": 128}
+MONITOR = {"cnn": "val_loss", "cgan": "val_g_loss", "cvae": "val_loss"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    model: str = "cnn"  # cnn | cgan | cvae
+    dataset: str = "shapes"  # shapes | cifar10 | imagenette | faces | folder
+    data: str | None = None  # folder or archive; None: generated (shapes) or downloaded (cifar10)
+    classes: tuple | None = None  # class names to train on (e.g. ("horse",)); None: all
+    resolution: int | None = None  # None: the dataset's (32 CIFAR-10, 64 shapes, 128 others)
+    epochs: int = 10
+    batch_size: int | None = None  # None: 512 CNN/CGAN, 32 CVAE (4.1.2, 4.2.3, 4.3.6)
+    learning_rate: float | None = None  # None: Adam 1e-3 CNN/CVAE, 2e-4 CGAN
+    beta_1: float | None = None  # None: 0.5 for the CGAN, Adam's 0.9 otherwise
+    augment: bool | None = None  # None: flip/shift/rotate for the CNN only (4.1.3)
+    dropout: float | None = None  # CNN only; None: 0.2 (4.1.4)
+    latent_dim: int | None = None  # CVAE only; None: 1024
+    recon_weight: float | None = None  # CVAE only, W of equation 4.5; None: 1
+    limit: int | None = None  # train on a seeded subset of this many images
+    val_limit: int = 1000  # validation images (from the held-out split when there is one)
+    early_stopping: int = 0  # patience in epochs on the validation loss; 0 disables
+    seed: int = 0
+
+    def resolved(self) -> "TrainConfig":
+        """Fill the per-model and per-dataset defaults."""
+        if self.model not in models.MODEL_NAMES:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(models.MODEL_NAMES)}")
+        if self.dataset not in DATASET_RESOLUTION:
+            raise DatasetError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASET_RESOLUTION)}")
+        fill = {k: v for k, v in MODEL_DEFAULTS[self.model].items() if getattr(self, k) is None}
+        if self.resolution is None:
+            fill["resolution"] = DATASET_RESOLUTION[self.dataset]
+        if self.classes is not None:
+            fill["classes"] = tuple(self.classes)
+        return dataclasses.replace(self, **fill)
+
+    def model_overrides(self) -> dict:
+        keys = {"cnn": ("dropout",), "cgan": (), "cvae": ("latent_dim", "recon_weight")}[self.model]
+        out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.model == "cvae":
+            out["seed"] = self.seed
+        return out
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    history: list  # one dict of logs per finished epoch
+    model: keras.Model
+    epochs_done: int
+    train_seconds: float
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _optimizers(model) -> list:
+    return [model.d_optimizer, model.g_optimizer] if model.colourise_name == "cgan" else [model.optimizer]
+
+
+def _build_optimizers(model) -> None:
+    """Create the optimizer slots now, so a checkpoint's values can be assigned before step 1."""
+    if model.colourise_name == "cgan":
+        model.d_optimizer.build(model.discriminator.trainable_variables)
+        model.g_optimizer.build(model.generator.trainable_variables)
+    else:
+        model.optimizer.build(model.trainable_variables)
+
+
+def _save_optimizers(model, path: Path) -> None:
+    arrays = {f"o{i}_v{j}": keras.ops.convert_to_numpy(v) for i, opt in enumerate(_optimizers(model)) for j, v in enumerate(opt.variables)}
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _load_optimizers(model, path: Path) -> None:
+    _build_optimizers(model)
+    with np.load(path, allow_pickle=False) as data:
+        for i, opt in enumerate(_optimizers(model)):
+            for j, v in enumerate(opt.variables):
+                v.assign(data[f"o{i}_v{j}"])
+
+
+def compile_model(model, config: TrainConfig) -> None:
+    """Compile with the chapter-4 optimizers: Adam (CNN MSE, CVAE eq. 4.5, CGAN BCE)."""
+    adam = lambda: keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)  # noqa: E731
+    if model.colourise_name == "cgan":
+        model.compile(d_optimizer=adam(), g_optimizer=adam())
+    elif model.colourise_name == "cvae":
+        model.compile(optimizer=adam())  # the loss is CVAE.compute_loss
+    else:
+        model.compile(optimizer=adam(), loss="mse")
+
+
+def make_datasets(config: TrainConfig):
+    """The training and validation datasets of a (resolved) config."""
+    train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
+                                  resolution=config.resolution, limit=config.limit, seed=config.seed)
+    try:
+        val = datasets.load_dataset(config.dataset, data=config.data, split="test", classes=config.classes,
+                                    resolution=config.resolution, limit=config.val_limit, seed=config.seed + 1)
+    except DatasetError:  # no held-out split: hold out 10% of the training images
+        train, val = pipeline.split_train_val(train, val_fraction=0.1, seed=config.seed)
+        if len(val) > config.val_limit:
+            val = pipeline.Subset(val, np.arange(config.val_limit))
+    return train, val
+
+
+def _batches(dataset, config: TrainConfig, training: bool):
+    target = "yuv" if config.model == "cvae" else "uv"
+    return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training,
+                               augment=bool(config.augment) and training, seed=config.seed, target=target)
+
+
+def _step(model, y, target, training: bool) -> dict:
+    """One batch: y (B, R, R, 1); target UV (B, R, R, 2), or YUV (B, R, R, 3) for the CVAE."""
+    name = model.colourise_name
+    if name == "cgan":
+        return model.train_batch(y, target) if training else model.test_batch(y, target)
+    x = target if name == "cvae" else y
+    fn = model.train_on_batch if training else model.test_on_batch
+    return {k: float(v) for k, v in fn(x, target, return_dict=True).items()}
+
+
+def _run_epoch(model, batches, callbacks, training: bool) -> dict:
+    """Mean logs over an epoch. CNN/CVAE logs are Keras' running means; the CGAN's are averaged here."""
+    model.reset_metrics()
+    totals, count, logs = {}, 0, {}
+    for step in range(len(batches)):
+        y, target = batches[step]
+        if training:
+            callbacks.on_train_batch_begin(step)
+        logs = _step(model, y, target, training)
+        if model.colourise_name == "cgan":
+            count += 1
+            totals = {k: totals.get(k, 0.0) + v for k, v in logs.items()}
+            logs = {k: v / count for k, v in totals.items()}
+        if training:
+            callbacks.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+    if model.colourise_name == "cgan" and count:
+        logs = {**logs, "loss": logs["g_loss"]}
+    return logs
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume: bool = False) -> TrainResult:
+    """Train a model, writing a run folder (see the module docstring).
+
+    Args:
+        config: what to train; unset fields take the dissertation's defaults.
+        out_dir: the run folder (created).
+        callbacks: Keras callbacks, told of every batch and epoch.
+        resume: continue from the last finished epoch of `out_dir`.
+    Returns:
+        A TrainResult with the trained model and its history.
+    """
+    config = config.resolved()
+    run = Path(out_dir)
+    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    state = json.loads((run / "state.json").read_text()) if resume and (run / "state.json").exists() else None
+    if state is not None:
+        saved = TrainConfig(**{**json.loads((run / "train_config.json").read_text()), "epochs": config.epochs})
+        config = dataclasses.replace(saved.resolved(), epochs=config.epochs)
+
+    model = models.build_model(config.model, config.resolution, **config.model_overrides())
+    compile_model(model, config)
+    train_set, val_set = make_datasets(config)
+    train_batches, val_batches = _batches(train_set, config, True), _batches(val_set, config, False)
+
+    history, epoch0, seconds = [], 0, 0.0
+    best = {"value": None, "epoch": None, "wait": 0}
+    if state is not None:
+        epoch0, seconds, best = state["epoch"], state["train_seconds"], state["best"]
+        ckpt = run / "checkpoints" / f"epoch-{epoch0:04d}"
+        models.load_weights_checked(model, f"{ckpt}.weights.h5")
+        _load_optimizers(model, Path(f"{ckpt}.optimizer.npz"))
+        history = json.loads((run / "history.json").read_text())[:epoch0]
+        for _ in range(epoch0):  # replay the shuffles so the data order continues as it was
+            train_batches.on_epoch_end()
+    else:
+        _write_json(run / "spec.json", model.spec)
+        _write_json(run / "train_config.json", dataclasses.asdict(config))
+
+    cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=len(train_batches), verbose=0)
+    model.stop_training = False
+    cb.on_train_begin()
+    monitor = MONITOR[config.model]
+    epoch = epoch0
+    for epoch in range(epoch0, config.epochs):
+        cb.on_epoch_begin(epoch)
+        start = time.perf_counter()
+        logs = _run_epoch(model, train_batches, cb, training=True)
+        seconds += time.perf_counter() - start
+        train_batches.on_epoch_end()
+        if model.stop_training:  # stopped mid-epoch: the epoch is not finished, keep the last checkpoint
+            break
+        val_logs = _run_epoch(model, val_batches, cb, training=False)
+        logs = {**logs, **{f"val_{k}": v for k, v in val_logs.items()}, "epoch": epoch + 1, "seconds": seconds}
+        history.append(logs)
+        improved = best["value"] is None or logs[monitor] < best["value"]
+        if improved:
+            best = {"value": logs[monitor], "epoch": epoch + 1, "wait": 0}
+            if config.early_stopping:
+                models.save_weights_atomic(model, run / "best.weights.h5")
+        else:
+            best["wait"] += 1
+        _checkpoint(model, run, epoch + 1, history, seconds, best)
+        cb.on_epoch_end(epoch, logs)
+        if config.early_stopping and best["wait"] >= config.early_stopping:
+            model.stop_training = True
+        if model.stop_training:
+            break
+    cb.on_train_end(history[-1] if history else {})
+    done = history[-1]["epoch"] if history else 0
+    return TrainResult(run_dir=run, history=history, model=model, epochs_done=done, train_seconds=seconds)
+
+
+def _checkpoint(model, run: Path, epoch: int, history: list, seconds: float, best: dict) -> None:
+    """Write the epoch's files, then state.json (the commit point), then drop older checkpoints."""
+    ckpt = run / "checkpoints" / f"epoch-{epoch:04d}"
+    models.save_weights_atomic(model, f"{ckpt}.weights.h5")
+    _save_optimizers(model, Path(f"{ckpt}.optimizer.npz"))
+    _write_json(run / "history.json", history)
+    _write_json(run / "state.json", {"epoch": epoch, "train_seconds": seconds, "best": best})
+    models.save_weights_atomic(model, run / "model.weights.h5")
+    for old in (run / "checkpoints").glob("epoch-*"):
+        if not old.name.startswith(f"epoch-{epoch:04d}."):
+            old.unlink(missing_ok=True)
+
+
+def load_run(run_dir: str | os.PathLike, best: bool = False) -> keras.Model:
+    """Rebuild a trained model from a run folder (weights of the last epoch, or the best)."""
+    run = Path(run_dir)
+    spec_path = run / "spec.json"
+    if not spec_path.is_file():
+        raise FileNotFoundError(f"{run} is not a run folder: spec.json is missing")
+    model = models.build_from_spec(json.loads(spec_path.read_text()))
+    weights = run / ("best.weights.h5" if best and (run / "best.weights.h5").exists() else "model.weights.h5")
+    models.load_weights_checked(model, weights)
+    return model
