@@ -90,6 +90,26 @@ class TrainResult:
     train_seconds: float
 
 
+class StopAtDeadline(keras.callbacks.Callback):
+    """Stop at the end of the epoch after which another epoch would pass a wall-clock deadline.
+
+    Args:
+        deadline: `time.time()` value by which training should have finished.
+    """
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+        self._started = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.time() + (time.time() - self._started) > self.deadline:
+            self.model.stop_training = True
+
+
 def _write_json(path: Path, obj) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(obj, indent=2))

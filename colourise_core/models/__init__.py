@@ -120,3 +120,39 @@ def load_weights_checked(model: keras.Model, path: str | os.PathLike) -> None:
         model.load_weights(path)
     except Exception as e:  # keras raises ValueError/KeyError/OSError for mismatched or broken files
         raise WeightsError(f"could not load {path} into {_describe(model.spec)}: {e}") from e
+
+
+def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "float16") -> None:
+    """Write inference weights: no optimizer state, floats stored as `dtype`, spec attached.
+
+    Keras casts the stored values back to the variables' float32 when loading. The model is
+    rebuilt uncompiled from its spec first, so no optimizer variables are written.
+    """
+    import h5py
+    import numpy as np
+
+    clean = build_from_spec(model.spec)
+    for target, source in zip(clean.weights, model.weights):
+        target.assign(keras.ops.convert_to_numpy(source))
+    path = Path(path)
+    save_weights_atomic(clean, path)
+    if dtype == "float32":
+        return
+    tmp = path.with_name(f".{path.name}.cast.weights.h5")
+    with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+
+        def copy(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                data = obj[()]
+                if np.issubdtype(np.asarray(data).dtype, np.floating):
+                    data = np.asarray(data).astype(dtype)
+                dst.create_dataset(name, data=data)
+            else:
+                group = dst.require_group(name)
+                for key, value in obj.attrs.items():
+                    group.attrs[key] = value
+
+        src.visititems(copy)
+    os.replace(tmp, path)

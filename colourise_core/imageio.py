@@ -1,0 +1,423 @@
+"""Safe image decoding and atomic PNG writing for user images (any user's old photo).
+
+`open_image` turns a path, bytes, a file-like object, a PIL image or a numpy array into a fully
+decoded PIL image, and turns every failure into an `ImageError` that names the file and the
+problem: missing, empty, not an image, truncated or corrupt, or too large to decode safely (the
+pixel count in the header is checked against `MAX_PIXELS` before any pixel is decoded).
+`load_rgb` then converts any Pillow mode to float32 RGB in [0, 1] plus an optional alpha plane.
+
+Images are float32 RGB in [0, 1], channels-last (H, W, 3), as everywhere in the library.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from colourise_core.colour import to_uint8
+from colourise_core.errors import ImageError
+
+# Largest image (width * height, read from the file header) we agree to decode.
+MAX_PIXELS = 100_000_000
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, BinaryIO, Image.Image, np.ndarray]
+
+_UPLOAD_NAME = "the uploaded data"
+# Pillow modes whose pixels are grey by construction.
+_GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+_MODES_16BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedImage:
+    """A decoded image in the library's float convention.
+
+    Attributes:
+        rgb: float32 (H, W, 3) in [0, 1].
+        alpha: float32 (H, W) in [0, 1], or None when the source had no transparency.
+        was_grey: the source was greyscale, or all its colour channels are equal.
+        mode: the source's Pillow mode ("L", "RGB", "I;16", "P", ...; arrays report the
+            mode of the equivalent Pillow image).
+        name: the file name used in messages ("the uploaded data" when unknown).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    was_grey: bool
+    mode: str
+    name: str
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def open_image(src: ImageSource, name: str | None = None) -> Image.Image:
+    """Decode an image fully and safely, with its EXIF orientation applied.
+
+    Animated GIF/WebP/APNG give their first frame. No file stays open afterwards.
+
+    Args:
+        src: a path (str or Path), bytes, a binary file-like object, a PIL image, or a numpy
+            array (uint8, uint16, bool or float in [0, 1]; (H, W) or (H, W, 1|2|3|4)).
+        name: the name to use in error messages; defaults to the file's name, else
+            "the uploaded data".
+    Returns:
+        A loaded PIL image, detached from any file (a copy; the caller's image is untouched).
+    Raises:
+        ImageError: missing or empty file, not an image, truncated or corrupt data, or more
+            than `MAX_PIXELS` pixels.
+    """
+    if isinstance(src, np.ndarray):
+        return _array_to_pil(src, name or "the array")
+    if isinstance(src, Image.Image):
+        label = name or (Path(src.filename).name if getattr(src, "filename", "") else "the image")
+        return _finish(src, label)
+    if isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        label = name or path.name or str(path)
+        _check_file(path, label)
+        try:
+            with open(path, "rb") as fp:
+                return _decode(fp, label)
+        except OSError as err:  # permission denied, I/O error: decoding errors are ImageError
+            raise ImageError(f"{label} could not be read ({err}).") from err
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        data = bytes(src)
+    elif hasattr(src, "read"):
+        label_from = getattr(src, "name", None)
+        name = name or (Path(label_from).name if isinstance(label_from, str) else None)
+        data = src.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise ImageError(f"{name or _UPLOAD_NAME} is not a binary file (open it with 'rb').")
+    else:
+        raise TypeError(f"open_image cannot read a {type(src).__name__}")
+    label = name or _UPLOAD_NAME
+    if not data:
+        raise ImageError(f"{label} is empty (0 bytes). Upload the image file again.")
+    return _decode(io.BytesIO(data), label)
+
+
+def _check_file(path: Path, label: str) -> None:
+    """Refuse missing files, folders and empty files with a message naming them."""
+    if not path.exists():
+        raise ImageError(
+            f"{label} was not found (looked for {path.absolute()}). Check the path and try again."
+        )
+    if path.is_dir():
+        raise ImageError(f"{label} is a folder, not an image file ({path}).")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{label} is empty (0 bytes). The file was probably not copied fully.")
+
+
+def _decode(fp: BinaryIO, label: str) -> Image.Image:
+    """Read the header, check the pixel count, then force a full decode of the first frame."""
+    with warnings.catch_warnings():
+        # MAX_PIXELS decides, not Pillow's lower warning threshold; Pillow's own
+        # DecompressionBombError (over twice its limit) is still reported below.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(fp)
+        except Image.DecompressionBombError as err:
+            raise _too_large(label, _pixels_in(str(err)), None) from err
+        except UnidentifiedImageError as err:
+            raise ImageError(
+                f"{label} is not an image Pillow can read (unknown or unsupported format). "
+                "Save it as PNG or JPEG and try again."
+            ) from err
+        except Exception as err:  # a known format with a broken header: SyntaxError, ...
+            raise ImageError(
+                f"{label} is truncated or corrupt: {err}. Re-export or re-download the file."
+            ) from err
+        width, height = img.size
+        if width * height > MAX_PIXELS:
+            raise _too_large(label, width * height, (width, height))
+        try:
+            img.load()  # full decode: truncated data fails here, not later
+        except Image.DecompressionBombError as err:
+            raise _too_large(label, _pixels_in(str(err)), None) from err
+        except Exception as err:
+            raise ImageError(
+                f"{label} is truncated or corrupt: {err}. Re-export or re-download the file."
+            ) from err
+        return _finish(img, label)
+
+
+def _finish(img: Image.Image, label: str) -> Image.Image:
+    """Check the size, decode and apply EXIF orientation; return a detached copy."""
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise _too_large(label, width * height, (width, height))
+    try:
+        img.load()
+    except Exception as err:
+        raise ImageError(f"{label} is truncated or corrupt: {err}.") from err
+    try:
+        return ImageOps.exif_transpose(img)  # always a new image, never tied to a file
+    except Exception:  # unreadable EXIF block: keep the pixels as stored
+        return img.copy()
+
+
+def _pixels_in(message: str) -> int | None:
+    """The pixel count in Pillow's DecompressionBombError message, if it has one."""
+    found = re.search(r"\((\d+) pixels\)", message)
+    return int(found.group(1)) if found else None
+
+
+def _too_large(label: str, pixels: int | None, size: tuple[int, int] | None) -> ImageError:
+    """The error for an image over `MAX_PIXELS`, naming its size and the limit."""
+    dims = f" ({size[0]} x {size[1]})" if size else ""
+    count = f"{pixels:,} pixels{dims}" if pixels else "too many pixels"
+    return ImageError(
+        f"{label} is too large to decode safely: {count}, over the limit of "
+        f"{MAX_PIXELS:,} pixels. Resize it to fewer pixels and try again."
+    )
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+def _array_to_float(arr: np.ndarray, label: str) -> tuple[np.ndarray, str]:
+    """Validate a user array and scale it to float32 in [0, 1], channels-last.
+
+    Args:
+        arr: (H, W) or (H, W, C), C in 1..4; bool, uint8, uint16 or float in [0, 1].
+        label: name for messages.
+    Returns:
+        (float32 (H, W, C) in [0, 1], the equivalent Pillow mode).
+    """
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4) or 0 in arr.shape:
+        raise ImageError(f"{label} has shape {arr.shape}; expected (H, W) or (H, W, 1|2|3|4).")
+    channels = arr.shape[2]
+    grey_mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32), "1" if channels == 1 else grey_mode
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0, grey_mode
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0, "I;16" if channels == 1 else grey_mode
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)):
+            raise ImageError(f"{label} holds NaN or infinite values.")
+        low, high = float(arr.min()), float(arr.max())
+        if low < -1.0 / 255 or high > 1.0 + 1.0 / 255:
+            raise ImageError(
+                f"{label} holds values in [{low:g}, {high:g}]; float images must be in [0, 1] "
+                "(divide 8-bit values by 255)."
+            )
+        return np.clip(arr, 0.0, 1.0).astype(np.float32), "F" if channels == 1 else grey_mode
+    raise ImageError(f"{label} has dtype {arr.dtype}; use uint8, uint16 or float in [0, 1].")
+
+
+def _array_to_pil(arr: np.ndarray, label: str) -> Image.Image:
+    """A PIL image of an array: 16-bit and float grey stay exact, colour becomes 8-bit."""
+    values, mode = _array_to_float(np.asarray(arr), label)  # (H, W, C)
+    if mode == "I;16":
+        return Image.fromarray(np.rint(values[..., 0] * 65535.0).astype(np.uint16))
+    if mode == "F":
+        return Image.fromarray(values[..., 0])  # float32 (H, W) -> "F"
+    img = Image.fromarray(to_uint8(values)[..., 0] if values.shape[2] == 1 else to_uint8(values))
+    return img.convert("1") if mode == "1" else img
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_rgb(src: ImageSource, name: str | None = None) -> LoadedImage:
+    """Decode any image to float32 RGB in [0, 1], keeping its alpha and 16-bit precision.
+
+    Modes: 1, L, LA, P (palette transparency becomes alpha), RGB, RGBA, CMYK (incl. Adobe
+    inverted JPEGs), I;16 / I;16B / I (divided by 65535, clipped), F (clipped to [0, 1]),
+    YCbCr, LAB, HSV and others through Pillow's convert.
+
+    Args:
+        src: anything `open_image` accepts; numpy arrays are scaled directly (uint16 colour
+            keeps its precision).
+        name: the name to use in messages and in the result.
+    Returns:
+        A `LoadedImage`.
+    Raises:
+        ImageError: as `open_image`, or an unsupported mode.
+    """
+    if isinstance(src, np.ndarray):
+        label = name or "the array"
+        values, mode = _array_to_float(src, label)  # (H, W, C)
+        colour, alpha = _split_alpha(values)
+        return _result(colour, alpha, mode, label, mode in _GREY_MODES)
+    img = open_image(src, name=name)
+    label = name or _label_of(src)
+    mode = img.mode
+    if mode in _MODES_16BIT or mode == "F":
+        scale = 1.0 if mode == "F" else 65535.0
+        plane = np.asarray(img, dtype=np.float64) / scale  # (H, W)
+        plane = np.clip(np.nan_to_num(plane), 0.0, 1.0).astype(np.float32)
+        return _result(plane[..., None], None, mode, label, True)
+    target = "RGBA" if _has_alpha(img) else "RGB"
+    try:
+        converted = img if img.mode == target else img.convert(target)
+    except (ValueError, OSError) as err:
+        raise ImageError(f"{label} has an unsupported image mode {mode!r} ({err}).") from err
+    values = np.asarray(converted, dtype=np.float32) / 255.0  # (H, W, 3|4)
+    colour, alpha = _split_alpha(values)
+    return _result(colour, alpha, mode, label, mode in _GREY_MODES)
+
+
+def _label_of(src: ImageSource) -> str:
+    """The name `open_image` would use for `src` in its messages."""
+    if isinstance(src, (str, os.PathLike)):
+        return Path(src).name or str(src)
+    filename = getattr(src, "filename", None) or getattr(src, "name", None)
+    return Path(filename).name if isinstance(filename, str) and filename else _UPLOAD_NAME
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    """True for modes with an alpha band and for palette/grey images with transparency."""
+    return "A" in img.getbands() or img.mode in ("RGBa", "La") or img.has_transparency_data
+
+
+def _split_alpha(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, C) -> colour (H, W, C - 1 or C) and alpha (H, W) when C is 2 or 4."""
+    if values.shape[2] in (2, 4):
+        return values[..., :-1], values[..., -1]
+    return values, None
+
+
+def _result(
+    colour: np.ndarray, alpha: np.ndarray | None, mode: str, label: str, grey_mode: bool
+) -> LoadedImage:
+    """Build a `LoadedImage` from colour (H, W, 1|3) and alpha (H, W) planes."""
+    if colour.shape[2] == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    rgb = np.ascontiguousarray(colour, dtype=np.float32)
+    was_grey = grey_mode or bool(
+        np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    )
+    if alpha is not None:
+        alpha = np.ascontiguousarray(alpha, dtype=np.float32)
+    return LoadedImage(rgb=rgb, alpha=alpha, was_grey=was_grey, mode=mode, name=label)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _to_pil_rgb(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    """Validate rgb (H, W, 3) and alpha (H, W), float [0, 1] or uint8 -> RGB/RGBA image."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
+    planes = [_to_uint8_checked(rgb, "rgb")]  # (H, W, 3)
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.shape != rgb.shape[:2]:
+            raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
+        planes.append(_to_uint8_checked(alpha, "alpha")[..., None])  # (H, W, 1)
+    return Image.fromarray(np.ascontiguousarray(np.concatenate(planes, axis=2)))
+
+
+def _to_uint8_checked(arr: np.ndarray, what: str) -> np.ndarray:
+    """uint8 passes through; floats in [0, 1] are rounded; NaN/inf are refused."""
+    if arr.dtype == np.uint8:
+        return arr
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"{what} must be uint8 or float in [0, 1], got {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} holds NaN or infinite values")
+    return to_uint8(arr)
+
+
+def encode_png(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
+    """Encode an image as PNG bytes (for downloads).
+
+    Args:
+        rgb: (H, W, 3) float in [0, 1] or uint8.
+        alpha: (H, W) float in [0, 1] or uint8, or None; with alpha the PNG is RGBA.
+    Returns:
+        The PNG file's bytes.
+    """
+    buffer = io.BytesIO()
+    _to_pil_rgb(rgb, alpha).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png_atomic(
+    path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None
+) -> Path:
+    """Write a PNG atomically: a temporary file in the same folder, then `os.replace`.
+
+    A failure at any point leaves an existing file at `path` untouched and no temporary file.
+    Parent folders are created. A new file gets mode 0o644; a replaced one keeps its mode.
+
+    Args:
+        path: the destination .png path.
+        rgb: (H, W, 3) float in [0, 1] or uint8.
+        alpha: (H, W) float in [0, 1] or uint8, or None; with alpha the PNG is RGBA.
+    Returns:
+        The destination path.
+    """
+    path = Path(path)
+    img = _to_pil_rgb(rgb, alpha)  # validate before touching the disk
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            img.save(fp, format="PNG")
+            fp.flush()
+            os.fsync(fp.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ----------------------------------------------------------------------------- resizing
+
+
+def resize_float(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a float image with OpenCV, choosing the interpolation per axis.
+
+    Shrinking uses INTER_AREA (an exact box average for integer factors); enlarging uses
+    INTER_CUBIC clipped to each channel's input range, so no ringing leaves the range. When
+    one axis shrinks and the other grows (e.g. 10000x3 -> 32x32) the two are done in turn.
+
+    Args:
+        arr: (H, W) or (H, W, C) with C in 1..4, any real dtype.
+        size: the output (height, width), both >= 1.
+    Returns:
+        float32 array (h, w) or (h, w, C), the same number of dimensions as `arr`.
+    """
+    arr = np.asarray(arr)
+    height, width = (int(size[0]), int(size[1]))
+    if height < 1 or width < 1:
+        raise ValueError(f"size must be positive (height, width), got {size}")
+    if arr.ndim not in (2, 3) or 0 in arr.shape or (arr.ndim == 3 and arr.shape[2] > 4):
+        raise ValueError(f"arr must have shape (H, W) or (H, W, 1..4), got {arr.shape}")
+    out = np.ascontiguousarray(arr, dtype=np.float32)  # (H, W[, C])
+    if out.shape[0] > height:  # shrink the height first: less data for what follows
+        out = _resize(out, (height, out.shape[1]), cv2.INTER_AREA)
+    if out.shape[1] > width:
+        out = _resize(out, (out.shape[0], width), cv2.INTER_AREA)
+    if out.shape[:2] != (height, width):  # what is left only grows
+        low = out.min(axis=(0, 1))  # (C,) or scalar
+        high = out.max(axis=(0, 1))
+        out = np.clip(_resize(out, (height, width), cv2.INTER_CUBIC), low, high)
+    return out.astype(np.float32, copy=False)
+
+
+def _resize(arr: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """cv2.resize to (height, width), keeping a trailing channel axis of size 1."""
+    out = cv2.resize(arr, (size[1], size[0]), interpolation=interpolation)
+    return out[..., None] if arr.ndim == 3 and out.ndim == 2 else out
