@@ -77,7 +77,8 @@ def worker(args) -> None:
         data = str(Path(args.data_dir) / ARCHIVES[spec["dataset"]]) if spec["dataset"] in ARCHIVES else None
         config = training.TrainConfig(model=model_name, dataset=spec["dataset"], data=data, classes=spec["classes"],
                                       resolution=spec["resolution"], epochs=args.max_epochs,
-                                      early_stopping=args.early_stopping, seed=0, **spec["extra"])
+                                      early_stopping=args.early_stopping, seed=0,
+                                      **{**spec["extra"], **({"limit": args.limit} if args.limit else {})})
         run_dir = out / "runs" / set_name / model_name
         t0 = time.time()
         result = training.train(config, run_dir, callbacks=[training.StopAtDeadline(deadline)], resume=True)
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=500)
     parser.add_argument("--early-stopping", type=int, default=15)
     parser.add_argument("--parallel", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=None, help="smoke tests: train on N images per set")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -55,3 +55,28 @@ def bad_image_files(tmp_path) -> dict[str, Path]:
     files["text_as_jpg"].write_text("These are my holiday notes, not a photo.\n")
     files["truncated_jpeg"].write_bytes(jpeg[: len(jpeg) // 2])
     return files
+
+
+# --- tiny trained models, shared by the model, inference and CLI tests -------------------------
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory) -> dict[str, Path]:
+    """One real run folder per model: 1 epoch on 64 Shape Set images at 32 px. {name: run_dir}."""
+    from colourise_core import training
+
+    root = tmp_path_factory.mktemp("tiny_runs")
+    runs = {}
+    for name in ("cnn", "cgan", "cvae"):
+        config = training.TrainConfig(model=name, dataset="shapes", resolution=32, epochs=1, limit=64,
+                                      batch_size=32, val_limit=32, latent_dim=64 if name == "cvae" else None)
+        training.train(config, root / name)
+        runs[name] = root / name
+    return runs
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_runs) -> dict:
+    """The tiny runs loaded back as models. {name: keras.Model}."""
+    from colourise_core import training
+
+    return {name: training.load_run(path) for name, path in tiny_runs.items()}

@@ -1,0 +1,96 @@
+"""Tiny, really trained weights for the app's tests (AppTest and the Playwright end-to-end test).
+
+`make_tiny_weights(root)` trains each model for one epoch on 64 Shape Set images at 32 px (a few
+seconds each on a laptop CPU) and lays out a weights folder with a manifest of format 1, so the
+app loads them through `colourise_core.weights` exactly as it loads the shipped weights:
+
+    root/runs/<model>/            the three run folders (spec.json, model.weights.h5, ...)
+    root/weights/manifest.json    sets "shapes" and "imagenette" (the default set), 32 px
+    root/weights/<set>/<model>.weights.h5
+
+The folder is reused when `root/weights/manifest.json` already exists (e.g. a second pytest
+session with the same `--basetemp`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+MODELS = ("cnn", "cgan", "cvae")
+SETS = {"shapes": "shapes", "imagenette": "imagenette"}  # set name -> the dataset it claims
+RESOLUTION = 32
+
+
+def train_tiny_run(model: str, run_dir: Path, epochs: int = 1) -> Path:
+    """Train `model` for `epochs` on 64 Shape Set images at 32 px into `run_dir`."""
+    from colourise_core.training import TrainConfig, train
+
+    config = TrainConfig(model=model, dataset="shapes", resolution=RESOLUTION, epochs=epochs, limit=64,
+                         val_limit=32, batch_size=32, seed=0)
+    train(config, run_dir)
+    return run_dir
+
+
+def make_tiny_weights(root: Path) -> Path:
+    """Train the three tiny runs and write a weights folder; returns the weights folder."""
+    from colourise_core import weights
+
+    root = Path(root)
+    folder = root / "weights"
+    if (folder / "manifest.json").is_file():
+        return folder
+    runs = {m: train_tiny_run(m, root / "runs" / m) for m in MODELS}
+    manifest = {"format": 1, "hub": None, "sets": {}}
+    for set_name, dataset in SETS.items():
+        entry = {"dataset": dataset, "classes": None, "resolution": RESOLUTION, "models": {}}
+        for m, run in runs.items():
+            rel = f"{set_name}/{m}.weights.h5"
+            (folder / set_name).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(run / "model.weights.h5", folder / rel)
+            entry["models"][m] = {
+                "file": rel,
+                "sha256": weights.sha256_file(folder / rel),
+                "spec": json.loads((run / "spec.json").read_text()),
+                "epochs": 1,
+                "command": "tests/app_fixtures.py",
+                "metrics": {},
+            }
+        manifest["sets"][set_name] = entry
+    weights.validate_manifest(manifest)
+    tmp = folder / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    tmp.replace(folder / "manifest.json")
+    return folder
+
+
+def colour_png(size: tuple[int, int] = (48, 64), seed: int = 0) -> bytes:
+    """A small colourful PNG (height, width): smooth gradients plus a red block."""
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w] / np.array([max(h - 1, 1), max(w - 1, 1)])[:, None, None]
+    rgb = np.stack([xx, yy, 1 - xx], axis=-1)
+    rgb[h // 4: h // 2, w // 4: w // 2] = (0.9, 0.1, 0.1)
+    rgb = np.clip(rgb + np.random.default_rng(seed).normal(0, 0.02, rgb.shape), 0, 1)
+    buffer = io.BytesIO()
+    Image.fromarray((rgb * 255).round().astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def shapes_zip(path: Path, n: int = 24) -> Path:
+    """A zip in the image-folder layout (train/<class>/NNNN.png) of Shape Set images."""
+    import zipfile
+
+    from colourise_core.data import generate_shapes
+
+    rgb, _ = generate_shapes(n, seed=7)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, img in enumerate(rgb):
+            buffer = io.BytesIO()
+            Image.fromarray(img).save(buffer, format="PNG")
+            zf.writestr(f"train/shapes/{i:04d}.png", buffer.getvalue())
+    return path
