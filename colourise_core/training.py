@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -28,6 +29,7 @@ import numpy as np
 
 from colourise_core import models
 from colourise_core.data import datasets, pipeline
+from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
 
 # Per-model defaults from chapter 4: (batch size, learning rate, Adam beta_1, augmentation).
@@ -55,6 +57,7 @@ class TrainConfig:
     dropout: float | None = None  # CNN only; None: 0.2 (4.1.4)
     latent_dim: int | None = None  # CVAE only; None: 1024
     recon_weight: float | None = None  # CVAE only, W of equation 4.5; None: 1
+    luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
     early_stopping: int = 0  # patience in epochs on the validation loss; 0 disables
@@ -157,11 +160,13 @@ def compile_model(model, config: TrainConfig) -> None:
 
 def make_datasets(config: TrainConfig):
     """The training and validation datasets of a (resolved) config."""
+    shapes = ShapeSetConfig(luma_matched=config.luma_matched) if config.dataset == "shapes" else None
     train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
-                                  resolution=config.resolution, limit=config.limit, seed=config.seed)
+                                  resolution=config.resolution, limit=config.limit, seed=config.seed, shapes_config=shapes)
     try:
         val = datasets.load_dataset(config.dataset, data=config.data, split="test", classes=config.classes,
-                                    resolution=config.resolution, limit=config.val_limit, seed=config.seed + 1)
+                                    resolution=config.resolution, limit=config.val_limit, seed=config.seed + 1,
+                                    shapes_config=shapes)
     except DatasetError:  # no held-out split: hold out 10% of the training images
         train, val = pipeline.split_train_val(train, val_fraction=0.1, seed=config.seed)
         if len(val) > config.val_limit:
@@ -185,12 +190,23 @@ def _step(model, y, target, training: bool) -> dict:
     return {k: float(v) for k, v in fn(x, target, return_dict=True).items()}
 
 
+def _prefetched(batches):
+    """Yield batches[0], batches[1], ... preparing the next one in a thread (numpy and cv2 free
+    the GIL, so decoding and augmentation overlap the training step)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(batches.__getitem__, 0)
+        for step in range(len(batches)):
+            batch = pending.result()
+            if step + 1 < len(batches):
+                pending = pool.submit(batches.__getitem__, step + 1)
+            yield batch
+
+
 def _run_epoch(model, batches, callbacks, training: bool) -> dict:
     """Mean logs over an epoch. CNN/CVAE logs are Keras' running means; the CGAN's are averaged here."""
     model.reset_metrics()
     totals, count, logs = {}, 0, {}
-    for step in range(len(batches)):
-        y, target = batches[step]
+    for step, (y, target) in enumerate(_prefetched(batches)):
         if training:
             callbacks.on_train_batch_begin(step)
         logs = _step(model, y, target, training)

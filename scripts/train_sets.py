@@ -45,6 +45,8 @@ def train_command(set_name: str, model: str, data_dir: str, epochs: int, early: 
         parts.append(f"--data {data_dir}/{ARCHIVES[spec['dataset']]}")
     if spec["classes"]:
         parts.append("--classes " + " ".join(spec["classes"]))
+    if spec["extra"].get("luma_matched"):
+        parts.append("--luma-matched")
     if spec["extra"].get("limit"):
         parts.append(f"--limit {spec['extra']['limit']}")
     parts += [f"--resolution {spec['resolution']}", f"--epochs {epochs}", f"--early-stopping {early}",
@@ -77,13 +79,13 @@ def worker(args) -> None:
         data = str(Path(args.data_dir) / ARCHIVES[spec["dataset"]]) if spec["dataset"] in ARCHIVES else None
         config = training.TrainConfig(model=model_name, dataset=spec["dataset"], data=data, classes=spec["classes"],
                                       resolution=spec["resolution"], epochs=args.max_epochs,
-                                      early_stopping=args.early_stopping, seed=0,
+                                      early_stopping=0 if model_name == "cgan" else args.early_stopping, seed=0,
                                       **{**spec["extra"], **({"limit": args.limit} if args.limit else {})})
         run_dir = out / "runs" / set_name / model_name
         t0 = time.time()
         result = training.train(config, run_dir, callbacks=[training.StopAtDeadline(deadline)], resume=True)
         wall = time.time() - t0
-        model = training.load_run(run_dir, best=True)
+        model = training.load_run(run_dir, best=model_name != "cgan")  # the CGAN ships its last epoch (5.1)
         export = out / "export" / set_name / f"{model_name}.weights.h5"
         export.parent.mkdir(parents=True, exist_ok=True)
         models.export_weights(model, export, dtype="float16")
@@ -96,7 +98,8 @@ def worker(args) -> None:
                 "train_seconds": round(result.train_seconds, 1), "wall_seconds": round(wall, 1),
                 "hardware": hardware(), "dtype": "float16" if diff <= 1 / 255 else "float32",
                 "float16_max_rgb_diff": diff,
-                "command": train_command(set_name, model_name, args.data_dir, result.epochs_done, args.early_stopping),
+                "command": train_command(set_name, model_name, args.data_dir, result.epochs_done,
+                                          0 if model_name == "cgan" else args.early_stopping),
                 "driver": "python scripts/train_sets.py " + " ".join(sys.argv[1:]),
                 "history": result.history}
         (export.with_suffix("").with_suffix(".json")).write_text(json.dumps(info, indent=1))

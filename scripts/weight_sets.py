@@ -2,7 +2,7 @@
 
 SETS = {
     # name: dataset, classes, resolution, extra TrainConfig fields
-    "shapes": dict(dataset="shapes", classes=None, resolution=64, extra=dict(limit=8000)),
+    "shapes": dict(dataset="shapes", classes=None, resolution=64, extra=dict(limit=8000, luma_matched=True)),
     "cifar10": dict(dataset="cifar10", classes=None, resolution=32, extra={}),
     "cifar10-horse": dict(dataset="cifar10", classes=("horse",), resolution=32, extra={}),
     "faces": dict(dataset="faces", classes=None, resolution=128, extra={}),

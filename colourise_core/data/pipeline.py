@@ -101,7 +101,7 @@ class YUVBatches(keras.utils.PyDataset):
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
             rgb = augment_batch(rgb, rng, self.augment)
-        yuv = rgb_to_yuv(rgb)  # (B, H, W, 3)
+        yuv = rgb_to_yuv(rgb, compute_dtype=np.float32)  # (B, H, W, 3)
         y = np.ascontiguousarray(yuv[..., :1])
         return y, (np.ascontiguousarray(yuv[..., 1:]) if self.target == "uv" else yuv)
 
