@@ -84,7 +84,7 @@ def cmd_train(args) -> int:
         model=args.model, dataset=args.dataset, data=args.data, classes=tuple(args.classes) if args.classes else None,
         resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         augment=args.augment, dropout=args.dropout, latent_dim=args.latent_dim, recon_weight=args.recon_weight,
-        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, seed=args.seed)
+        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
     print(json.dumps({"run_dir": str(result.run_dir), "epochs": result.epochs_done,
@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N images")
     p.add_argument("--val-limit", type=int, default=1000)
     p.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
+    p.add_argument("--init-weights", default=None, help="fine-tune from this .weights.h5 (same model and resolution)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true")

@@ -61,6 +61,7 @@ class TrainConfig:
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
     early_stopping: int = 0  # patience in epochs on the validation loss; 0 disables
+    init_weights: str | None = None  # fine-tune: start from this .weights.h5 (same architecture)
     seed: int = 0
 
     def resolved(self) -> "TrainConfig":
@@ -258,6 +259,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         for _ in range(epoch0):  # replay the shuffles so the data order continues as it was
             train_batches.on_epoch_end()
     else:
+        if config.init_weights:
+            models.load_weights_checked(model, config.init_weights)
         _write_json(run / "spec.json", model.spec)
         _write_json(run / "train_config.json", dataclasses.asdict(config))
 

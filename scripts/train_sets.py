@@ -14,6 +14,7 @@ OUT/export/<set>/<model>.json (epochs, seconds, hardware, command, float16 check
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -81,6 +82,10 @@ def worker(args) -> None:
                                       resolution=spec["resolution"], epochs=args.max_epochs,
                                       early_stopping=0 if model_name == "cgan" else args.early_stopping, seed=0,
                                       **{**spec["extra"], **({"limit": args.limit} if args.limit else {})})
+        init = None
+        if args.init_from:
+            init = str(Path(args.init_from) / set_name / f"{model_name}.weights.h5")
+            config = dataclasses.replace(config, init_weights=init)
         run_dir = out / "runs" / set_name / model_name
         t0 = time.time()
         result = training.train(config, run_dir, callbacks=[training.StopAtDeadline(deadline)], resume=True)
@@ -94,6 +99,7 @@ def worker(args) -> None:
         if diff > 1 / 255:  # float16 would move outputs by more than one level: ship float32
             models.export_weights(model, export, dtype="float32")
         best = json.loads((run_dir / "state.json").read_text())["best"]
+        previous = json.loads(Path(init).with_suffix("").with_suffix(".json").read_text()) if init else None
         info = {"set": set_name, "model": model_name, "epochs": result.epochs_done, "best_epoch": best["epoch"],
                 "train_seconds": round(result.train_seconds, 1), "wall_seconds": round(wall, 1),
                 "hardware": hardware(), "dtype": "float16" if diff <= 1 / 255 else "float32",
@@ -102,6 +108,13 @@ def worker(args) -> None:
                                           0 if model_name == "cgan" else args.early_stopping),
                 "driver": "python scripts/train_sets.py " + " ".join(sys.argv[1:]),
                 "history": result.history}
+        if previous:  # fine-tuned: the whole training is the previous run plus this one
+            info.update(epochs=previous["epochs"] + result.epochs_done, best_epoch=previous["epochs"] + best["epoch"],
+                        train_seconds=round(previous["train_seconds"] + result.train_seconds, 1),
+                        hardware=f"{previous['hardware']}, then {info['hardware']}",
+                        command=previous["command"] + " && " + info["command"] + f" --init-weights {init}",
+                        driver=previous["driver"] + " && " + info["driver"],
+                        history=previous["history"] + result.history)
         (export.with_suffix("").with_suffix(".json")).write_text(json.dumps(info, indent=1))
         print(f"[{set_name}] {model_name}: {result.epochs_done} epochs in {result.train_seconds:.0f}s, "
               f"last {result.history[-1] if result.history else None}", flush=True)
@@ -118,6 +131,7 @@ def main() -> None:
     parser.add_argument("--early-stopping", type=int, default=15)
     parser.add_argument("--parallel", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="smoke tests: train on N images per set")
+    parser.add_argument("--init-from", default=None, help="fine-tune: start from EXPORT/<set>/<model>.weights.h5")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -1,0 +1,271 @@
+"""The Streamlit app, driven headless with AppTest (streamlit.testing.v1) on tiny, really trained weights.
+
+One session-scoped fixture trains the three models for one epoch on 64 Shape Set images at 32 px
+and writes a weights folder with a manifest (tests/app_fixtures.py); every test points the app at
+it with COLOURISE_WEIGHTS_DIR and gets its own COLOURISE_APP_RUNS_DIR.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from app_fixtures import colour_png, make_tiny_weights, shapes_zip  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TIMEOUT = 180  # seconds per script run: TensorFlow and the first model loads take a while on a CPU
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    return make_tiny_weights(tmp_path_factory.getbasetemp() / "tiny_weights")  # shared with test_app_e2e.py
+
+
+@pytest.fixture(autouse=True)
+def app_env(monkeypatch, tmp_path, tiny_weights):
+    """Tiny weights, a private runs folder, no dataset archives.
+
+    AppTest re-detects the `pages/` folder before every run, so after switch_page Streamlit first
+    runs the page file on its own; the page's `require_entrypoint()` guard then reruns through
+    app.py, as on a fresh server (tests/test_app_e2e.py checks that case in a browser).
+    """
+    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
+
+
+def start(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("colourise" in m.value for m in at.sidebar.markdown)  # app.py's frame is drawn
+    return at
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c for img in at.image for c in img.captions]
+
+
+def model_captions(at: AppTest) -> dict[str, str]:
+    out = {}
+    for c in captions(at):
+        for name in ("CNN", "CGAN", "CVAE"):
+            if c.startswith(f"{name} · "):
+                out[name] = c
+    return out
+
+
+def upload(at: AppTest, key: str, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    at.file_uploader(key=key).set_value((name, data, mime))
+    return at.run()
+
+
+def wait_for(at: AppTest, done, timeout: float = 240) -> AppTest:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if done(at):
+            return at
+    raise AssertionError(f"timed out; page shows {[m.value for m in at.markdown][:5]}")
+
+
+# ------------------------------------------------------------------------------------- Compare
+
+
+def test_compare_colourises_a_sample_with_three_models():
+    at = start()
+    assert at.sidebar.selectbox(key="sidebar_weights").value == "set:imagenette"
+    assert "Grey input (Y)" in captions(at)
+    found = model_captions(at)
+    assert set(found) == {"CNN", "CGAN", "CVAE"}
+    assert all(c.endswith(" s") for c in found.values())  # the time each model took
+    assert not at.error
+    keys = {b.key for b in at.get("download_button")}
+    assert {"compare_download_cnn", "compare_download_cgan", "compare_download_cvae", "compare_download_grid"} <= keys
+    assert "Original" not in captions(at)  # a greyscale sample: nothing to score against
+
+
+def test_compare_upload_colour_image_shows_metrics_and_render_size():
+    at = start()
+    at.radio(key="compare_source").set_value("Upload").run()
+    upload(at, "compare_upload", "colour.png", colour_png((48, 64)))
+    assert "Original" in captions(at)
+    assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}
+    scored = [m.value for m in at.markdown if "PSNR" in m.value and "UV MSE" in m.value]
+    assert len(scored) == 4  # the grey baseline and the three models
+    assert any("Saw 32 x 32 px" in c.value for c in at.caption)
+    at.select_slider(key="compare_render").set_value(128).run()
+    seen = [c.value for c in at.caption if c.value.startswith("Saw ")]
+    assert "Saw 128 x 96 px; colourised at 64 x 48 px." in seen  # CNN/CGAN keep the aspect ratio
+    assert "Saw 32 x 32 px; colourised at 64 x 48 px." in seen  # the CVAE sees its training size
+    at.slider(key="compare_wipe").set_value(30).run()
+    assert any(c.endswith("wipe at 30%") for c in captions(at))
+
+
+def test_compare_bad_uploads_show_errors_and_the_page_recovers(make_large_png):
+    at = start()
+    at.radio(key="compare_source").set_value("Upload").run()
+    upload(at, "compare_upload", "holiday.png", b"these are my holiday notes, not a photo\n")
+    assert any("not an image Pillow can read" in e.value for e in at.error)
+    assert not model_captions(at)
+    huge = make_large_png(20_000, 20_000).read_bytes()  # a valid header of 400 megapixels
+    upload(at, "compare_upload", "huge.png", huge)
+    assert any("too large to decode safely" in e.value for e in at.error)
+    upload(at, "compare_upload", "colour.png", colour_png())
+    assert not at.error
+    assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}
+
+
+def test_missing_weights_are_explained_and_pages_still_work(monkeypatch, tmp_path):
+    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tmp_path / "empty"))
+    at = start()
+    assert any("No pretrained weights yet" in i.value for i in at.sidebar.info)
+    assert any("No weights to colourise with yet" in i.value for i in at.info)
+    for page, text in (("diversity", "No CVAE"), ("shape_set", "No Shape Set weights yet")):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception
+        assert any(text in i.value for i in at.info)
+    at.switch_page("pages/ill_posed.py").run()
+    assert not at.exception and at.get("plotly_chart")
+
+
+# ------------------------------------------------------------------------------- CVAE diversity
+
+
+def test_diversity_draws_n_samples_and_the_spread_curve():
+    at = start("diversity")
+    at.slider(key="div_samples").set_value(5).run()
+    at.slider(key="div_temperature").set_value(1.5).run()
+    samples = [c for c in captions(at) if c.startswith("Sample ")]
+    assert len(samples) == 5
+    assert any(c.startswith("Best of 5 (sample ") for c in captions(at))  # a colour sample by default
+    assert any(c.startswith("Mean (temperature 0)") for c in captions(at))
+    chart = at.get("plotly_chart")
+    assert len(chart) == 1 and "temperature" in chart[0].proto.spec
+
+
+# ------------------------------------------------------------------------------------ Shape Set
+
+
+def test_shape_set_colours_hue_accuracy_and_feature_maps():
+    at = start("shape_set")
+    at.toggle(key="shape_luma_matched").set_value(True).run()
+    found = model_captions(at)
+    assert set(found) == {"CNN", "CGAN", "CVAE"}
+    assert all("hue accuracy" in c for c in found.values())
+    assert {"Grey input", "Truth"} <= set(captions(at))
+    assert len(at.metric) == 3
+    assert any("layer conv_in, 8 maps" in c for c in captions(at))
+    at.radio(key="shape_fmap_model").set_value("cvae").run()
+    assert any("CVAE: layer cond_encoder_conv0" in c for c in captions(at))
+    at.radio(key="shape_mode").set_value("Place shapes").run()
+    at.selectbox(key="shape_kind").set_value("triangle")
+    next(b for b in at.button if b.label == "Add shape").click().run()
+    assert len(at.session_state["shape_placed"]) == 4
+    assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}
+
+
+# -------------------------------------------------------------------------------------- Retrain
+
+
+def configure_tiny_run(at: AppTest, name: str, epochs: int = 1) -> AppTest:
+    at.number_input(key="retrain_limit").set_value(64)
+    at.number_input(key="retrain_val_limit").set_value(16)
+    at.number_input(key="retrain_epochs").set_value(epochs)
+    at.number_input(key="retrain_batch_cnn").set_value(32)
+    at.select_slider(key="retrain_resolution_shapes").set_value(32)
+    at.text_input(key="retrain_name").set_value(name)
+    return at.run()
+
+
+def finished(at: AppTest) -> bool:
+    return any("is ready" in s.value for s in at.success) or bool(at.warning) or any("failed" in e.value for e in at.error)
+
+
+def test_retrain_one_epoch_then_the_run_is_on_compare(tmp_path):
+    at = configure_tiny_run(start("retrain"), "tiny")
+    at.button(key="retrain_start").click().run()
+    wait_for(at, finished)
+    assert any("Run tiny is ready (1 epoch(s)" in s.value for s in at.success), [e.value for e in at.error]
+    sid = at.session_state["app_session_id"]
+    run = tmp_path / "runs" / sid / "tiny"
+    assert (run / "model.weights.h5").is_file() and (run / "spec.json").is_file()
+    options = at.sidebar.selectbox(key="sidebar_weights").options
+    assert any(o.startswith("my run: tiny (CNN, shapes, 1 ep.)") for o in options)
+    assert any(b.key == "retrain_download_tiny" for b in at.get("download_button"))
+    at.sidebar.selectbox(key="sidebar_weights").set_value(f"run:{run}").run()
+    at.switch_page("pages/compare.py").run()
+    assert set(model_captions(at)) == {"CNN"}  # a run holds one model; the others say so
+    assert sum("Not in my run: tiny" in e.value for e in at.error) == 2
+
+
+def test_two_sessions_train_into_separate_folders(tmp_path):
+    sessions = [configure_tiny_run(start("retrain"), "same-name") for _ in range(2)]
+    for at in sessions:
+        at.button(key="retrain_start").click().run()
+    for at in sessions:
+        wait_for(at, finished)
+    ids = [at.session_state["app_session_id"] for at in sessions]
+    assert ids[0] != ids[1]
+    for sid, at in zip(ids, sessions):
+        assert (tmp_path / "runs" / sid / "same-name" / "model.weights.h5").is_file()
+        runs = [o for o in at.sidebar.selectbox(key="sidebar_weights").options if o.startswith("my run:")]
+        assert len(runs) == 1  # each session sees only its own run
+
+
+def test_stop_button_stops_training():
+    at = configure_tiny_run(start("retrain"), "long", epochs=200)
+    at.button(key="retrain_start").click().run()
+    wait_for(at, lambda at: any(b.key == "retrain_stop" for b in at.button), timeout=120)
+    at.button(key="retrain_stop").click().run()
+    wait_for(at, finished, timeout=120)
+    job = at.session_state["retrain_job"]
+    assert job.progress().status == "stopped"
+    assert job.progress().epoch < 200
+
+
+def test_retrain_bad_zip_then_good_zip(tmp_path):
+    at = start("retrain")
+    at.selectbox(key="retrain_dataset").set_value("Your zip").run()
+    assert at.button(key="retrain_start").disabled
+    upload(at, "retrain_zip", "data.zip", b"PK\x03\x04 not really a zip", "application/zip")
+    assert any("This zip cannot be used" in e.value and "not a readable zip or tar archive" in e.value for e in at.error)
+    good = shapes_zip(tmp_path / "shapes.zip").read_bytes()
+    upload(at, "retrain_zip", "shapes.zip", good, "application/zip")
+    assert not at.error
+    assert any("24 images; splits: train; classes: shapes" in c.value for c in at.caption)
+    assert not at.button(key="retrain_start").disabled
+
+
+def test_retrain_missing_dataset_archive_is_explained():
+    at = start("retrain")
+    at.selectbox(key="retrain_dataset").set_value("CIFAR-10").run()
+    assert any("cifar10.zip" in w.value and "COLOURISE_DATA_DIR" in w.value for w in at.warning)
+    assert at.button(key="retrain_start").disabled
+
+
+# ---------------------------------------------------------------------------------- Ill-posed
+
+
+def test_ill_posed_lesson_figures():
+    at = start("ill_posed")
+    assert at.table  # Hadamard's conditions
+    diff = next(m.value for m in at.markdown if "Max luma difference" in m.value)
+    value = float(diff.split(": ")[1].split("**")[0])
+    assert value < 0.5 / 255  # four colourings, one grey
+    assert {"Original", "U and V swapped", "Chroma x 0.4"} <= set(captions(at))
+    assert len([c for c in captions(at) if c == "its grey"]) == 4
+    assert at.get("plotly_chart")
+    at.slider(key="ill_luma").set_value(0.3).run()
+    at.slider(key="ill_u").set_value(-0.2).run()
+    assert any("Y = 0.30, U = -0.200" in m.value for m in at.markdown)
+    assert sum(c.startswith(("CNN: ", "CGAN: ", "CVAE: ")) for c in captions(at)) == 3  # the live demo

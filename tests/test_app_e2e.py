@@ -1,0 +1,115 @@
+"""End to end: `streamlit run app.py` in a subprocess, driven by a real headless Chromium.
+
+Debian's chromium (`apt-get install -y chromium` gives /usr/bin/chromium) through Playwright for
+Python (`pip install playwright`; no `playwright install`, which downloads browsers). Skipped
+when either is missing, unless the CI environment variable is set: in CI it must run.
+Screenshots go to pytest's tmp folder and, when E2E_SCREENSHOT_DIR is set, there too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app_fixtures import CHROMIUM, AppServer, colour_png, launch_chromium, make_tiny_weights
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+MISSING = [what for what, ok in (("playwright", sync_playwright is not None), (CHROMIUM, Path(CHROMIUM).exists())) if not ok]
+if MISSING and not os.environ.get("CI"):
+    pytest.skip(f"end-to-end browser test needs {', '.join(MISSING)}", allow_module_level=True)
+
+RESULT_TIMEOUT_MS = 180_000  # a cold server imports TensorFlow and builds three models
+PAGES = {"compare": "", "diversity": "diversity", "shape_set": "shape_set", "retrain": "retrain",
+         "ill_posed": "ill_posed"}
+TITLES = {"compare": "Compare the CNN, CGAN and CVAE", "diversity": "CVAE diversity", "shape_set": "Shape Set",
+          "retrain": "Retrain", "ill_posed": "Why is colourisation ill-posed?"}
+
+
+def app_env(tmp_path_factory, root: Path) -> dict:
+    weights = make_tiny_weights(tmp_path_factory.getbasetemp() / "tiny_weights")  # shared with test_app.py
+    return {"COLOURISE_WEIGHTS_DIR": str(weights), "COLOURISE_APP_RUNS_DIR": str(root / "runs")}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    with AppServer(app_env(tmp_path_factory, root), log=root / "server.log") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+def save_screenshot(page, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("E2E_SCREENSHOT_DIR"):
+        target = Path(os.environ["E2E_SCREENSHOT_DIR"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target / path.name)
+    return path
+
+
+def wait_idle(page, timeout: float = RESULT_TIMEOUT_MS) -> None:
+    """Until the app's script run has finished (Streamlit marks its root element)."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
+
+
+def test_upload_a_photo_on_compare_shows_three_results(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(server.url)
+    page.get_by_role("heading", name=TITLES["compare"]).wait_for(timeout=RESULT_TIMEOUT_MS)
+    page.get_by_role("radiogroup").get_by_text("Upload", exact=True).click()
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(colour_png((120, 160)))
+    page.locator("input[type=file]").first.set_input_files(str(photo))
+    for model in ("CNN", "CGAN", "CVAE"):
+        page.get_by_text(re.compile(rf"^{model} · \d+\.\d\d s$")).wait_for(timeout=RESULT_TIMEOUT_MS)
+    page.get_by_text("Original", exact=True).wait_for()
+    wait_idle(page)
+    assert page.get_by_text(re.compile(r"PSNR .* dB")).count() == 4  # baseline + three models
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shot = save_screenshot(page, tmp_path, "compare-upload")
+    assert shot.stat().st_size > 10_000
+    page.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_renders(server, browser, tmp_path, name):
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{server.url}/{PAGES[name]}")
+    page.get_by_role("heading", name=TITLES[name]).wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_text("Weights", exact=True).first.wait_for(timeout=30_000)  # the shared sidebar frame
+    save_screenshot(page, tmp_path, f"page-{name}")
+    page.close()
+
+
+def test_first_visit_after_start_to_a_page_url_goes_through_app_py(tmp_path_factory, browser, tmp_path):
+    """The first run of a fresh server opened at /retrain still gets app.py's frame and navigation."""
+    root = tmp_path_factory.mktemp("e2e_fresh")
+    with AppServer(app_env(tmp_path_factory, root), log=root / "server.log") as srv:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(f"{srv.url}/retrain")
+        page.get_by_role("heading", name=TITLES["retrain"]).wait_for(timeout=RESULT_TIMEOUT_MS)
+        wait_idle(page)
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        assert nav.get_by_text("Why is it ill-posed?", exact=True).count() == 1  # st.navigation's titles
+        assert nav.get_by_text("app", exact=True).count() == 0  # not the pages-folder listing
+        page.get_by_text("Weights", exact=True).first.wait_for(timeout=30_000)  # the sidebar frame
+        save_screenshot(page, tmp_path, "first-visit-retrain")
+        page.close()
