@@ -4,4 +4,9 @@ A reproduction of "Deep Learning Methods to Solve the Inverse Problem of Artific
 Colourisation" (University of Glasgow, 2020) as a library. The library never imports Streamlit.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# Quiet TensorFlow's C++ start-up banner (CPU feature notes) unless the user asked for it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

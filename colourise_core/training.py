@@ -164,14 +164,11 @@ def make_datasets(config: TrainConfig):
     shapes = ShapeSetConfig(luma_matched=config.luma_matched) if config.dataset == "shapes" else None
     train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
                                   resolution=config.resolution, limit=config.limit, seed=config.seed, shapes_config=shapes)
-    try:
-        val = datasets.load_dataset(config.dataset, data=config.data, split="test", classes=config.classes,
-                                    resolution=config.resolution, limit=config.val_limit, seed=config.seed + 1,
-                                    shapes_config=shapes)
-    except DatasetError:  # no held-out split: hold out 10% of the training images
-        train, val = pipeline.split_train_val(train, val_fraction=0.1, seed=config.seed)
-        if len(val) > config.val_limit:
-            val = pipeline.Subset(val, np.arange(config.val_limit))
+    # Validation comes from the training split (10% held back), never from the test split, so
+    # that early stopping cannot select on the images the metrics are reported on.
+    train, val = pipeline.split_train_val(train, val_fraction=0.1, seed=config.seed)
+    if len(val) > config.val_limit:
+        val = pipeline.Subset(val, np.arange(config.val_limit))
     return train, val
 
 

@@ -39,7 +39,7 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()} x{os.cpu_count()} CPU ({backend}, Keras {keras.__version__})"
 
 
-def train_command(set_name: str, model: str, data_dir: str, epochs: int, early: int) -> str:
+def train_command(set_name: str, model: str, data_dir: str, epochs: int, early: int, lr: float | None = None) -> str:
     spec = SETS[set_name]
     parts = ["python -m colourise_core train", f"--model {model}", f"--dataset {spec['dataset']}"]
     if spec["dataset"] in ARCHIVES:
@@ -50,6 +50,8 @@ def train_command(set_name: str, model: str, data_dir: str, epochs: int, early: 
         parts.append("--luma-matched")
     if spec["extra"].get("limit"):
         parts.append(f"--limit {spec['extra']['limit']}")
+    if lr is not None:
+        parts.append(f"--learning-rate {lr}")
     parts += [f"--resolution {spec['resolution']}", f"--epochs {epochs}", f"--early-stopping {early}",
               f"--out runs/{set_name}/{model}"]
     return " ".join(parts)
@@ -81,6 +83,7 @@ def worker(args) -> None:
         config = training.TrainConfig(model=model_name, dataset=spec["dataset"], data=data, classes=spec["classes"],
                                       resolution=spec["resolution"], epochs=args.max_epochs,
                                       early_stopping=0 if model_name == "cgan" else args.early_stopping, seed=0,
+                                      learning_rate=args.learning_rate,
                                       **{**spec["extra"], **({"limit": args.limit} if args.limit else {})})
         init = None
         if args.init_from:
@@ -105,7 +108,7 @@ def worker(args) -> None:
                 "hardware": hardware(), "dtype": "float16" if diff <= 1 / 255 else "float32",
                 "float16_max_rgb_diff": diff,
                 "command": train_command(set_name, model_name, args.data_dir, result.epochs_done,
-                                          0 if model_name == "cgan" else args.early_stopping),
+                                          0 if model_name == "cgan" else args.early_stopping, args.learning_rate),
                 "driver": "python scripts/train_sets.py " + " ".join(sys.argv[1:]),
                 "history": result.history}
         if previous:  # fine-tuned: the whole training is the previous run plus this one
@@ -131,6 +134,7 @@ def main() -> None:
     parser.add_argument("--early-stopping", type=int, default=15)
     parser.add_argument("--parallel", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="smoke tests: train on N images per set")
+    parser.add_argument("--learning-rate", type=float, default=None, help="override the chapter-4 learning rate")
     parser.add_argument("--init-from", default=None, help="fine-tune: start from EXPORT/<set>/<model>.weights.h5")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
