@@ -63,9 +63,10 @@ def main() -> None:
         data = held_out(set_name, Path(args.data_dir), args.limit)
         entry = {"dataset": spec["dataset"], "classes": list(spec["classes"]) if spec["classes"] else None,
                  "resolution": spec["resolution"], "luma_matched": bool(spec["extra"].get("luma_matched")),
+                 "recon_weight": spec["extra"].get("recon_weight", 1.0),
                  "held_out": {"split": HELD_OUT[spec["dataset"]], "n": len(data), "skipped_grey": data.skipped_grey},
                  "models": {}}
-        for model_name in MODELS:
+        for model_name in spec.get("models", MODELS):
             info = json.loads((export / set_name / f"{model_name}.json").read_text())
             target = out / set_name / f"{model_name}.weights.h5"
             target.parent.mkdir(parents=True, exist_ok=True)

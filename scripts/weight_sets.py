@@ -7,6 +7,10 @@ SETS = {
     "cifar10-horse": dict(dataset="cifar10", classes=("horse",), resolution=32, extra={}),
     "faces": dict(dataset="faces", classes=None, resolution=128, extra={}),
     "imagenette": dict(dataset="imagenette", classes=None, resolution=128, extra={}),
+    # Figure 5.6: a CVAE trained for diversity on the Frog class, reconstruction weighted up so
+    # the latent carries colour information (with W = 1 the KL term empties it).
+    "cifar10-frog-diverse": dict(dataset="cifar10", classes=("frog",), resolution=32,
+                                 extra=dict(recon_weight=100000.0), models=("cvae",)),
 }
 MODELS = ("cnn", "cgan", "cvae")
 # The archive each set is read from, relative to the data folder (shapes are generated).

@@ -91,3 +91,14 @@ def test_module_entry_point(tiny_runs, photos, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert Image.open(tmp_path / "tall.cnn.png").size == (67, 1001)
+
+
+def test_default_weights_work_offline(photos, tmp_path):
+    """`colourise photo.jpg` with no --weights uses the shipped imagenette set, with the Hub unreachable."""
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-m", "colourise_core", "colourise", str(photos / "wide.jpg"),
+                           "--out", str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = tmp_path / "wide.cnn.png"
+    assert Image.open(out).size == (1001, 667)
+    assert np.abs(_luma(out) - _luma(photos / "wide.jpg")).max() <= 1 / 255
