@@ -47,25 +47,26 @@ def rgb_to_yuv(rgb: np.ndarray, compute_dtype=np.float64) -> np.ndarray:
     return (rgb @ RGB_TO_YUV.T.astype(compute_dtype)).astype(np.float32)
 
 
-def yuv_to_rgb(yuv: np.ndarray, clip: bool = True) -> np.ndarray:
+def yuv_to_rgb(yuv: np.ndarray, clip: bool = True, compute_dtype=np.float64) -> np.ndarray:
     """Convert YUV back to RGB (the exact inverse of `rgb_to_yuv`).
 
     Args:
         yuv: float array (..., 3).
         clip: clip the result to [0, 1]; chroma predicted by a model can leave the gamut.
+        compute_dtype: float64 (exact round trips) or float32 (full-size photos: faster, less memory).
     Returns:
         float32 array (..., 3).
     """
-    rgb = np.asarray(yuv, dtype=np.float64) @ YUV_TO_RGB.T
+    rgb = np.asarray(yuv, dtype=compute_dtype) @ YUV_TO_RGB.T.astype(compute_dtype)
     if clip:
         rgb = np.clip(rgb, 0.0, 1.0)
     return rgb.astype(np.float32)
 
 
-def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
+def rgb_to_y(rgb: np.ndarray, compute_dtype=np.float64) -> np.ndarray:
     """Luma of an RGB array in [0, 1]: (..., 3) -> (..., 1) float32."""
-    rgb = np.asarray(rgb, dtype=np.float64)
-    return (rgb @ RGB_TO_YUV[0])[..., None].astype(np.float32)
+    rgb = np.asarray(rgb, dtype=compute_dtype)
+    return (rgb @ RGB_TO_YUV[0].astype(compute_dtype))[..., None].astype(np.float32)
 
 
 def merge_y_uv(y: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -80,7 +81,7 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(rgb, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
-def fit_chroma_to_gamut(yuv: np.ndarray) -> np.ndarray:
+def fit_chroma_to_gamut(yuv: np.ndarray, compute_dtype=np.float64) -> np.ndarray:
     """Scale each pixel's chroma towards grey until its RGB lies in [0, 1], keeping Y exactly.
 
     Clipping RGB would change the luma; this keeps the input's luma, which the model must not
@@ -89,13 +90,14 @@ def fit_chroma_to_gamut(yuv: np.ndarray) -> np.ndarray:
 
     Args:
         yuv: (..., 3) with Y in [0, 1].
+        compute_dtype: float64, or float32 for full-size photos.
     Returns:
         (..., 3) float32 YUV whose RGB is in gamut.
     """
-    yuv = np.asarray(yuv, dtype=np.float64)
+    yuv = np.asarray(yuv, dtype=compute_dtype)
     y = np.clip(yuv[..., :1], 0.0, 1.0)
-    k = yuv[..., 1:] @ YUV_TO_RGB[:, 1:].T  # (..., 3): each channel's chroma part
+    k = yuv[..., 1:] @ YUV_TO_RGB[:, 1:].T.astype(compute_dtype)  # (..., 3): each channel's chroma part
     with np.errstate(divide="ignore", invalid="ignore"):
-        limit = np.where(k > 1e-12, (1.0 - y) / k, np.where(k < -1e-12, y / -k, np.inf))
-    s = np.clip(np.min(limit, axis=-1, keepdims=True), 0.0, 1.0)
+        limit = np.where(k > 1e-6, (1.0 - y) / k, np.where(k < -1e-6, y / -k, np.inf))
+    s = np.clip(np.min(limit, axis=-1, keepdims=True), 0.0, 1.0).astype(compute_dtype)
     return np.concatenate([y, yuv[..., 1:] * s], axis=-1).astype(np.float32)

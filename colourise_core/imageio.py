@@ -336,17 +336,18 @@ def _to_uint8_checked(arr: np.ndarray, what: str) -> np.ndarray:
     return to_uint8(arr)
 
 
-def encode_png(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
+def encode_png(rgb: np.ndarray, alpha: np.ndarray | None = None, compress_level: int = 1) -> bytes:
     """Encode an image as PNG bytes (for downloads).
 
     Args:
         rgb: (H, W, 3) float in [0, 1] or uint8.
         alpha: (H, W) float in [0, 1] or uint8, or None; with alpha the PNG is RGBA.
+        compress_level: zlib level 0-9; 1 is about 3x faster than Pillow's 6 for ~10% more bytes.
     Returns:
         The PNG file's bytes.
     """
     buffer = io.BytesIO()
-    _to_pil_rgb(rgb, alpha).save(buffer, format="PNG")
+    _to_pil_rgb(rgb, alpha).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import keras
 import numpy as np
 
 from colourise_core import colour, imageio
@@ -37,9 +36,10 @@ class Colourisation:
 
 
 def _stride(model) -> int:
+    """Input sides must be multiples of this: R for the CVAE, 2 ** stages = R / 4 otherwise."""
     if model.colourise_name == "cvae":
         return model.resolution
-    return 2 ** len(model.spec["config"]["down_filters"])
+    return model.resolution // 4  # log2(R) - 2 stride-2 stages down to the 4x4 bottleneck
 
 
 def input_size(model, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
@@ -65,7 +65,7 @@ def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float = 0.0,
     y = np.asarray(y, "float32")
     if model.colourise_name == "cvae" and (samples > 1 or temperature > 0):
         return model.sample_uv(y, n=samples, temperature=temperature, seed=seed)
-    uv = keras.ops.convert_to_numpy(model(y, training=False))
+    uv = np.asarray(model.predict_on_batch(y))  # compiled once per input size, not eager
     return np.repeat(uv[None], samples, axis=0) if samples > 1 else uv[None]
 
 
@@ -85,8 +85,8 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
     out = []
     for uv_s in uv:
         uv_full = imageio.resize_float(uv_s, (height, width))  # (H, W, 2)
-        yuv = colour.fit_chroma_to_gamut(colour.merge_y_uv(luma, uv_full))
-        out.append(colour.yuv_to_rgb(yuv))
+        yuv = colour.fit_chroma_to_gamut(colour.merge_y_uv(luma, uv_full), compute_dtype=np.float32)
+        out.append(colour.yuv_to_rgb(yuv, compute_dtype=np.float32))
     return np.stack(out)
 
 
@@ -98,7 +98,7 @@ def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, se
     are read by `imageio.load_rgb`, with EXIF orientation applied.
     """
     loaded = image if isinstance(image, imageio.LoadedImage) else imageio.load_rgb(image)
-    luma = colour.rgb_to_y(loaded.rgb)  # (H, W, 1)
+    luma = colour.rgb_to_y(loaded.rgb, compute_dtype=np.float32)  # (H, W, 1)
     start = time.perf_counter()
     rgb = colourise_luma(model, luma, samples, temperature, seed, render_size)
     seconds = time.perf_counter() - start

@@ -126,6 +126,7 @@ class Options:
     settings: Settings = FULL
     manifest: dict = dataclasses.field(default_factory=dict)
     models: dict = dataclasses.field(default_factory=dict)  # (set, model) -> loaded keras.Model
+    datasets: dict = dataclasses.field(default_factory=dict)  # _held_out arguments -> ImageDataset
     notes: list = dataclasses.field(default_factory=list)
 
 
@@ -307,7 +308,16 @@ def _shas(opts: Options, set_name: str) -> dict:
 
 def _held_out(opts: Options, set_name: str, resolution: int, limit: int | None, seed: int = 0,
               classes=None, split: str = "test"):
-    """The held-out images of a set at `resolution` (None when its archive is missing)."""
+    """The held-out images of a set at `resolution` (None when its archive is missing); cached."""
+    from colourise_core.data import ShapeSetConfig, load_dataset
+
+    cache_key = (set_name, resolution, limit, seed, tuple(classes or ()), split)
+    if cache_key not in opts.datasets:
+        opts.datasets[cache_key] = _held_out_uncached(opts, set_name, resolution, limit, seed, classes, split)
+    return opts.datasets[cache_key]
+
+
+def _held_out_uncached(opts: Options, set_name: str, resolution: int, limit, seed, classes, split):
     from colourise_core.data import ShapeSetConfig, load_dataset
 
     dataset, set_classes, luma = _set_info(opts, set_name)
@@ -1064,14 +1074,14 @@ def run(opts: Options) -> Path:
     for name in SECTIONS:
         if name not in opts.sections:
             continue
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         try:
             RUNNERS[name](opts, store)
         except FileNotFoundError as e:
             opts.notes.append(f"section {name} skipped: {e}")
             log(f"{name}: skipped ({e})")
             continue
-        log(f"{name}: done in {time.time() - t0:.1f} s")
+        log(f"{name}: done in {time.time() - t0:.1f} s (CPU {time.process_time() - c0:.1f} s)")
     return write_markdown(opts, store)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
+from streamlit.runtime import pages_manager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_fixtures import colour_png, make_tiny_weights, shapes_zip  # noqa: E402
@@ -29,15 +30,25 @@ def tiny_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path, tiny_weights):
-    """Tiny weights, a private runs folder, no dataset archives.
+    """Tiny weights, a private runs folder, no dataset archives, and routing as on a running server.
 
-    AppTest re-detects the `pages/` folder before every run, so after switch_page Streamlit first
-    runs the page file on its own; the page's `require_entrypoint()` guard then reruns through
-    app.py, as on a fresh server (tests/test_app_e2e.py checks that case in a browser).
+    Streamlit runs the first request of a fresh server in its old `pages/`-folder mode, until
+    app.py's st.navigation turns it off for the process; every page's `require_entrypoint()` then
+    reruns through app.py (tests/test_app_e2e.py checks that first visit in a browser). AppTest
+    turns that mode back on before every run, so every run would be a "first" one, and the guard's
+    rerun would swallow button clicks. The patch gives AppTest the state of a server that has
+    served its first request.
     """
     monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
+    real_init = pages_manager.PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
 
 
 def start(page: str | None = None) -> AppTest:
@@ -205,7 +216,7 @@ def test_retrain_one_epoch_then_the_run_is_on_compare(tmp_path):
     at.sidebar.selectbox(key="sidebar_weights").set_value(f"run:{run}").run()
     at.switch_page("pages/compare.py").run()
     assert set(model_captions(at)) == {"CNN"}  # a run holds one model; the others say so
-    assert sum("Not in my run: tiny" in e.value for e in at.error) == 2
+    assert sum("Not in my run: tiny" in i.value for i in at.info) == 2
 
 
 def test_two_sessions_train_into_separate_folders(tmp_path):
@@ -269,3 +280,32 @@ def test_ill_posed_lesson_figures():
     at.slider(key="ill_u").set_value(-0.2).run()
     assert any("Y = 0.30, U = -0.200" in m.value for m in at.markdown)
     assert sum(c.startswith(("CNN: ", "CGAN: ", "CVAE: ")) for c in captions(at)) == 3  # the live demo
+
+
+def test_canvas_shapes_keep_their_place():
+    """A streamlit-drawable-canvas drawing (Fabric.js JSON) becomes Shape Set shapes where drawn."""
+    from app_support.shapes_draw import from_canvas, render
+
+    drawing = {"objects": [
+        {"type": "Rect", "left": 30, "top": 30, "width": 90, "height": 60, "originX": "left", "originY": "top",
+         "fill": "rgb(200,200,200)"},
+        {"type": "Circle", "left": 160, "top": 160, "radius": 42.42640687, "angle": 45, "originX": "left",
+         "originY": "center", "fill": "#808080"},
+        {"type": "Path", "left": 0, "top": 0},  # free drawing: not a Shape Set shape
+    ]}
+    square, circle = from_canvas(drawing, 256)
+    assert (square.kind, square.cx * 256, square.cy * 256) == ("square", 75.0, 60.0)
+    assert circle.kind == "circle" and abs(circle.cx * 256 - 190) < 1e-6 and abs(circle.cy * 256 - 190) < 1e-6
+    rgb, labels = render([square, circle], 64)
+    assert labels[15, 18] == 2 and labels[47, 47] == 1 and labels[0, 0] == 0
+    assert rgb[15, 18].argmax() == 0 and rgb[47, 47].argmax() == 2  # red square, blue circle
+
+
+def test_compare_resizes_images_over_the_app_pixel_limit(monkeypatch):
+    monkeypatch.setenv("COLOURISE_APP_MAX_PIXELS", "10000")
+    at = start()
+    at.radio(key="compare_source").set_value("Upload").run()
+    upload(at, "compare_upload", "wide.png", colour_png((100, 200)))  # 20,000 pixels
+    assert any("works on a 141 x 70 copy" in w.value for w in at.warning)
+    assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}
+    assert any("colourised at 141 x 70 px" in c.value for c in at.caption)

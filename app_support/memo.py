@@ -1,0 +1,32 @@
+"""A tiny per-session memo: results that survive reruns (sliders, downloads) but not sessions.
+
+Model results are large (a 1-megapixel colourisation is 12 MB of float32), so each memo keeps
+only its few most recent entries.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable
+
+import streamlit as st
+
+
+def get(name: str, key: tuple, compute: Callable[[], Any], keep: int = 6) -> Any:
+    """`compute()` once per `key` in this session; `name` separates memos (e.g. "compare")."""
+    store = st.session_state.setdefault(f"_memo_{name}", OrderedDict())
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    value = compute()
+    store[key] = value
+    while len(store) > keep:
+        store.popitem(last=False)
+    return value
+
+
+def clear(name: str | None = None) -> None:
+    """Forget one memo, or all of this session's memos."""
+    for k in [k for k in st.session_state.keys() if k.startswith("_memo_")]:
+        if name is None or k == f"_memo_{name}":
+            del st.session_state[k]

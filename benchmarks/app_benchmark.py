@@ -1,0 +1,260 @@
+"""App benchmark: the three models end to end on a 1-megapixel photo, and the app's cold start.
+
+Each figure is printed beside a reference measured in the same run on the same machine:
+
+1. CNN + CGAN + CVAE, each from the decoded photo to an encoded PNG (what Compare and its
+   downloads do: `imageio.load_rgb` once, then per model `inference.colourise_image` and
+   `imageio.encode_png`), against one forward pass of Zhang et al.'s ECCV 2016 colourisation
+   network at 256 x 256 (random weights; the eccv16 layout of richzhang/colorization rebuilt in
+   Keras below). Target: the three models together <= 1/4 of that forward pass.
+2. Cold start: from launching `streamlit run app.py` until headless Chromium shows the first
+   result on Compare (its default page colourises the first gallery image), against a bare
+   `python -c "import tensorflow"`. Target: cold start <= 2 x the bare import.
+
+The models are those of the default weight set (imagenette, 128 px) when weights/ has it, else
+the same architectures with random weights (speed does not depend on the weights); the cold start
+then uses a temporary weights folder holding such a random-weights set.
+
+Usage: python benchmarks/app_benchmark.py [--repeat 3] [--cold-repeat 2] [--skip-cold] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+PHOTO = REPO / "assets" / "samples" / "Audrey Hepburn.jpg"
+MEGAPIXEL = (866, 1155)  # (h, w): 1.0 million pixels, 4:3
+
+
+def one_megapixel_jpeg() -> bytes:
+    """A real photograph resized to 1155 x 866 (1.0 MP), as a quality-90 JPEG."""
+    from PIL import Image
+
+    with Image.open(PHOTO) as img:
+        img = img.convert("RGB").resize((MEGAPIXEL[1], MEGAPIXEL[0]), Image.LANCZOS)
+        buffer = io.BytesIO()
+        img.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def eccv16(size: int = 256):
+    """Zhang, Isola, Efros, Colorful Image Colorization (ECCV 2016): the eccv16 generator.
+
+    Conv blocks of 64, 128, 256, 512 filters (the last conv of blocks 1-3 with stride 2), two
+    blocks of 512 with dilation 2, one of 512, then a 4x4 stride-2 transposed conv to 256 and two
+    256 convs, 313 output classes (1x1), softmax, the 1x1 projection to ab and 4x bilinear
+    upsampling. Batch normalisation closes blocks 1-7, as in colorizers/eccv16.py. 32.2 M weights.
+    """
+    import keras
+    from keras import layers
+
+    x_in = keras.Input((size, size, 1))
+    x = x_in
+
+    def conv(x, filters, stride=1, dilation=1):
+        return layers.Conv2D(filters, 3, strides=stride, dilation_rate=dilation, padding="same", activation="relu")(x)
+
+    for block in ([(64, 1), (64, 2)], [(128, 1), (128, 2)], [(256, 1), (256, 1), (256, 2)], [(512, 1)] * 3):
+        for filters, stride in block:
+            x = conv(x, filters, stride)
+        x = layers.BatchNormalization()(x)
+    for _ in range(2):  # blocks 5 and 6: dilated
+        for _ in range(3):
+            x = conv(x, 512, dilation=2)
+        x = layers.BatchNormalization()(x)
+    for _ in range(3):
+        x = conv(x, 512)
+    x = layers.BatchNormalization()(x)
+    x = layers.Conv2DTranspose(256, 4, strides=2, padding="same", activation="relu")(x)
+    x = conv(conv(x, 256), 256)
+    x = layers.Conv2D(313, 1)(x)
+    x = layers.Softmax()(x)
+    x = layers.Conv2D(2, 1, use_bias=False)(x)
+    x = layers.UpSampling2D(4, interpolation="bilinear")(x)
+    return keras.Model(x_in, x, name="eccv16")
+
+
+def default_models():
+    """The default set's three models, or random-weights stand-ins of the same architecture."""
+    from colourise_core import models, weights
+    from colourise_core.errors import WeightsError
+
+    try:
+        loaded = {m: weights.load_pretrained(m, weights.DEFAULT_SET) for m in ("cnn", "cgan", "cvae")}
+        return loaded, f"weights set {weights.DEFAULT_SET!r}"
+    except WeightsError:
+        return {m: models.build_model(m, 128) for m in ("cnn", "cgan", "cvae")}, "random weights, 128 px (imagenette architecture)"
+
+
+def time_models(repeat: int) -> dict:
+    import numpy as np
+
+    from colourise_core import imageio, inference
+
+    photo = one_megapixel_jpeg()
+    nets, what = default_models()
+    y = np.random.default_rng(0).random((1, 256, 256, 1)).astype("float32")
+    ref = eccv16()
+    ref(y, training=False)  # warm-up: first calls allocate and pick kernels
+
+    def pipeline() -> dict:
+        out = {}
+        start = time.perf_counter()
+        loaded = imageio.load_rgb(photo, name="photo.jpg")
+        out["decode"] = time.perf_counter() - start
+        for name, net in nets.items():
+            t0 = time.perf_counter()
+            result = inference.colourise_image(loaded, net)
+            t1 = time.perf_counter()
+            png = imageio.encode_png(result.rgb, result.alpha)
+            t2 = time.perf_counter()
+            out[name] = {"colourise": t1 - t0, "model_part": result.seconds, "encode_png": t2 - t1, "png_bytes": len(png)}
+        out["total"] = time.perf_counter() - start
+        return out
+
+    pipeline()  # warm-up
+    runs, refs = [], []
+    for _ in range(repeat):  # interleaved, so both see the same load on a shared machine
+        runs.append(pipeline())
+        t = time.perf_counter()
+        ref(y, training=False)
+        refs.append(time.perf_counter() - t)
+    median = lambda xs: statistics.median(xs)  # noqa: E731
+    best = min(runs, key=lambda r: r["total"])
+    return {
+        "weights": what,
+        "photo": f"{MEGAPIXEL[1]} x {MEGAPIXEL[0]} JPEG ({len(photo):,} bytes)",
+        "three_models_s": median([r["total"] for r in runs]),
+        "eccv16_256_s": median(refs),
+        "per_model_s": {m: {k: round(median([r[m][k] for r in runs]), 4) for k in ("colourise", "model_part", "encode_png")}
+                        for m in nets},
+        "decode_s": median([r["decode"] for r in runs]),
+        "best_run": best["total"],
+        "repeat": repeat,
+    }
+
+
+def random_weights_dir(folder: Path) -> Path:
+    """A weights folder whose default set holds the three 128-px architectures with random weights."""
+    from colourise_core import models, weights
+
+    entry = {"dataset": "imagenette", "classes": None, "resolution": 128, "models": {}}
+    for m in ("cnn", "cgan", "cvae"):
+        net = models.build_model(m, 128)
+        rel = f"{weights.DEFAULT_SET}/{m}.weights.h5"
+        models.save_weights_atomic(net, folder / rel)
+        entry["models"][m] = {"file": rel, "sha256": weights.sha256_file(folder / rel), "spec": net.spec}
+    manifest = {"format": 1, "sets": {weights.DEFAULT_SET: entry}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def bare_tf_import() -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import tensorflow"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def cold_start(env: dict, log: Path) -> dict:
+    """Seconds from `streamlit run` to the first (and the third) result shown in Chromium."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from app_fixtures import AppServer, launch_chromium
+
+    server = AppServer(env, log=log)
+    with sync_playwright() as p:
+        browser = launch_chromium(p)  # started before the clock: the browser is the user's, not the app's
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        server.start()
+        try:
+            healthy = server.wait_healthy(timeout=180)
+            page.goto(server.url)
+            page.get_by_text(re.compile(r"^(CNN|CGAN|CVAE) · \d+\.\d\d s$")).first.wait_for(timeout=300_000)
+            first = time.perf_counter() - server.started_at
+            for model in ("CNN", "CGAN", "CVAE"):
+                page.get_by_text(re.compile(rf"^{model} · \d+\.\d\d s$")).wait_for(timeout=300_000)
+            three = time.perf_counter() - server.started_at
+        finally:
+            browser.close()
+            server.stop()
+    return {"server_healthy_s": healthy, "first_result_s": first, "three_results_s": three}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of the model pipeline (median)")
+    parser.add_argument("--cold-repeat", type=int, default=2, help="cold starts and bare imports (median)")
+    parser.add_argument("--skip-cold", action="store_true", help="only the model pipeline")
+    parser.add_argument("--skip-models", action="store_true", help="only the cold start")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    report: dict = {"machine": f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}",
+                    "load_before": os.getloadavg()}
+    print(f"machine: {report['machine']}; load average before: {report['load_before'][0]:.2f} "
+          "(the figures are only comparable within one run, on an otherwise idle machine)")
+
+    if not args.skip_models:
+        m = time_models(args.repeat)
+        report["models"] = m
+        target = m["eccv16_256_s"] / 4
+        m["target_s"], m["met"] = target, m["three_models_s"] <= target
+        print(f"photo: {m['photo']}; models: {m['weights']}")
+        print(f"decode: {m['decode_s']:.3f} s")
+        for name, t in m["per_model_s"].items():
+            print(f"  {name:5s} colourise {t['colourise']:.3f} s (model part {t['model_part']:.3f} s), "
+                  f"encode PNG {t['encode_png']:.3f} s")
+        print(f"three models end to end: {m['three_models_s']:.3f} s (median of {args.repeat}; best {m['best_run']:.3f} s)")
+        print(f"reference, ECCV16 forward pass at 256 x 256: {m['eccv16_256_s']:.3f} s")
+        print(f"target: three models <= ECCV16 / 4 = {target:.3f} s -> {'MET' if m['met'] else 'NOT MET'}")
+
+    if not args.skip_cold:
+        from colourise_core import weights
+
+        with tempfile.TemporaryDirectory(prefix="colourise-bench-") as tmp:
+            try:
+                sets = weights.read_manifest()["sets"]
+                use_repo = weights.DEFAULT_SET in sets
+            except Exception:  # noqa: BLE001 - no usable manifest: use the stand-in
+                use_repo = False
+            wdir = weights.resolve_weights_dir() if use_repo else random_weights_dir(Path(tmp) / "weights")
+            env = {"COLOURISE_WEIGHTS_DIR": str(wdir), "COLOURISE_APP_RUNS_DIR": str(Path(tmp) / "runs")}
+            colds, imports = [], []
+            for _ in range(args.cold_repeat):  # interleaved with the reference
+                imports.append(bare_tf_import())
+                colds.append(cold_start(env, Path(tmp) / "server.log"))
+        c = {"weights": "repository weights/" if use_repo else "random-weights stand-in (128 px)",
+             "first_result_s": statistics.median(x["first_result_s"] for x in colds),
+             "three_results_s": statistics.median(x["three_results_s"] for x in colds),
+             "server_healthy_s": statistics.median(x["server_healthy_s"] for x in colds),
+             "bare_tf_import_s": statistics.median(imports), "runs": colds, "imports": imports}
+        c["target_s"] = 2 * c["bare_tf_import_s"]
+        c["met"] = c["first_result_s"] <= c["target_s"]
+        report["cold_start"] = c
+        print(f"cold start ({c['weights']}): server healthy {c['server_healthy_s']:.2f} s, first result "
+              f"{c['first_result_s']:.2f} s, all three {c['three_results_s']:.2f} s (median of {args.cold_repeat})")
+        print(f"reference, bare `python -c \"import tensorflow\"`: {c['bare_tf_import_s']:.2f} s")
+        print(f"target: cold start <= 2 x bare import = {c['target_s']:.2f} s -> {'MET' if c['met'] else 'NOT MET'}")
+    report["load_after"] = os.getloadavg()
+    print(f"load average after: {report['load_after'][0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""`python -m colourise_core reproduce --quick`: the report, its tables and figures, resuming.
+
+One quick run (tiny Shape Set training, the shipped weights where present) is shared by the
+tests of this module; it takes one to two minutes on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from colourise_core import cli, report, reproduce
+
+REPO = Path(__file__).resolve().parents[1]
+NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[-+]?\d+)?x?$")
+DURATION = re.compile(r"^\d+(\.\d+)? s|^\d+ min \d+ s|^\d+ h \d+ min")
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """Run the quick report once: {"out": folder, "work": run folders, "report": text}."""
+    root = tmp_path_factory.mktemp("reproduce")
+    out, work = root / "out", root / "work"
+    code = cli.main(["reproduce", "--quick", "--out", str(out), "--work-dir", str(work)])
+    assert code == 0
+    return {"out": out, "work": work, "report": (out / "report.md").read_text()}
+
+
+def _tables(markdown: str) -> list[list[list[str]]]:
+    """Every Markdown table as rows of cells (header first, the --- line dropped)."""
+    tables, current = [], []
+    for line in markdown.splitlines() + [""]:
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(set(c) <= {"-"} for c in cells):
+                current.append(cells)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+def _table_after(markdown: str, heading: str) -> list[list[str]]:
+    return _tables(markdown[markdown.index(heading):])[0]
+
+
+def _column(table: list[list[str]], name: str) -> list[str]:
+    k = table[0].index(name)
+    return [row[k] for row in table[1:]]
+
+
+def test_report_has_every_section(quick):
+    text = quick["report"]
+    for heading in ("## Hardware", "Table 4.1 (CNN)", "Table 4.2 (CVAE)", "## Table 5.1", "## Figure 5.1",
+                    "## Figure 5.2", "## Figures 5.3-5.5", "## Figure 5.6", "## Metrics on held-out images"):
+        assert heading in text, heading
+    assert "Intel" in text or "AMD" in text or "cores usable" in text  # the hardware is named
+
+
+def test_batch_size_tables_have_measured_numbers(quick):
+    for heading, paper in (("### Table 4.1 (CNN)", reproduce.TABLE_4_1), ("### Table 4.2 (CVAE)", reproduce.TABLE_4_2)):
+        table = _table_after(quick["report"], heading)
+        sizes = [int(c) for c in _column(table, "batch size")]
+        assert set(reproduce.QUICK.sweep_batch_sizes) | {p[0] for p in paper} == set(sizes)
+        measured = {int(b): row for b, row in zip(_column(table, "batch size"), table[1:])}
+        for bs in reproduce.QUICK.sweep_batch_sizes:
+            row = dict(zip(table[0], measured[bs]))
+            assert NUMBER.match(row["here: final train loss"]), row
+            assert NUMBER.match(row["here: final val loss"]), row
+            assert DURATION.match(row["here: training time"]), row
+        for bs, loss, _ in paper:  # the dissertation's own numbers stand beside ours
+            assert float(dict(zip(table[0], measured[bs]))["dissertation: loss after 100 epochs"]) == loss
+
+
+def test_training_time_table_names_the_rule_and_times_each_model(quick):
+    text = quick["report"]
+    assert "**Stopping rule:**" in text and "early stopping" in text and "fixed budget" in text
+    table = _table_after(text, "## Table 5.1")
+    assert _column(table, "model") == ["CNN", "CGAN", "CVAE"]
+    assert _column(table, "dissertation (Colab GPU)") == ["9 min 41 s", "29 min 54 s", "2 min 45 s"]
+    for cell in _column(table, "here: training time") + _column(table, "here: wall time"):
+        assert DURATION.match(cell), cell
+    for cell in _column(table, "here: s/epoch"):
+        assert NUMBER.match(cell), cell
+
+
+def test_metrics_table_is_numeric_beside_the_grey_baseline(quick):
+    table = _table_after(quick["report"], "## Metrics on held-out images")
+    models = _column(table, "model")
+    assert "grey baseline" in models and "truth" in models
+    assert any(m.startswith("CNN") for m in models)
+    for row in table[1:]:
+        if row[1] == "truth":
+            continue
+        for cell in row[2:]:
+            assert NUMBER.match(cell), row
+    metrics = json.loads((quick["out"] / "data" / "metrics.json").read_text())
+    for entry in metrics["sets"].values():
+        assert entry["baseline"]["colourfulness"] == 0.0  # the grey image has no colour
+        if "cvae" in entry["models"]:
+            samples = entry["models"]["cvae"]["samples"]
+            assert set(samples) >= {"0.5", "1.0", "2.0", "n", "mean_uv_mse"}
+
+
+def test_every_figure_exists_decodes_and_is_small(quick):
+    out = quick["out"]
+    paths = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", quick["report"])
+    assert "figures/fig5_1_learning_curves.png" in paths
+    assert "figures/fig5_6_cvae_diversity.png" in paths or "## Figure 5.6" in quick["report"]
+    for rel in paths:
+        path = out / rel
+        assert path.is_file(), rel
+        with Image.open(path) as im:
+            assert im.format == "PNG"
+            im.load()  # decodes every pixel
+            assert im.width > 50 and im.height > 50
+        assert path.stat().st_size < 1_000_000, rel
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    assert total < 3_000_000
+
+
+def test_second_run_resumes_without_training_again(quick):
+    out, work = quick["out"], quick["work"]
+    states = sorted(work.rglob("state.json"))
+    assert len(states) == 3 + 2 * len(reproduce.QUICK.sweep_batch_sizes)  # 3 timing runs, 2 x N sweep rows
+    before = {p: p.stat().st_mtime_ns for p in states}
+    cached = {name: (out / "data" / f"{name}.json").read_text() for name in ("timing", "sweep")}
+    code = cli.main(["reproduce", "--quick", "--out", str(out), "--work-dir", str(work), "--sections", "timing", "sweep"])
+    assert code == 0
+    assert {p: p.stat().st_mtime_ns for p in states} == before  # no run folder was touched
+    for name, text in cached.items():
+        assert json.loads((out / "data" / f"{name}.json").read_text()) == json.loads(text)
+
+
+def test_quick_falls_back_to_models_trained_here_without_weights(quick, tmp_path):
+    empty = tmp_path / "no-weights"
+    empty.mkdir()
+    out = tmp_path / "out"
+    code = cli.main(["reproduce", "--quick", "--out", str(out), "--work-dir", str(quick["work"]),
+                     "--weights-dir", str(empty), "--sections", "shapes", "grids"])
+    assert code == 0
+    shapes = json.loads((out / "data" / "shapes.json").read_text())
+    assert set(shapes["origin"].values()) == {"trained here (quick)"}
+    assert 0.0 <= shapes["hue_accuracy"]["cnn"] <= 1.0
+    assert shapes["hue_accuracy"]["truth"] > 0.95  # the true colours have the shapes' hues
+    text = (out / "report.md").read_text()
+    assert "no usable weights manifest" in text
+    assert "Not available: the weights" in text  # no grids without weights
+
+
+def test_unknown_section_is_refused(tmp_path, capsys):
+    assert cli.main(["reproduce", "--quick", "--out", str(tmp_path), "--sections", "tables"]) == 2
+    assert "unknown section" in capsys.readouterr().err
+
+
+def test_durations_are_written_as_the_dissertation_does():
+    assert report.duration(9 * 60 + 41) == "9 min 41 s"
+    assert report.duration(41.24) == "41.2 s"
+    assert report.duration(3 * 3600 + 125) == "3 h 2 min"
+    assert report.duration(None) == "–"
+
+
+def test_markdown_cells_and_tables():
+    assert report.cell(0.0038) == "0.0038"
+    assert report.cell(1.5e-6) == "1.500e-06"
+    assert report.cell(None) == "–"
+    assert report.cell("a|b") == "a\\|b"
+    assert report.md_table(["a", "b"], [[1, 2.5]]) == "| a | b |\n| --- | --- |\n| 1 | 2.5 |"
+
+
+def test_chart_and_grid_draw_pngs(tmp_path):
+    import numpy as np
+
+    chart = report.line_chart({"train": ([1, 2, 3], [3.0, 2.0, 1.5]), "val": ([1, 2, 3], [3.5, 2.5, float("nan")])},
+                              "CNN", dashed=("val",))
+    grid = report.image_grid([[np.zeros((8, 8, 3)), None], [np.ones((16, 16, 3)), np.full((4, 4, 3), 0.5)]],
+                             ["a", "b"], ["x", "y"], tile=32)
+    assert grid.size[1] == 16 + 2 * (32 + 2)  # the header row and two tiles with their gaps
+    for name, image in (("chart.png", chart), ("grid.png", grid)):
+        path = report.save_png(image, tmp_path / name)
+        with Image.open(path) as im:
+            im.load()
+            assert im.mode == "RGB"
