@@ -20,7 +20,7 @@ def test_batches_are_yuv_of_the_dataset_in_order(shapes):
     y, uv = batches[2]  # the last, partial batch is kept
     assert y.shape == (2, 16, 16, 1) and uv.shape == (2, 16, 16, 2)
     assert y.dtype == uv.dtype == np.float32
-    yuv = rgb_to_yuv(shapes.load([8, 9]))
+    yuv = rgb_to_yuv(shapes.load([8, 9]), compute_dtype=np.float32)  # as the pipeline converts
     np.testing.assert_array_equal(y, yuv[..., :1])
     np.testing.assert_array_equal(uv, yuv[..., 1:])
     _, full = YUVBatches(shapes, 4, shuffle=False, target="yuv")[0]
@@ -30,7 +30,7 @@ def test_batches_are_yuv_of_the_dataset_in_order(shapes):
 
 
 def test_shuffle_is_seeded_per_epoch(shapes):
-    all_y = rgb_to_yuv(shapes.load_all())[..., :1]  # (10, 16, 16, 1)
+    all_y = rgb_to_yuv(shapes.load_all(), compute_dtype=np.float32)[..., :1]  # (10, 16, 16, 1)
 
     def epoch_order(b):  # which dataset image each batch row is
         ys = np.concatenate([b[i][0] for i in range(len(b))])
