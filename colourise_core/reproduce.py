@@ -260,7 +260,7 @@ def _set_info(opts: Options, set_name: str) -> tuple[str, list | None, bool]:
     if entry:
         dataset, classes = entry["dataset"], entry["classes"]
         commands = " ".join(m.get("command", "") for m in entry["models"].values())
-        luma = "--luma-matched" in commands or not commands
+        luma = entry["luma_matched"] if "luma_matched" in entry else ("--luma-matched" in commands or not commands)
     return dataset, classes, luma
 
 
@@ -698,46 +698,70 @@ def section_grids(opts: Options, store: Store) -> None:
     store.save("grids", data)
 
 
+DIVERSITY_SETS = ("cifar10-frog-diverse", "cifar10", "cifar10-horse", "shapes")  # CVAEs for Figure 5.6, by preference
+
+
 def section_diversity(opts: Options, store: Store) -> None:
-    """Figure 5.6: several CVAE samples per image at temperatures 0.5, 1 and 2."""
+    """Figure 5.6: several CVAE samples per image at temperatures 0.5, 1 and 2.
+
+    The dissertation shows a CVAE trained on the Frog class with a re-weighted reconstruction
+    loss; the shipped `cifar10-frog-diverse` set is that model. It is shown beside the
+    unweighted (W = 1) CIFAR-10 CVAE on the same frog test images; without it, the first CVAE
+    of DIVERSITY_SETS is shown alone.
+    """
     from colourise_core import evaluation, metrics
 
     s = opts.settings
     data = store.load("diversity")
     figure = "figures/fig5_6_cvae_diversity.png"
-    # The dissertation shows the Frog class of CIFAR-10; fall back to other sets' CVAEs.
-    for set_name, classes in (("cifar10", ["frog"]), ("cifar10-horse", None), ("shapes", None)):
-        if _source(opts, set_name, "cvae") is not None:
-            break
-    else:
+    shown = [n for n in DIVERSITY_SETS if _source(opts, n, "cvae") is not None]
+    if not shown:
         return
-    key = {"set": set_name, "sha256": _source(opts, set_name, "cvae")["sha256"], "n": s.diversity_images,
-           "samples": s.diversity_samples, "temperatures": TEMPERATURES}
+    if shown[0] == "cifar10-frog-diverse" and "cifar10" in shown and not opts.quick:
+        shown = ["cifar10-frog-diverse", "cifar10"]
+    else:
+        shown = shown[:1]
+    nets = {n: _load(opts, n, "cvae") for n in shown}
+    if any(net is None for net in nets.values()) or len({net.resolution for net in nets.values()}) > 1:
+        shown = shown[:1]
+        if nets[shown[0]] is None:
+            return
+    first = shown[0]
+    dataset, classes, _ = _set_info(opts, first)
+    if dataset == "cifar10" and not classes:
+        classes = ["frog"]
+    key = {"sets": shown, "sha256": [_source(opts, n, "cvae")["sha256"] for n in shown], "n": s.diversity_images,
+           "samples": s.diversity_samples, "temperatures": TEMPERATURES, "classes": classes}
     if _fresh(data, key, opts.out, [figure]):
         return
-    net = _load(opts, set_name, "cvae")
-    if net is None:
-        return
-    log(f"diversity: {set_name} CVAE")
-    seed = FRESH_SHAPES_SEED if set_name == "shapes" else 0
-    ds = _held_out(opts, set_name, net.resolution, s.diversity_images, seed=seed, classes=classes)
+    log(f"diversity: {', '.join(shown)} CVAE")
+    resolution = nets[first].resolution
+    seed = FRESH_SHAPES_SEED if first == "shapes" else 0
+    ds = _held_out(opts, first, resolution, s.diversity_images, seed=seed, classes=classes)
     if ds is None:
         return
     true = ds.load_all()
-    mean = evaluation.predict_rgb(net, true)[0]
-    samples = {t: evaluation.predict_rgb(net, true, samples=s.diversity_samples, temperature=t, seed=1) for t in TEMPERATURES}
-    rows = []
+    rows, labels, per_model = [], [], {}
+    outputs = {}
+    for name in shown:
+        net = nets[name]
+        mean = evaluation.predict_rgb(net, true)[0]
+        samples = {t: evaluation.predict_rgb(net, true, samples=s.diversity_samples, temperature=t, seed=1) for t in TEMPERATURES}
+        outputs[name] = (mean, samples)
+        per_model[name] = {"recon_weight": net.recon_weight,
+                           "mean_pairwise_distance": {str(t): metrics.mean_pairwise_distance(samples[t]) for t in TEMPERATURES}}
     for i in range(len(true)):
-        row = [metrics.grey_baseline(true[i]), mean[i]]
-        for t in TEMPERATURES:
-            row += [samples[t][k, i] for k in range(s.diversity_samples)]
-        rows.append(row + [true[i]])
+        for name in shown:
+            mean, samples = outputs[name]
+            row = [metrics.grey_baseline(true[i]), mean[i]]
+            for t in TEMPERATURES:
+                row += [samples[t][k, i] for k in range(s.diversity_samples)]
+            rows.append(row + [true[i]])
+            labels.append(f"#{i + 1}  W={nets[name].recon_weight:g}")
     columns = ["Grey", "T=0"] + [f"T={t:g}" for t in TEMPERATURES for _ in range(s.diversity_samples)] + ["Truth"]
-    tile = 64 if net.resolution <= 64 else 80
-    report.save_png(report.image_grid(rows, [f"#{i + 1}" for i in range(len(true))], columns, tile=tile), opts.out / figure)
-    distance = {str(t): metrics.mean_pairwise_distance(samples[t]) for t in TEMPERATURES}
-    data = {"key": key, "set": set_name, "classes": classes, "figure": figure, "mean_pairwise_distance": distance,
-            "recon_weight": net.recon_weight}
+    tile = 64 if resolution <= 64 else 80
+    report.save_png(report.image_grid(rows, labels, columns, tile=tile), opts.out / figure)
+    data = {"key": key, "sets": shown, "classes": classes, "figure": figure, "models": per_model}
     store.save("diversity", data)
 
 
@@ -768,7 +792,8 @@ def section_metrics(opts: Options, store: Store) -> None:
     s = opts.settings
     data = store.load("metrics")
     data.setdefault("sets", {})
-    for set_name in s.metric_sets:
+    extra = [] if opts.quick else [n for n in opts.manifest.get("sets", {}) if n not in s.metric_sets]
+    for set_name in list(s.metric_sets) + extra:
         shas = _shas(opts, set_name)
         if not any(shas.values()):
             continue
@@ -870,7 +895,8 @@ def write_markdown(opts: Options, store: Store) -> Path:
                "CPU allows). Training time is the sum of the epochs' training passes (validation excluded). The "
                "absolute losses are not comparable with the dissertation's: the CNN's is the MSE of U and V in raw "
                "BT.601 units, and the CVAE's is equation 4.5 with a *mean* squared error plus the KL term, whereas the "
-               "dissertation's CVAE losses (15.66 at batch 1024) must be sums over pixels. The trends are what to compare; "
+               "dissertation's CVAE losses (15.66 at batch 1024) are on another scale, presumably summed rather than "
+               "averaged over the pixels. The trends are what to compare; "
                "the \"time vs largest batch\" columns put both on one scale.", ""]
         for model, paper, name in (("cnn", TABLE_4_1, "Table 4.1 (CNN)"), ("cvae", TABLE_4_2, "Table 4.2 (CVAE)")):
             table, rows = _sweep_table(sweep["rows"], model, paper)
@@ -914,10 +940,13 @@ def write_markdown(opts: Options, store: Store) -> Path:
                    f"{LABEL[m]} {t['load_average'][0]:.1f}-{t['load_average'][1]:.1f}" for m, t in timing["models"].items()) + ".", ""]
         ranking = sorted(TABLE_5_1, key=TABLE_5_1.get)
         ours = {m: t.get("median_epoch_seconds") or 0 for m, t in timing["models"].items()}
+        totals = {m: t.get("train_seconds") or 0 for m, t in timing["models"].items()}
         if len(ours) == 3:
-            md += [f"Dissertation, fastest to slowest in total time: {', '.join(LABEL[m] for m in ranking)}. Here, per "
-                   f"epoch: {', '.join(LABEL[m] for m in sorted(ours, key=ours.get))} (the CGAN's step trains the "
-                   "discriminator twice and the generator once, so it is the slowest per epoch in both).", ""]
+            md += [f"Fastest to slowest. Dissertation, total time: {', '.join(LABEL[m] for m in ranking)}. Here, total "
+                   f"time (to the rule above): {', '.join(LABEL[m] for m in sorted(totals, key=totals.get))}; per epoch: "
+                   f"{', '.join(LABEL[m] for m in sorted(ours, key=ours.get))}. A CGAN step trains the discriminator "
+                   "twice (real, generated) and the generator once through the discriminator, after a generator "
+                   "forward pass; the CVAE's epoch has the most steps (batch 32) but the lightest ones.", ""]
     else:
         md += ["Not run yet (section `timing`).", ""]
 
@@ -977,17 +1006,18 @@ def write_markdown(opts: Options, store: Store) -> Path:
     md += ["## Figure 5.6: CVAE diversity", "",
            "> *Figure 5.6: Multiple outputs which a CVAE produced for unseen Cifar-10 images. The CVAE was trained with a "
            "low-weighted reconstruction loss to increase the diversity of each sample.*", ""]
-    if diversity.get("figure"):
-        d = diversity["mean_pairwise_distance"]
-        md += [f"The shipped `{diversity['set']}` CVAE (reconstruction weight W = {diversity['recon_weight']:g}, the "
-               "dissertation's final unweighted model, not its low-W diversity model)"
-               + (f", {', '.join(diversity['classes'])} test images" if diversity.get("classes") else "")
-               + f"; per row: grey input, the mean (T=0), {s.diversity_samples} samples at each temperature, truth.", "",
+    if diversity.get("figure") and diversity.get("models"):
+        described = "; ".join(f"`{n}` (reconstruction weight W = {m['recon_weight']:g})" for n, m in diversity["models"].items())
+        md += [f"Shipped CVAEs: {described}"
+               + (f", on {', '.join(diversity['classes'])} test images" if diversity.get("classes") else "")
+               + f". Per row: grey input, the mean (T=0), {s.diversity_samples} samples at each temperature, truth. "
+                 "W multiplies the reconstruction term of equation 4.5 (a *mean* squared error here), so a large W "
+                 "plays the part of the dissertation's re-weighted loss against the KL term.", "",
                f"![Figure 5.6]({diversity['figure']})", "",
-               "Mean pairwise RMS UV distance between the samples of an image: "
-               + ", ".join(f"T={t}: {report.cell(v)}" for t, v in d.items())
-               + ". Near zero means the samples are alike: as the dissertation notes for W = 1 (5.3), most latent samples "
-                 "give almost the same colours.", ""]
+               "Mean pairwise RMS UV distance between the samples of an image (0 = all samples alike):", "",
+               report.md_table(["CVAE", "W"] + [f"T={t:g}" for t in TEMPERATURES],
+                               [[n, m["recon_weight"]] + [m["mean_pairwise_distance"][str(t)] for t in TEMPERATURES]
+                                for n, m in diversity["models"].items()]), ""]
     else:
         md += ["Not available: no CVAE weights (section `diversity`).", ""]
 
@@ -1019,21 +1049,29 @@ def _metrics_markdown(metrics: dict, s: Settings) -> list[str]:
            "for ab); within 5: the share of pixels whose UV error is at most 5 levels. ↑ higher is better, ↓ lower. "
            f"Evaluated images per set: up to {s.eval_limit} (32 and 64 px sets) and {s.eval_limit_large} (128 px sets), "
            "a seeded random subset of the held-out split (test; Imagenette: val).", ""]
-    headers = ["set (split, images)", "model", "UV MSE ↓", "PSNR ↑", "SSIM ↑", "colourfulness", "gap ↑ (0 best)",
-               "AUC ↑", "within 5 ↑"]
-    rows = []
+    headers = ["set (split, images)", "model", "UV MSE ↓", "UV MSE / grey's", "PSNR ↑", "SSIM ↑", "colourfulness",
+               "gap ↑ (0 best)", "AUC ↑", "within 5 ↑"]
+    rows, worse = [], []
     for set_name, entry in sets.items():
         where = f"{set_name} ({entry.get('split')}, {entry.get('n')}, {entry.get('resolution')} px)"
         base = entry.get("baseline", {})
-        rows.append([where, "grey baseline", base.get("uv_mse"), base.get("psnr"), base.get("ssim"), base.get("colourfulness"),
-                     base.get("colourfulness_gap"), base.get("auc"), base.get("within_5")])
+        rows.append([where, "grey baseline", base.get("uv_mse"), "1.00x", base.get("psnr"), base.get("ssim"),
+                     base.get("colourfulness"), base.get("colourfulness_gap"), base.get("auc"), base.get("within_5")])
         for model in MODELS:
             r = entry["models"].get(model)
             if r:
+                ratio = r["uv_mse"] / base["uv_mse"] if base.get("uv_mse") else None
+                if ratio is not None and ratio > 1:
+                    worse.append(f"{LABEL[model]} on {set_name} ({ratio:.2f}x)")
                 rows.append([where, LABEL[model] + ("" if r.get("origin") == "shipped" else f" ({r.get('origin')})"),
-                             r["uv_mse"], r["psnr"], r["ssim"], r["colourfulness"], r["colourfulness_gap"], r["auc"], r["within_5"]])
-        rows.append([where, "truth", 0.0, None, 1.0, entry.get("truth_colourfulness"), 0.0, 1.0, 1.0])
+                             r["uv_mse"], f"{ratio:.2f}x" if ratio is not None else None, r["psnr"], r["ssim"],
+                             r["colourfulness"], r["colourfulness_gap"], r["auc"], r["within_5"]])
+        rows.append([where, "truth", 0.0, "0.00x", None, 1.0, entry.get("truth_colourfulness"), 0.0, 1.0, 1.0])
     md += [report.md_table(headers, rows), ""]
+    if worse:
+        md += [f"Worse than the grey baseline in UV MSE: {', '.join(worse)}. The dissertation reports the CGAN's "
+               "over-saturated, misplaced colours (5.4.2); a UV MSE above the grey image's means the colours it adds are "
+               "on average further from the truth than no colour at all.", ""]
     cvae = [(n, e["models"]["cvae"]) for n, e in sets.items() if "cvae" in e["models"]]
     if cvae:
         md += [f"CVAE samples: best-of-{BEST_OF} UV MSE (per image the closest of {BEST_OF} samples) and the mean pairwise "
