@@ -302,6 +302,16 @@ def _load(opts: Options, set_name: str, model: str):
     return net
 
 
+def _resolution(opts: Options, set_name: str, model: str) -> int | None:
+    """The training resolution of a set's model, read from its spec (no model is built)."""
+    src = _source(opts, set_name, model)
+    if src is None:
+        return None
+    if src["origin"] == "shipped":
+        return opts.manifest["sets"][set_name]["models"][model]["spec"]["resolution"]
+    return json.loads((Path(src["path"]) / "spec.json").read_text())["resolution"]
+
+
 def _shas(opts: Options, set_name: str) -> dict:
     return {m: (s or {}).get("sha256") for m in MODELS for s in [_source(opts, set_name, m)]}
 
@@ -678,7 +688,7 @@ def section_grids(opts: Options, store: Store) -> None:
         key = {"sha256": shas, "n": n}
         if _fresh(data["sets"].get(set_name), key, opts.out, [figure]):
             continue
-        resolution = next(_load(opts, set_name, m).resolution for m in MODELS if shas[m])
+        resolution = next(_resolution(opts, set_name, m) for m in MODELS if shas[m])
         log(f"grids: {set_name}")
         if set_name in ("cifar10", "imagenette"):
             picked = _one_per_class(opts, set_name, resolution)
@@ -721,11 +731,8 @@ def section_diversity(opts: Options, store: Store) -> None:
         shown = ["cifar10-frog-diverse", "cifar10"]
     else:
         shown = shown[:1]
-    nets = {n: _load(opts, n, "cvae") for n in shown}
-    if any(net is None for net in nets.values()) or len({net.resolution for net in nets.values()}) > 1:
+    if len({_resolution(opts, n, "cvae") for n in shown}) > 1:
         shown = shown[:1]
-        if nets[shown[0]] is None:
-            return
     first = shown[0]
     dataset, classes, _ = _set_info(opts, first)
     if dataset == "cifar10" and not classes:
@@ -733,6 +740,9 @@ def section_diversity(opts: Options, store: Store) -> None:
     key = {"sets": shown, "sha256": [_source(opts, n, "cvae")["sha256"] for n in shown], "n": s.diversity_images,
            "samples": s.diversity_samples, "temperatures": TEMPERATURES, "classes": classes}
     if _fresh(data, key, opts.out, [figure]):
+        return
+    nets = {n: _load(opts, n, "cvae") for n in shown}
+    if any(net is None for net in nets.values()):
         return
     log(f"diversity: {', '.join(shown)} CVAE")
     resolution = nets[first].resolution
@@ -799,13 +809,16 @@ def section_metrics(opts: Options, store: Store) -> None:
             continue
         entry = data["sets"].setdefault(set_name, {"models": {}})
         for model in MODELS:
-            net = _load(opts, set_name, model) if shas[model] else None
-            if net is None:
+            if not shas[model]:
                 entry["models"].pop(model, None)
                 continue
-            limit = s.eval_limit_large if net.resolution >= 128 else s.eval_limit
+            limit = s.eval_limit_large if _resolution(opts, set_name, model) >= 128 else s.eval_limit
             key = {"sha256": shas[model], "limit": limit, "sample_limit": s.sample_limit if model == "cvae" else None}
             if _fresh(entry["models"].get(model), key, opts.out):
+                continue
+            net = _load(opts, set_name, model)
+            if net is None:
+                entry["models"].pop(model, None)
                 continue
             ds = _held_out(opts, set_name, net.resolution, limit, seed=0)
             if ds is None:
@@ -883,8 +896,14 @@ def write_markdown(opts: Options, store: Store) -> Path:
     first = hw.get("first", {})
     if first and first.get("summary") != latest.get("summary"):
         md.append(f"- The report was started on: {first.get('summary')}.")
-    md += ["- Shipped weights: trained on an NVIDIA H200 with Keras on JAX (`scripts/train_sets.py`: five weight sets "
-           "trained at once on the one GPU, each model given a third of a 420 s budget per set).",
+    trained_on = {}
+    for set_name, entry in opts.manifest.get("sets", {}).items():
+        for m in entry["models"].values():
+            trained_on.setdefault(m.get("hardware") or "unknown hardware", set()).add(set_name)
+    md += ["- Shipped weights (`weights/manifest.json`): " + ("; ".join(
+        f"{hw}: {', '.join(sorted(names))}" for hw, names in trained_on.items()) or "none") + ". The GPU sets were "
+           "trained by `scripts/train_sets.py`, five sets at once on the one GPU, each model given a third of a 420 s "
+           "budget per set.",
            "- Dissertation: Google Colab's hosted GPU runtime (3.4).", ""]
 
     # Tables 4.1 and 4.2
@@ -996,7 +1015,7 @@ def write_markdown(opts: Options, store: Store) -> Path:
         md += [f"### {fig_name}: {set_name}", "", f"> {captions[set_name]}", ""]
         if g:
             missing = [LABEL[m] for m, o in g["origin"].items() if not o]
-            what = "one test image per class" if set_name in ("cifar10", "imagenette") else "held-out images"
+            what = "one held-out image per class" if set_name in ("cifar10", "imagenette") else "held-out images"
             md += [f"{what.capitalize()} ({g['resolution']} px)" + (f"; not shipped yet: {', '.join(missing)}" if missing else "") + ".", "",
                    f"![{fig_name}]({g['figure']})", ""]
         else:
