@@ -361,12 +361,31 @@ def _train_config(opts: Options, model: str, **fields):
 
 
 def _describe_training(opts: Options) -> str:
+    """The training data of the timing and sweep sections, as configured (part of their cache keys)."""
     s = opts.settings
     if s.train_data == "shapes":
-        return f"Shape Set (luma-matched), {s.train_limit} training and {s.val_limit} validation images at {s.train_resolution} px"
-    n = f"{s.train_limit}" if s.train_limit else "all 5,000"
-    return (f"CIFAR-10 Horse class, {n} training images, {s.val_limit} held-out test images for the "
-            f"validation loss, {s.train_resolution} px")
+        return f"Shape Set (luma-matched), {s.train_limit} training-split images at {s.train_resolution} px"
+    n = f"{s.train_limit}" if s.train_limit else "the 5,000"
+    return f"CIFAR-10 Horse class ({n} training-split images), {s.train_resolution} px"
+
+
+def _split_sizes(opts: Options, data: dict) -> dict:
+    """How `training.make_datasets` splits the training data: {"train", "val", "val_from"} (cached in `data`)."""
+    from colourise_core import training
+
+    if not data.get("split"):
+        train_set, val_set = training.make_datasets(_train_config(opts, "cnn").resolved())
+        same = getattr(val_set, "dataset", None) is not None and getattr(val_set, "dataset", None) is getattr(train_set, "dataset", None)
+        data["split"] = {"train": len(train_set), "val": len(val_set),
+                         "val_from": "held back from the training split" if same else "the held-out split"}
+    return data["split"]
+
+
+def _describe_split(split: dict | None) -> str:
+    if not split:
+        return ""
+    return (f"; `training.make_datasets` trains on {split['train']:,} of them and computes the validation loss on "
+            f"{split['val']:,} images {split['val_from']}")
 
 
 def _epoch_logger(label: str):
@@ -440,6 +459,7 @@ def section_timing(opts: Options, store: Store) -> None:
     data = store.load("timing")
     data.setdefault("models", {})
     data["data"] = _describe_training(opts)
+    _split_sizes(opts, data)
     data["rule"] = (f"CNN and CVAE: early stopping when the validation loss has not improved for "
                     f"{s.timing_patience} epochs, at most {s.timing_max_epochs} epochs; CGAN: a fixed budget of "
                     f"{s.cgan_epochs} epochs (its validation generator loss does not settle, 5.1); every model "
@@ -497,6 +517,7 @@ def section_sweep(opts: Options, store: Store) -> None:
     data = store.load("sweep")
     data.setdefault("rows", {})
     data["data"] = _describe_training(opts)
+    _split_sizes(opts, data)
     data["epochs"] = s.sweep_epochs
     for model in ("cnn", "cvae"):
         for bs in s.sweep_batch_sizes:
@@ -909,7 +930,7 @@ def write_markdown(opts: Options, store: Store) -> Path:
     # Tables 4.1 and 4.2
     md += ["## Tables 4.1 and 4.2: batch size against final loss and training time", ""]
     if sweep.get("rows"):
-        md += [f"Measured here on {sweep['data']}, **{sweep['epochs']} epochs per row** (the dissertation ran "
+        md += [f"Measured here on {sweep['data']}{_describe_split(sweep.get('split'))}, **{sweep['epochs']} epochs per row** (the dissertation ran "
                f"{DISSERTATION_EPOCHS} epochs per row; {sweep['epochs']} keeps the sweep within the time this shared "
                "CPU allows). Training time is the sum of the epochs' training passes (validation excluded). The "
                "absolute losses are not comparable with the dissertation's: the CNN's is the MSE of U and V in raw "
@@ -930,7 +951,7 @@ def write_markdown(opts: Options, store: Store) -> Path:
     # Table 5.1
     md += ["## Table 5.1: training time on the CIFAR-10 Horse class", ""]
     if timing.get("models"):
-        md += [f"Measured here on {timing['data']}. **Stopping rule:** {timing['rule']}. Batch sizes are the "
+        md += [f"Measured here on {timing['data']}{_describe_split(timing.get('split'))}. **Stopping rule:** {timing['rule']}. Batch sizes are the "
                "dissertation's (512 CNN and CGAN, 32 CVAE). Training time sums the epochs' training passes; wall time "
                "adds validation, data loading and graph tracing. The projection multiplies this machine's median epoch "
                "time by the number of epochs the shipped GPU run trained.", ""]
