@@ -42,6 +42,26 @@ def load(model: str, source: WeightSource):
     return _load(model, source.value, weights_dir, source.version)
 
 
+def load_or_explain(model: str, source: WeightSource):
+    """(keras model, lock) of `model` for a page column, or None after saying why not.
+
+    A source without the model shows `st.info` under the model's name; weights that fail to
+    load (missing, corrupt, mismatched) show the library's message as `st.error`. The page goes
+    on with its other columns either way.
+    """
+    from colourise_core.errors import ColouriseError
+
+    if not source.has(model):
+        st.markdown(f"**{MODEL_LABELS[model]}**")
+        st.info(f"Not in {source.label}.")
+        return None
+    try:
+        return load(model, source)
+    except ColouriseError as e:
+        st.error(str(e))
+        return None
+
+
 def forget_run(run_dir: str, version: str | None = None) -> None:
     """Drop a run folder's cached models (version None: clear the whole cache, as after a retrain)."""
     if version is None:

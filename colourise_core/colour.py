@@ -77,8 +77,47 @@ def merge_y_uv(y: np.ndarray, uv: np.ndarray) -> np.ndarray:
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """Float RGB in [0, 1] -> uint8 with rounding (not truncation)."""
-    return np.clip(np.rint(np.asarray(rgb, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    """Float RGB in [0, 1] -> uint8 with rounding (not truncation).
+
+    Rounds in float64 like `np.rint(x * 255)`, a million values at a time, so a 24 MP image
+    needs tens of MB of temporaries rather than gigabytes.
+    """
+    rgb = np.asarray(rgb)
+    src = np.ascontiguousarray(rgb).reshape(-1)
+    out = np.empty(src.shape, np.uint8)
+    for i in range(0, src.size, _CHUNK):
+        part = src[i:i + _CHUNK].astype(np.float64) * 255.0
+        np.rint(part, out=part)
+        np.clip(part, 0, 255, out=part)
+        out[i:i + _CHUNK] = part
+    return out.reshape(rgb.shape)
+
+
+_CHUNK = 1 << 20  # values per chunk of to_uint8
+# Each RGB channel's chroma part: rgb = y + uv @ CHROMA_TO_RGB (the Y column of YUV_TO_RGB is 1).
+CHROMA_TO_RGB = YUV_TO_RGB[:, 1:].T  # (2, 3)
+UV_MAX = np.array([U_MAX, V_MAX])
+
+
+def _chroma_scale(y: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The largest s in [0, 1] with y + s * k inside [0, 1] for all three channels.
+
+    Channel c bounds s by (1 - y) / k_c where k_c > 0 and by y / -k_c where k_c < 0, both equal
+    to 0.5 / |k_c| + (0.5 - y) / k_c; k_c = 0 gives NaN or +inf (no bound), which `fmin`
+    and the final clip ignore. The minimum is taken pairwise (numpy's min over a trailing
+    axis of length 3 is several times slower).
+
+    Args:
+        y: (..., 1) luma in [0, 1].
+        k: (..., 3) each channel's chroma part, `uv @ CHROMA_TO_RGB`.
+    Returns:
+        (..., 1) scale, same dtype as k.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inv = np.reciprocal(k)  # (..., 3)
+        limit = np.abs(inv) * 0.5 + (0.5 - y) * inv
+    s = np.fmin(np.fmin(limit[..., 0], limit[..., 1]), limit[..., 2])[..., None]
+    return np.clip(np.nan_to_num(s, nan=1.0, posinf=1.0), 0.0, 1.0)
 
 
 def fit_chroma_to_gamut(yuv: np.ndarray, compute_dtype=np.float64) -> np.ndarray:
@@ -95,9 +134,30 @@ def fit_chroma_to_gamut(yuv: np.ndarray, compute_dtype=np.float64) -> np.ndarray
         (..., 3) float32 YUV whose RGB is in gamut.
     """
     yuv = np.asarray(yuv, dtype=compute_dtype)
-    y = np.clip(yuv[..., :1], 0.0, 1.0)
-    k = yuv[..., 1:] @ YUV_TO_RGB[:, 1:].T.astype(compute_dtype)  # (..., 3): each channel's chroma part
-    with np.errstate(divide="ignore", invalid="ignore"):
-        limit = np.where(k > 1e-6, (1.0 - y) / k, np.where(k < -1e-6, y / -k, np.inf))
-    s = np.clip(np.min(limit, axis=-1, keepdims=True), 0.0, 1.0).astype(compute_dtype)
-    return np.concatenate([y, yuv[..., 1:] * s], axis=-1).astype(np.float32)
+    y = np.clip(yuv[..., :1], 0.0, 1.0)  # (..., 1)
+    uv = yuv[..., 1:]  # (..., 2)
+    s = _chroma_scale(y, uv @ CHROMA_TO_RGB.astype(compute_dtype))
+    return np.concatenate([y, uv * s], axis=-1).astype(np.float32)
+
+
+def luma_chroma_to_rgb(y: np.ndarray, uv: np.ndarray, compute_dtype=np.float64) -> np.ndarray:
+    """RGB of a luma and a predicted chroma, keeping the luma exactly: a model's output path.
+
+    The same pixels as `yuv_to_rgb(fit_chroma_to_gamut(merge_y_uv(y, uv)))` up to rounding, in
+    one pass: the chroma is clipped to its range, then scaled towards grey where the colour
+    would leave the RGB cube, and RGB = y + s * (uv @ CHROMA_TO_RGB).
+
+    Args:
+        y: (..., 1) luma in [0, 1].
+        uv: (..., 2) chroma, broadcastable against y.
+        compute_dtype: float64, or float32 for full-size photos (half the memory, faster).
+    Returns:
+        (..., 3) float32 RGB in [0, 1] whose luma is y.
+    """
+    y = np.clip(np.asarray(y, dtype=compute_dtype), 0.0, 1.0)  # (..., 1)
+    uv = np.clip(np.asarray(uv, dtype=compute_dtype), -UV_MAX.astype(compute_dtype), UV_MAX.astype(compute_dtype))
+    k = uv @ CHROMA_TO_RGB.astype(compute_dtype)  # (..., 3)
+    k *= _chroma_scale(y, k)
+    k += y
+    np.clip(k, 0.0, 1.0, out=k)  # rounding only: in gamut by construction
+    return k.astype(np.float32, copy=False)

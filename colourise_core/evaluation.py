@@ -24,8 +24,7 @@ def predict_rgb(model, rgb: np.ndarray, samples: int = 1, temperature: float = 0
     """
     y = colour.rgb_to_y(rgb)  # (N, R, R, 1)
     uv = predict_uv(model, y, samples=samples, temperature=temperature, seed=seed)  # (S, N, R, R, 2)
-    yuv = colour.fit_chroma_to_gamut(colour.merge_y_uv(np.broadcast_to(y, uv.shape[:-1] + (1,)), uv))
-    return colour.yuv_to_rgb(yuv)
+    return colour.luma_chroma_to_rgb(y, uv)  # y broadcasts over the samples
 
 
 def evaluate_model(model, dataset, batch_size: int = 256, temperature: float = 0.0, full: bool = False,

@@ -268,7 +268,8 @@ def load_rgb(src: ImageSource, name: str | None = None) -> LoadedImage:
         converted = img if img.mode == target else img.convert(target)
     except (ValueError, OSError) as err:
         raise ImageError(f"{label} has an unsupported image mode {mode!r} ({err}).") from err
-    values = np.asarray(converted, dtype=np.float32) / 255.0  # (H, W, 3|4)
+    values = np.asarray(converted, dtype=np.float32)  # (H, W, 3|4), a new array
+    np.divide(values, np.float32(255.0), out=values)  # in place: no second full-size float copy
     colour, alpha = _split_alpha(values)
     return _result(colour, alpha, mode, label, mode in _GREY_MODES)
 
@@ -414,7 +415,8 @@ def resize_float(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if out.shape[:2] != (height, width):  # what is left only grows
         low = out.min(axis=(0, 1))  # (C,) or scalar
         high = out.max(axis=(0, 1))
-        out = np.clip(_resize(out, (height, width), cv2.INTER_CUBIC), low, high)
+        out = _resize(out, (height, width), cv2.INTER_CUBIC)
+        np.clip(out, low, high, out=out)  # in place: a full-size UV is 192 MB at 24 MP
     return out.astype(np.float32, copy=False)
 
 

@@ -18,6 +18,8 @@ import numpy as np
 
 from colourise_core import colour, imageio
 
+TILE_PIXELS = 1 << 20  # pixels per tile of the full-size colour maths (~50 MB of temporaries)
+
 
 @dataclasses.dataclass(frozen=True)
 class Colourisation:
@@ -82,12 +84,14 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
     h, w = input_size(model, height, width, render_size)
     y_small = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
     uv = predict_uv(model, y_small, samples, temperature, seed)[:, 0]  # (S, h, w, 2)
-    out = []
-    for uv_s in uv:
+    out = np.empty((len(uv), height, width, 3), np.float32)
+    rows = max(1, TILE_PIXELS // width)
+    for i, uv_s in enumerate(uv):
         uv_full = imageio.resize_float(uv_s, (height, width))  # (H, W, 2)
-        yuv = colour.fit_chroma_to_gamut(colour.merge_y_uv(luma, uv_full), compute_dtype=np.float32)
-        out.append(colour.yuv_to_rgb(yuv, compute_dtype=np.float32))
-    return np.stack(out)
+        for r in range(0, height, rows):  # per row tile: the temporaries stay small
+            out[i, r:r + rows] = colour.luma_chroma_to_rgb(luma[r:r + rows], uv_full[r:r + rows], compute_dtype=np.float32)
+        del uv_full
+    return out
 
 
 def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, seed: int = 0,
@@ -99,10 +103,12 @@ def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, se
     """
     loaded = image if isinstance(image, imageio.LoadedImage) else imageio.load_rgb(image)
     luma = colour.rgb_to_y(loaded.rgb, compute_dtype=np.float32)  # (H, W, 1)
+    alpha = loaded.alpha
+    del loaded  # a decoded photo's float RGB is not needed any more (288 MB at 24 MP)
     start = time.perf_counter()
     rgb = colourise_luma(model, luma, samples, temperature, seed, render_size)
     seconds = time.perf_counter() - start
-    return Colourisation(rgb=rgb[0] if samples == 1 else rgb, alpha=loaded.alpha, luma=luma, seconds=seconds)
+    return Colourisation(rgb=rgb[0] if samples == 1 else rgb, alpha=alpha, luma=luma, seconds=seconds)
 
 
 def colourise(image, model, samples: int = 1, temperature: float = 0.0, seed: int = 0,

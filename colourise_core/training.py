@@ -125,7 +125,13 @@ def _optimizers(model) -> list:
 
 
 def _build_optimizers(model) -> None:
-    """Create the optimizer slots now, so a checkpoint's values can be assigned before step 1."""
+    """Create the optimizer slots now (once), before step 1.
+
+    A checkpoint's values can then be assigned before training, and TensorFlow traces the first
+    step once instead of twice (it retraces when the slots appear inside it: ~3 s on a CPU).
+    """
+    if any(opt.built for opt in _optimizers(model)):
+        return
     if model.colourise_name == "cgan":
         model.d_optimizer.build(model.discriminator.trainable_variables)
         model.g_optimizer.build(model.generator.trainable_variables)
@@ -242,6 +248,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
 
     model = models.build_model(config.model, config.resolution, **config.model_overrides())
     compile_model(model, config)
+    _build_optimizers(model)
     train_set, val_set = make_datasets(config)
     train_batches, val_batches = _batches(train_set, config, True), _batches(val_set, config, False)
 

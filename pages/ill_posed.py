@@ -13,7 +13,6 @@ require_entrypoint()
 from app_support import inputs, lesson, loader, memo, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, imageio, inference, metrics
-from colourise_core.errors import ColouriseError
 
 st.title("Why is colourisation ill-posed?")
 st.caption("A lesson in four parts, after chapter 2.2 of the dissertation. Turning a colour photo grey is easy and "
@@ -119,14 +118,10 @@ if picked is not None and source is not None:
     cols = st.columns(3)
     for col, model in zip(cols, ("cnn", "cgan", "cvae")):
         with col:
-            if not source.has(model):
-                st.info(f"No {MODEL_LABELS[model]} in {source.label}.")
+            loaded = loader.load_or_explain(model, source)
+            if loaded is None:
                 continue
-            try:
-                net, lock = loader.load(model, source)
-            except ColouriseError as e:
-                st.error(str(e))
-                continue
+            net, lock = loaded
 
             def run(net=net, lock=lock, model=model):
                 with lock:

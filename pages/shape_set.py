@@ -13,7 +13,6 @@ from app_support.shapes_draw import PlacedShape
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, inference
 from colourise_core.data.shapes import ShapeSetConfig, generate_shapes, hue_accuracy
-from colourise_core.errors import ColouriseError
 
 MODELS = ("cnn", "cgan", "cvae")
 EXAMPLE = [PlacedShape("circle", 0.28, 0.3, 0.34, 0.26, 0.9), PlacedShape("square", 0.72, 0.32, 0.3, 0.4, 0.8),
@@ -99,15 +98,10 @@ cols[0].image(views.enlarge(views.grey_of(truth)), caption="Grey input", width="
 results = {}
 for col, model in zip(cols[1:-1], MODELS):
     with col:
-        if not source.has(model):
-            st.markdown(f"**{MODEL_LABELS[model]}**")
-            st.info(f"Not in {source.label}.")
+        loaded = loader.load_or_explain(model, source)
+        if loaded is None:
             continue
-        try:
-            net, lock = loader.load(model, source)
-        except ColouriseError as e:
-            st.error(str(e))
-            continue
+        net, lock = loaded
         with lock:
             pred = inference.colourise_image(truth, net).rgb
         accuracy = hue_accuracy(colour.rgb_to_yuv(pred)[..., 1:], labels)

@@ -84,3 +84,12 @@ def test_save_png_atomic_round_trip(tiny_models, tmp_path):
     result = inference.colourise_image(_photo(10, 12), tiny_models["cgan"])
     imageio.save_png_atomic(tmp_path / "o.png", result.rgb)
     assert Image.open(tmp_path / "o.png").size == (12, 10)
+
+
+@pytest.mark.parametrize("name", ["cnn", "cvae"])
+def test_tiles_give_the_same_pixels(tiny_models, monkeypatch, name):
+    rgb = _photo(45, 31)
+    whole = inference.colourise(rgb, tiny_models[name], samples=2, temperature=1.0, seed=3)
+    monkeypatch.setattr(inference, "TILE_PIXELS", 31 * 4 + 5)  # 4 rows per tile, the last one short
+    tiled = inference.colourise(rgb, tiny_models[name], samples=2, temperature=1.0, seed=3)
+    np.testing.assert_array_equal(tiled, whole)
