@@ -1,4 +1,5 @@
-# For a Hugging Face Docker Space (or any container host); a Streamlit-SDK Space uses README's front matter.
+# The Hugging Face Space (README front matter: sdk: docker, app_port: 8501; Spaces dropped their
+# Streamlit SDK in April 2025) or any container host.
 FROM python:3.11-slim
 RUN useradd -m -u 1000 user
 USER user

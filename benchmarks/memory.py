@@ -154,11 +154,11 @@ def main() -> None:
     print(f"(models: {results[0]['weights']})\n")
     px = steps["pixels"]
     print(f"numpy memory per step (tracemalloc, CNN; one float32 plane of the photo = {px * 4 / MB:.0f} MB):")
-    header = f"{'step':<42} {'peak extra':>11} {'kept':>9} {'held after':>11}"
+    header = f"{'step':<56} {'peak extra':>11} {'kept':>9} {'held after':>11}"
     print(header)
     print("-" * len(header))
     for row in steps["rows"]:
-        print(f"{row['step']:<42} {row['peak_extra'] / MB:>8.0f} MB {row['kept'] / MB:>6.0f} MB {row['held_after'] / MB:>8.0f} MB")
+        print(f"{row['step']:<56} {row['peak_extra'] / MB:>8.0f} MB {row['kept'] / MB:>6.0f} MB {row['held_after'] / MB:>8.0f} MB")
     worst = max(steps["rows"], key=lambda r: r["held_after"] - r["kept"] + r["peak_extra"])
     print(f"\nlargest transient: {worst['step']} ({worst['peak_extra'] / MB:.0f} MB on top of "
           f"{(worst['held_after'] - worst['kept']) / MB:.0f} MB already held)")

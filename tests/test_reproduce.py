@@ -185,3 +185,14 @@ def test_chart_and_grid_draw_pngs(tmp_path):
         with Image.open(path) as im:
             im.load()
             assert im.mode == "RGB"
+
+
+def test_store_redo_recomputes_then_reads_back(tmp_path):
+    from colourise_core.reproduce import Store
+
+    Store(tmp_path).save("curves", {"figures": {"here": "a.png"}})
+    store = Store(tmp_path, redo=("curves",))
+    assert store.load("curves") == {}  # --redo: the section starts afresh ...
+    store.save("curves", {"figures": {"here": "b.png"}})
+    assert store.load("curves") == {"figures": {"here": "b.png"}}  # ... and the report reads the new result
+    assert Store(tmp_path).load("timing") == {}

@@ -8,8 +8,15 @@ the dissertation's 408,129).
 
 Training (4.2.3), one step per batch: the discriminator trains on the real UV (label 1), then on
 the generated UV (label 0), with binary cross-entropy; then the generator trains through the
-combined model generator -> frozen discriminator, with label 1. Each piece is an ordinary
-compiled Keras model driven by `train_on_batch`, so the step runs unchanged on every backend.
+frozen discriminator, with label 1. The generated UV is the generator's training-mode output
+(batch-normalisation batch statistics): the very output the generator's update then
+differentiates, so the discriminator judges what the generator is trained to produce.
+
+Two implementations of that step, one place (`CGAN.train_batch`):
+    TensorFlow   one compiled function: the generator's forward pass is kept on a tape and
+                 reused by its update (a CPU step is ~1.2-1.3x faster than three train_on_batch).
+    other        (JAX, torch) ordinary compiled Keras models driven by `train_on_batch`: the
+                 discriminator, and the combined model generator -> frozen discriminator.
 """
 
 from __future__ import annotations
@@ -48,10 +55,22 @@ class _Untracked:
         self.model = model
 
 
+class _TrainingMode(keras.Model):
+    """`net` called with training=True whatever the caller asks (batch-norm batch statistics)."""
+
+    def __init__(self, net: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+
+    def call(self, y):
+        return self.net(y, training=True)
+
+
 class CGAN(keras.Model):
     """Generator + discriminator. `model(y)` is the generator's UV."""
 
     colourise_name = "cgan"
+    fused_step = True  # TensorFlow: the step as one compiled function (False: the train_on_batch path)
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, resolution: int, **kwargs):
         super().__init__(**kwargs)
@@ -78,7 +97,8 @@ class CGAN(keras.Model):
         """
         super().compile(optimizer=None, **kwargs)
         loss_fn = loss_fn or keras.losses.BinaryCrossentropy()
-        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+        self.__dict__.pop("_tf_step_fn", None)  # a new compile: a new step
         self.discriminator.compile(optimizer=d_optimizer, loss=loss_fn)
         self.combined().compile(optimizer=g_optimizer, loss=loss_fn)
 
@@ -89,11 +109,14 @@ class CGAN(keras.Model):
             y: (N, H, W, 1) luma.
             uv: (N, H, W, 2) true chroma.
         Returns:
-            {"d_loss": real + fake BCE, "g_loss": the combined model's BCE}.
+            {"d_loss": real + fake BCE, "g_loss": the generator's BCE through the discriminator}.
         """
+        if self.fused_step and keras.backend.backend() == "tensorflow":
+            d_real, d_fake, g_loss = self._tf_step()(y, uv)
+            return {"d_loss": float(d_real) + float(d_fake), "g_loss": float(g_loss)}
         n = len(y)
         real, fake = np.ones((n, 1), "float32"), np.zeros((n, 1), "float32")
-        generated = self.generator.predict_on_batch(y)  # (N, H, W, 2)
+        generated = self._training_mode().predict_on_batch(y)  # (N, H, W, 2)
         self.discriminator.trainable = True
         d_real = self.discriminator.train_on_batch(uv, real)
         d_fake = self.discriminator.train_on_batch(generated, fake)
@@ -101,6 +124,44 @@ class CGAN(keras.Model):
         g_loss = self.combined().train_on_batch(y, real)
         self.discriminator.trainable = True
         return {"d_loss": float(d_real) + float(d_fake), "g_loss": float(g_loss)}
+
+    def _training_mode(self) -> keras.Model:
+        """The generator called in training mode, for `predict_on_batch` (built once, untracked)."""
+        if not hasattr(self, "_generator_training"):
+            self._generator_training = _Untracked(_TrainingMode(self.generator, name="generator_training_mode"))
+        return self._generator_training.model
+
+    def _tf_step(self):
+        """The TensorFlow step as one `tf.function` (built once): (y, uv) -> (d_real, d_fake, g_loss)."""
+        if hasattr(self, "_tf_step_fn"):
+            return self._tf_step_fn
+        import tensorflow as tf
+
+        gen, disc, loss_fn = self.generator, self.discriminator, self.loss_fn
+        for optimizer, net in ((self.d_optimizer, disc), (self.g_optimizer, gen)):
+            if not optimizer.built:  # slots made here, not inside the traced function
+                optimizer.build(net.trainable_variables)
+
+        def d_update(uv, label):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(label, disc(uv, training=True))
+            self.d_optimizer.apply_gradients(zip(tape.gradient(loss, disc.trainable_variables), disc.trainable_variables))
+            return loss
+
+        @tf.function(reduce_retracing=True)
+        def step(y, uv):
+            real = tf.ones((tf.shape(y)[0], 1))
+            with tf.GradientTape() as g_tape:
+                generated = gen(y, training=True)  # (N, H, W, 2), kept on the tape for the generator
+            d_real = d_update(uv, real)
+            d_fake = d_update(tf.stop_gradient(generated), tf.zeros_like(real))
+            with g_tape:
+                g_loss = loss_fn(real, disc(generated, training=True))  # through the updated discriminator
+            self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, gen.trainable_variables), gen.trainable_variables))
+            return d_real, d_fake, g_loss
+
+        self._tf_step_fn = step
+        return step
 
     def test_batch(self, y: np.ndarray, uv: np.ndarray) -> dict:
         """The same losses without updates (validation)."""

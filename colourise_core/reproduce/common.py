@@ -120,6 +120,7 @@ class Store:
             return {}
 
     def save(self, section: str, data: dict) -> None:
+        self.redo.discard(section)  # recomputed: later loads (the Markdown writer) read it back
         path = self.dir / f"{section}.json"
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(_plain(data), indent=1))
