@@ -139,9 +139,13 @@ def write_markdown(opts: Options, store: Store) -> Path:
         if len(ours) == 3:
             md += [f"Fastest to slowest. Dissertation, total time: {', '.join(LABEL[m] for m in ranking)}. Here, total "
                    f"time (to the rule above): {', '.join(LABEL[m] for m in sorted(totals, key=totals.get))}; per epoch: "
-                   f"{', '.join(LABEL[m] for m in sorted(ours, key=ours.get))}. A CGAN step trains the discriminator "
-                   "twice (real, generated) and the generator once through the discriminator, after a generator "
-                   "forward pass; the CVAE's epoch has the most steps (batch 32) but the lightest ones.", ""]
+                   f"{', '.join(LABEL[m] for m in sorted(ours, key=ours.get))}. A CGAN step is one generator forward "
+                   "pass, two discriminator updates (real, generated) and the generator's update through the "
+                   "discriminator; the CVAE's epoch has the most steps (batch 32) but the lightest ones.", ""]
+        walls = {m: t.get("wall_seconds") for m, t in timing["models"].items() if t.get("wall_seconds")}
+        md += ["Wall time here against the dissertation's Colab GPU time: " + ", ".join(
+            f"{LABEL[m]} {walls[m] / TABLE_5_1[m]:.2f}x ({'shorter' if walls[m] < TABLE_5_1[m] else 'longer'})"
+            for m in MODELS if m in walls) + ".", ""]
     else:
         md += ["Not run yet (section `timing`).", ""]
 
