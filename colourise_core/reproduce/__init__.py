@@ -44,7 +44,7 @@ import sys
 import time
 from pathlib import Path
 
-from colourise_core.reproduce.common import (  # noqa: F401 - the public names
+from colourise_core.reproduce.common import (
     DEFAULT_DATA_DIR, DEFAULT_EXPORT_DIR, FULL, QUICK, REPO, SECTIONS, TABLE_4_1, TABLE_4_2, TABLE_5_1, Options, Settings,
     Store, hardware_info, log, section_hardware,
 )
@@ -52,6 +52,9 @@ from colourise_core.reproduce.figures import section_curves, section_diversity, 
 from colourise_core.reproduce.markdown import write_markdown
 from colourise_core.reproduce.scores import section_metrics
 from colourise_core.reproduce.train_sections import section_sweep, section_timing
+
+__all__ = ["FULL", "QUICK", "SECTIONS", "TABLE_4_1", "TABLE_4_2", "TABLE_5_1", "Options", "Settings", "Store",
+           "cmd_reproduce", "hardware_info", "register_cli", "run"]
 
 # ----------------------------------------------------------------------------------------- run
 

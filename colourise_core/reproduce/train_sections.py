@@ -99,15 +99,21 @@ def _gpu_figures(opts: Options, model: str) -> dict | None:
     return out
 
 
+def _section_data(opts: Options, store: Store, section: str, items: str) -> dict:
+    """A training section's stored results (`items`: per model or row), with this run's data described."""
+    data = store.load(section)
+    data.setdefault(items, {})
+    data["data"] = _describe_training(opts)
+    _split_sizes(opts, data)
+    return data
+
+
 def section_timing(opts: Options, store: Store) -> None:
     """Table 5.1: train each model on the training data to the stopping rule, timing it."""
     from colourise_core import training
 
     s = opts.settings
-    data = store.load("timing")
-    data.setdefault("models", {})
-    data["data"] = _describe_training(opts)
-    _split_sizes(opts, data)
+    data = _section_data(opts, store, "timing", "models")
     data["rule"] = (f"CNN and CVAE: early stopping when the validation loss has not improved for "
                     f"{s.timing_patience} epochs, at most {s.timing_max_epochs} epochs; CGAN: a fixed budget of "
                     f"{s.cgan_epochs} epochs (its validation generator loss does not settle, 5.1); every model "
@@ -162,10 +168,7 @@ def section_sweep(opts: Options, store: Store) -> None:
     from colourise_core import training
 
     s = opts.settings
-    data = store.load("sweep")
-    data.setdefault("rows", {})
-    data["data"] = _describe_training(opts)
-    _split_sizes(opts, data)
+    data = _section_data(opts, store, "sweep", "rows")
     data["epochs"] = s.sweep_epochs
     for model in ("cnn", "cvae"):
         for bs in s.sweep_batch_sizes:
