@@ -1,6 +1,7 @@
 """Install exported weight sets into weights/, evaluate them on the held-out splits, write the manifest.
 
-    python scripts/build_manifest.py --export runs/gpu/export [--data-dir ../shared/datasets]
+    python scripts/build_manifest.py --export runs/gpu/export --commit SHA [--data-dir ../shared/datasets]
+                                     [--sets SET ...] [--models MODEL ...] [--revision vX.Y.Z]
 
 For each set and model: copies <export>/<set>/<model>.weights.h5 to weights/<set>/, computes its
 sha256, evaluates it (temperature 0 for the CVAE) on the held-out split beside the all-grey
@@ -17,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from weight_sets import ARCHIVES, MODELS, SETS  # noqa: E402
@@ -54,10 +54,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="evaluate on at most N held-out images")
     parser.add_argument("--commit", required=True, help="the commit the weights were trained at")
     parser.add_argument("--sets", nargs="+", default=list(SETS))
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="install only these models of each set; the set's other entries stay as they are")
+    parser.add_argument("--revision", default=None, help="the Hub revision these weights will be published as")
     args = parser.parse_args()
     export, out = Path(args.export), Path(args.weights_dir)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "hub": HUB, "sets": {}}
+    if args.revision:
+        manifest["hub"] = {**manifest.get("hub", HUB), "revision": args.revision}
     for set_name in args.sets:
         spec = SETS[set_name]
         data = held_out(set_name, Path(args.data_dir), args.limit)
@@ -66,7 +71,11 @@ def main() -> None:
                  "recon_weight": spec["extra"].get("recon_weight", 1.0),
                  "held_out": {"split": HELD_OUT[spec["dataset"]], "n": len(data), "skipped_grey": data.skipped_grey},
                  "models": {}}
-        for model_name in spec.get("models", MODELS):
+        names = spec.get("models", MODELS)
+        if args.models:  # replace only these; keep the others' entries (their own commits and metrics)
+            entry["models"] = dict(manifest["sets"].get(set_name, {}).get("models", {}))
+            names = [m for m in names if m in args.models]
+        for model_name in names:
             info = json.loads((export / set_name / f"{model_name}.json").read_text())
             target = out / set_name / f"{model_name}.weights.h5"
             target.parent.mkdir(parents=True, exist_ok=True)
