@@ -2,6 +2,7 @@
 
     colourise IMAGE... [--model cnn|cgan|cvae|all] [--weights SET_OR_RUN_DIR] [--out DIR]
                        [--samples N --temperature T --seed S] [--render-size PX]
+    colourise IMAGE... --model levin --hints HINTS.json | --model welsh --reference REF.jpg
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
     evaluate --model M --weights W --dataset D [--data PATH] [--split test]
     weights list|verify|download|publish
@@ -28,9 +29,18 @@ def _load_model(name: str, weights: str | None):
 
 
 def cmd_colourise(args) -> int:
-    from colourise_core import imageio, inference
+    from colourise_core import guided, imageio, inference
+
+    guided.check_args(args.model, args.hints, args.reference)
+    if args.model in guided.METHODS:  # the classic methods: no network
+        return guided.cmd_colourise(args)
 
     names = MODEL_CHOICES if args.model == "all" else (args.model,)
+    if args.hints is not None:  # a model that takes no hints refuses them (never a silent ignore)
+        from colourise_core import models
+
+        for name in names:
+            models.get_family(name).check_hints(args.hints)
     out = Path(args.out)
     failures = 0
     loaded_models = {name: _load_model(name, args.weights) for name in names}
@@ -120,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("colourise", help="colourise images (a colour input is turned to grey first)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--model", choices=MODEL_CHOICES + ("all",), default="cnn")
+    p.add_argument("--model", choices=MODEL_CHOICES + ("levin", "welsh", "all"), default="cnn")
+    p.add_argument("--hints", default=None, metavar="HINTS.json",
+                   help='colour hints {"points": [{"x": X, "y": Y, "rgb": [R, G, B]}], "radius": PX}, in the '
+                        "image's pixels after EXIF orientation (levin, and models that take hints)")
+    p.add_argument("--reference", default=None, metavar="REF.jpg", help="welsh: a colour photo to take the colours from")
     p.add_argument("--weights", default=None, help="a weight set name (see `weights list`) or a run folder; default imagenette")
     p.add_argument("--out", default="colourised")
     p.add_argument("--samples", type=int, default=1, help="CVAE samples per image")
