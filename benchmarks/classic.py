@@ -86,7 +86,7 @@ def main() -> None:
     h, w = classic.working_size(*SIZE, classic.LEVIN_MAX_SIDE)
     figures = {"image": f"{SIZE[1]}x{SIZE[0]}", "hints": args.hints, "working_size": f"{w}x{h}"}
 
-    figures["levin_s"] = median_time(name="levin_s", fn=lambda: classic.levin_colourise(y, guide), args.repeat)
+    figures["levin_s"] = median_time(lambda: classic.levin_colourise(y, guide), args.repeat, "levin_s")
     uv = classic.levin_uv(y, guide)
     figures["levin_uv_mae"] = float(np.abs(uv - true_uv).mean())
     figures["grey_uv_mae"] = float(np.abs(true_uv).mean())
@@ -99,11 +99,11 @@ def main() -> None:
     hinted = (mask[..., 0] > 0).ravel()
     a = (sp.identity(h * w, format="csr") - sp.diags((~hinted).astype(float)) @ classic.levin_weights(y_small)).tocsc()
     b = np.where(hinted[:, None], hint_uv.reshape(-1, 2), 0.0)
-    figures["levin_solve_s"] = median_time(name="levin_solve_s", fn=lambda: classic.levin_solve(y_small, hint_uv, mask), args.repeat)
-    figures["spsolve_default_s"] = median_time(name="spsolve_default_s", fn=lambda: spla.spsolve(a, b), max(1, args.repeat // 2))
+    figures["levin_solve_s"] = median_time(lambda: classic.levin_solve(y_small, hint_uv, mask), args.repeat, "levin_solve_s")
+    figures["spsolve_default_s"] = median_time(lambda: spla.spsolve(a, b), max(1, args.repeat // 2), "spsolve_default_s")
     assert np.allclose(spla.spsolve(a, b).reshape(h, w, 2), classic.levin_solve(y_small, hint_uv, mask), atol=1e-5)
 
-    figures["welsh_s"] = median_time(name="welsh_s", fn=lambda: classic.welsh_colourise(y, ref_img), args.repeat)
+    figures["welsh_s"] = median_time(lambda: classic.welsh_colourise(y, ref_img), args.repeat, "welsh_s")
 
     if not args.no_eccv16:
         import os
@@ -115,7 +115,7 @@ def main() -> None:
 
         net = build_eccv16(256)
         x = np.random.default_rng(0).uniform(0, 100, (1, 256, 256, 1)).astype("float32")
-        figures["eccv16_256_s"] = median_time(name="eccv16_256_s", fn=lambda: keras.ops.convert_to_numpy(net(x, training=False)), args.repeat)
+        figures["eccv16_256_s"] = median_time(lambda: keras.ops.convert_to_numpy(net(x, training=False)), args.repeat, "eccv16_256_s")
 
     figures["cpu_s"] = dict(CPU_TIMES)
     import os as _os
