@@ -12,6 +12,7 @@ import streamlit as st
 st.set_page_config(page_title="colourise", page_icon=":material/palette:", layout="wide")
 
 from app_support import weights_choice  # noqa: E402 - after set_page_config
+from pages import guide  # noqa: E402 - a page() function (the layout every page moves to)
 
 PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", default=True),
@@ -19,6 +20,7 @@ PAGES = [
     st.Page("pages/shape_set.py", title="Shape Set", icon=":material/category:"),
     st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:"),
     st.Page("pages/ill_posed.py", title="Why is it ill-posed?", icon=":material/school:"),
+    st.Page(guide.page, title="Guide the colours", icon=":material/colorize:", url_path="guide"),
 ]
 
 page = st.navigation(PAGES)

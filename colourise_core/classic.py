@@ -139,15 +139,17 @@ def levin_solve(y: np.ndarray, hint_uv: np.ndarray, hint_mask: np.ndarray) -> np
     return uv.reshape(h, w, 2).astype(np.float32)
 
 
-def levin_uv(y: np.ndarray, hints: Hints, max_side: int = LEVIN_MAX_SIDE) -> np.ndarray:
+def levin_uv(y: np.ndarray, hints: Hints, max_side: int = LEVIN_MAX_SIDE,
+             out_size: tuple[int, int] | None = None) -> np.ndarray:
     """Levin et al.'s chroma for a full-size luma: solved at a working size, resized back.
 
     Args:
         y: (H, W, 1) or (H, W) luma in [0, 1].
         hints: hints validated for (W, H).
         max_side: longer side of the working resolution (the full size when smaller).
+        out_size: (h, w) of the returned chroma (e.g. a display copy); default (H, W).
     Returns:
-        float32 (H, W, 2) chroma.
+        float32 (H, W, 2) (or out_size) chroma.
     """
     y = _as_luma(y)
     H, W = y.shape[:2]
@@ -155,8 +157,9 @@ def levin_uv(y: np.ndarray, hints: Hints, max_side: int = LEVIN_MAX_SIDE) -> np.
     y_small = y if (h, w) == (H, W) else cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA)[..., None]
     hint_uv, mask = rasterise(hints, y, size=(h, w))
     uv = levin_solve(y_small, hint_uv, mask)
-    if (h, w) != (H, W):
-        uv = cv2.resize(uv, (W, H), interpolation=cv2.INTER_LINEAR)  # bilinear stays within the hints' range
+    oh, ow = out_size if out_size is not None else (H, W)
+    if (h, w) != (oh, ow):
+        uv = cv2.resize(uv, (ow, oh), interpolation=cv2.INTER_LINEAR)  # bilinear stays within the hints' range
     return uv
 
 
