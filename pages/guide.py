@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from app_support import guide, inputs, lesson, memo, views
+from app_support import guide, ill_posed, inputs, memo, views
 from colourise_core import classic, colour, hints as hints_mod, imageio, metrics
 from colourise_core.errors import HintsError
+from pages import serve_directly
 
 MODES = ("Hints", "A reference photo")
 DEFAULT_SAMPLE = "Colour - parachute in a blue sky (Imagenette val 6561)"
@@ -101,7 +102,7 @@ def _colour_chooser(state: dict, y_full: np.ndarray) -> None:
     way = st.radio("Choose its colour from", COLOUR_WAYS, key="guide_colour_way", horizontal=True)
     new = None
     if way == COLOUR_WAYS[0]:
-        plane, _, u_axis, v_axis = lesson.uv_plane(yl, 109, 155)
+        plane, _, u_axis, v_axis = ill_posed.uv_plane(yl, 109, 155)
         fig = go.Figure(go.Image(z=colour.to_uint8(plane), x0=float(u_axis[0]), dx=float(u_axis[1] - u_axis[0]),
                                  y0=float(v_axis[0]), dy=float(v_axis[1] - v_axis[0]), hoverinfo="skip"))
         gu, gv = np.meshgrid(np.linspace(-colour.U_MAX, colour.U_MAX, 29), np.linspace(-colour.V_MAX, colour.V_MAX, 41))
@@ -230,7 +231,5 @@ def page() -> None:
         _reference_mode(picked, y_full)
 
 
-if __name__ == "__main__":  # Streamlit ran this file itself (a first visit to /guide): route through app.py
-    from app_support.frame import require_entrypoint
-
-    require_entrypoint()
+if __name__ == "__main__":
+    serve_directly()
