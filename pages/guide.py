@@ -137,7 +137,8 @@ def _hints_mode(picked, y_full: np.ndarray) -> None:
     _apply_click(state, y_full)
     dh, dw = views.fit_side(H, W, DISPLAY_SIDE)
     y_disp = imageio.resize_float(y_full, (dh, dw))
-    radius = st.slider("Hint radius (pixels of the photo)", 0, 30, 0, key="guide_radius",
+    st.session_state.setdefault("guide_radius", 0)
+    radius = st.slider("Hint radius (pixels of the photo)", 0, 30, key="guide_radius",
                        help="Each hint colours a disc of this radius; 0 is one pixel.")
     st.radio("A click on the photo", CLICK_ACTIONS, key="guide_click_action", horizontal=True)
     b1, b2, b3, _ = st.columns([1, 1, 1, 3])
