@@ -14,7 +14,14 @@ from colourise_core import classic, hints as hints_mod, imageio
 from colourise_core.colour import luma_chroma_to_rgb, rgb_to_y, to_uint8
 
 MAX_HISTORY = 50  # undo steps kept per session
-DEFAULT_RGB = (200, 40, 40)  # a new hint's colour before the user picks one (projected onto its luma)
+# A new hint's colour until the user chooses one (projected onto its pixel's luma): the next of these,
+# so that hints placed in a row differ and their effect shows at once.
+PALETTE = ((200, 40, 40), (40, 90, 220), (40, 170, 60), (230, 200, 40), (150, 60, 190), (240, 130, 30))
+
+
+def default_colour(n_points: int) -> tuple[int, int, int]:
+    """The palette colour of the hint placed after `n_points` others."""
+    return PALETTE[n_points % len(PALETTE)]
 
 
 def click_to_pixel(click: dict | None, width: int, height: int) -> tuple[int, int] | None:

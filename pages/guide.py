@@ -65,7 +65,7 @@ def _apply_click(state: dict, y_full: np.ndarray) -> None:
     if len(points) >= hints_mod.MAX_POINTS:
         st.warning(f"At most {hints_mod.MAX_POINTS} hints.")
         return
-    base = points[sel]["rgb"] if sel is not None and sel < len(points) else guide.DEFAULT_RGB
+    base = guide.default_colour(len(points))
     points.append({"x": x, "y": y, "rgb": list(guide.project_to_luma(base, guide.luma_at(y_full, x, y)))})
     _edit(state, points, len(points) - 1)
 
@@ -93,7 +93,8 @@ def _colour_chooser(state: dict, y_full: np.ndarray) -> None:
     """Choose the selected hint's colour: on the U, V plane at its luma, or with a picker projected onto it."""
     sel = state["selected"]
     if sel is None or sel >= len(state["points"]):
-        st.caption("Click on the photo to place a hint; then choose its colour here.")
+        st.caption("Click on the photo to place a hint (each new one takes the next colour of a small palette); "
+                   "then choose its colour here.")
         return
     p = state["points"][sel]
     yl = guide.luma_at(y_full, p["x"], p["y"])
@@ -110,7 +111,7 @@ def _colour_chooser(state: dict, y_full: np.ndarray) -> None:
                                  marker=dict(size=9, opacity=0.01, color="black")))
         fig.update_layout(height=360, showlegend=False, margin=dict(l=10, r=10, t=30, b=10),
                           title=f"The colours at Y = {yl:.2f} (hatched: none)", xaxis_title="U", yaxis_title="V")
-        fig.update_yaxes(scaleanchor="x")
+        fig.update_yaxes(autorange=True, scaleanchor="x")  # V up (go.Image reverses the axis by default)
         event = st.plotly_chart(fig, key=f"guide_plane_{sel}_{p['x']}_{p['y']}", on_select="rerun", selection_mode="points")
         chosen = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) or event else []
         if chosen:
@@ -130,12 +131,18 @@ def _colour_chooser(state: dict, y_full: np.ndarray) -> None:
         st.rerun()
 
 
+def _display_size(height: int, width: int) -> tuple[int, int]:
+    """(h, w) with the longer side DISPLAY_SIDE: small photos are enlarged so that they can be clicked."""
+    s = DISPLAY_SIDE / max(height, width)
+    return max(1, round(height * s)), max(1, round(width * s))
+
+
 def _hints_mode(picked, y_full: np.ndarray) -> None:
     state = _state()
     H, W = y_full.shape[:2]
     _upload_hints(state, W, H)
     _apply_click(state, y_full)
-    dh, dw = views.fit_side(H, W, DISPLAY_SIDE)
+    dh, dw = _display_size(H, W)
     y_disp = imageio.resize_float(y_full, (dh, dw))
     st.session_state.setdefault("guide_radius", 0)
     radius = st.slider("Hint radius (pixels of the photo)", 0, 30, key="guide_radius",
@@ -159,7 +166,7 @@ def _hints_mode(picked, y_full: np.ndarray) -> None:
     left, right = st.columns(2)
     with left:
         marked = guide.draw_markers(np.repeat(y_disp, 3, -1), points, dw / W, state["selected"])
-        streamlit_image_coordinates(marked, key="guide_click", cursor="crosshair")
+        streamlit_image_coordinates(marked, key="guide_click", cursor="crosshair", width="content")
         st.caption(f"The grey photo ({W} x {H}); {len(points)} hint(s). Click to "
                    f"{st.session_state.get('guide_click_action', CLICK_ACTIONS[0]).replace('s ', ' ', 1)}.")
     key = (picked.digest, tuple((q["x"], q["y"], tuple(q["rgb"])) for q in points), radius)
@@ -169,7 +176,7 @@ def _hints_mode(picked, y_full: np.ndarray) -> None:
         if picked.is_colour:
             truth = imageio.resize_float(picked.rgb, (dh, dw))
             caption += f" · PSNR {metrics.psnr(result, truth):.2f} dB against the original"
-        st.image(colour.to_uint8(result), caption=caption, width=dw)
+        st.image(colour.to_uint8(result), caption=caption, width="content")
     _colour_chooser(state, y_full)
 
     stem = picked.name.rsplit(".", 1)[0]

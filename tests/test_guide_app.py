@@ -134,3 +134,51 @@ def test_reference_mode_transfers_and_rejects_bad_references(make_large_png):
     upload(at, "guide_reference", "ref.png", colour_png((40, 50), seed=3))
     caption = next(c for img in at.image for c in img.captions if c.startswith("Welsh et al. 2002"))
     assert "PSNR" in caption
+
+
+# ------------------------------------------------------------------ the page's helpers (app_support/guide.py)
+
+
+def test_click_to_pixel_maps_the_displayed_copy_to_photo_pixels():
+    from app_support.guide import click_to_pixel
+
+    click = {"x": 255, "y": 10, "width": 512, "height": 384, "unix_time": 1}
+    assert click_to_pixel(click, 1000, 750) == (498, 19)  # 255 * 1000/512 = 498.05, 10 * 750/384 = 19.5
+    assert click_to_pixel({"x": 600, "y": -3, "width": 512, "height": 384}, 1000, 750) == (999, 0)  # clipped
+    assert click_to_pixel(None, 10, 10) is None and click_to_pixel({"x": None}, 10, 10) is None
+
+
+def test_projected_colour_keeps_the_pixel_luma_and_the_hue():
+    from app_support.guide import project_to_luma
+    from colourise_core.colour import rgb_to_y, rgb_to_yuv
+
+    for rgb in ((200, 40, 40), (40, 90, 220), (255, 255, 0)):
+        for y in (0.2, 0.5, 0.8):
+            out = np.array(project_to_luma(rgb, y)) / 255.0
+            assert abs(rgb_to_y(out)[0] - y) <= 1 / 255
+            uv_in, uv_out = rgb_to_yuv(np.array(rgb) / 255.0)[1:], rgb_to_yuv(out)[1:]
+            cos = uv_in @ uv_out / np.linalg.norm(uv_in) / np.linalg.norm(uv_out)
+            assert cos > 0.99  # same hue direction; only scaled towards grey where it must be
+
+
+def test_downloaded_png_has_the_hint_colours_at_the_hints():
+    import io
+
+    from PIL import Image
+
+    from app_support import guide
+    from colourise_core.colour import rgb_to_y
+
+    colours = [(200, 40, 40), (40, 90, 220)]
+    y_full = np.zeros((60, 80, 1), np.float32)
+    y_full[:, :40], y_full[:, 40:] = rgb_to_y(np.array(colours[0]) / 255)[0], rgb_to_y(np.array(colours[1]) / 255)[0]
+    points = [{"x": 10, "y": 30, "rgb": list(colours[0])}, {"x": 70, "y": 30, "rgb": list(colours[1])}]
+    png = guide.png_of(guide.levin_result(y_full, points, radius=0))
+    out = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert out.shape == (60, 80, 3)
+    assert np.abs(out[30, 10] - colours[0]).max() <= 1 and np.abs(out[30, 70] - colours[1]).max() <= 1
+    assert np.abs(out[5:55, 2:36] - colours[0]).max() <= 12 and np.abs(out[5:55, 44:78] - colours[1]).max() <= 12
+    small = guide.levin_result(y_full, points, radius=0, size=(30, 40))  # the display copy: the same colouring
+    assert np.abs(small[15, 5] * 255 - colours[0]).max() <= 2 and np.abs(small[15, 35] * 255 - colours[1]).max() <= 2
+    grey = guide.levin_result(y_full, [], radius=0)
+    assert np.array_equal(grey, np.repeat(y_full, 3, -1))
