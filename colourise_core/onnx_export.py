@@ -44,33 +44,20 @@ def onnx_dir(path: str | os.PathLike | None = None) -> Path:
     return resolve_weights_dir().parent / "onnx"
 
 
-def _family(model):
-    """The model's family object (the interface of colourise_core.models), or None before it exists."""
-    try:
-        from colourise_core.models import family_of
-    except ImportError:
-        return None
-    return family_of(model)
-
-
 def inference_graphs(model) -> dict:
     """{name: keras.Model} of the forward passes `predict_uv` calls (the family interface's)."""
-    family = _family(model)
-    if family is not None:
-        return family.inference_graphs(model)
-    # Until every family exposes inference_graphs (colourise_core.models' interface):
-    if hasattr(model, "cond_encoder"):
-        return {"cond_encoder": model.cond_encoder, "decoder": model.decoder}
-    return {"uv": getattr(model, "generator", model)}
+    from colourise_core.models import family_of
+
+    return family_of(model).inference_graphs(model)
 
 
 def input_rule(model) -> dict:
-    """How an image's size becomes the model's input size: fixed R x R, or multiples of a stride."""
-    family = _family(model)
-    if family is not None:
-        return {"resolution": model.resolution, "fixed_size": bool(family.fixed_size), "stride": int(family.stride(model))}
-    fixed = hasattr(model, "cond_encoder")  # dense layers: exactly R x R
-    return {"resolution": model.resolution, "fixed_size": fixed, "stride": model.resolution if fixed else model.resolution // 4}
+    """How an image's size becomes the model's input size (the family's rule), and its sampling defaults."""
+    from colourise_core.models import family_of
+
+    family = family_of(model)
+    return {"resolution": int(model.resolution), "fixed_size": bool(family.fixed_size), "stride": int(family.stride(model)),
+            "samples": bool(family.samples), "temperature_default": float(family.temperature_default)}
 
 
 def decoding(graphs: dict) -> str:

@@ -26,12 +26,22 @@ from colourise_core.errors import ColouriseError, WeightsError
 from colourise_core.onnx_export import SPEC_FORMAT, SPEC_SUFFIX, missing_extra_message, onnx_dir
 
 
+_PRELOADED = False
+
+
 def _ort():
     """The onnxruntime module, or a ColouriseError that says how to install it."""
     try:
         import onnxruntime
     except ImportError as e:
         raise ColouriseError(missing_extra_message("The ONNX runtime (--runtime onnx)")) from e
+    global _PRELOADED
+    if not _PRELOADED and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        _PRELOADED = True
+        try:  # onnxruntime-gpu: load CUDA/cuDNN from the nvidia-* wheels TensorFlow[and-cuda] installed
+            onnxruntime.preload_dlls()
+        except Exception:  # noqa: BLE001 - system CUDA libraries may be there instead
+            pass
     return onnxruntime
 
 
@@ -136,10 +146,20 @@ class OnnxModel:
         scale = render_size / max(height, width)
         return tuple(max(m, int(round(side * scale / m)) * m) for side in (height, width))
 
-    def predict_uv(self, y: np.ndarray, samples: int = 1, temperature: float | None = 0.0, seed: int = 0) -> np.ndarray:
-        """UV for a batch of luma at the input size: y (N, h, w, 1) -> (S, N, h, w, 2) float32."""
+    @property
+    def samples(self) -> bool:
+        """Whether different samples per image can be drawn (the family's `samples`)."""
+        return bool(self.meta["input"].get("samples", False))
+
+    def predict_uv(self, y: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0) -> np.ndarray:
+        """UV for a batch of luma at the input size: y (N, h, w, 1) -> (S, N, h, w, 2) float32.
+
+        temperature: the family's (None: its default); seed: seeds the samples.
+        """
         y = np.ascontiguousarray(y, np.float32)
-        return self._decode(self, y, samples, float(temperature or 0.0), seed)
+        if temperature is None:
+            temperature = self.meta["input"].get("temperature_default", 0.0)
+        return self._decode(self, y, samples, float(temperature), seed)
 
 
 def spec_path(model: str, set_name: str, root: str | os.PathLike | None = None) -> Path:
@@ -170,7 +190,7 @@ def load(model: str, set_name: str, root: str | os.PathLike | None = None, weigh
 
     path = spec_path(model, set_name, root)
     if not path.is_file():
-        if weights._looks_like_path(str(set_name)):
+        if os.sep in str(set_name) or (Path(set_name) / "spec.json").is_file():
             raise WeightsError(f"the ONNX runtime runs exported weight sets, not run folders ({set_name}); "
                                "use --runtime keras for a training run")
         raise WeightsError(f"no ONNX export of {model!r} of weights set {set_name!r} in {path.parent}; make it with "

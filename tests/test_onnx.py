@@ -69,7 +69,8 @@ def test_export_writes_each_graph_and_its_spec(tiny_set):
         for graph in spec["graphs"].values():
             assert weights.sha256_file(out / SET / graph["file"]) == graph["sha256"]
     assert json.loads((out / SET / "cvae.onnx.json").read_text())["input"]["fixed_size"] is True
-    assert json.loads((out / SET / "cnn.onnx.json").read_text())["input"] == {"resolution": 32, "fixed_size": False, "stride": 8}
+    assert json.loads((out / SET / "cnn.onnx.json").read_text())["input"] == {
+        "resolution": 32, "fixed_size": False, "stride": 8, "samples": False, "temperature_default": 0.0}
 
 
 @pytest.mark.parametrize("name", ["cnn", "cgan"])
@@ -168,3 +169,9 @@ def test_cli_onnx_runtime_never_imports_tensorflow_and_matches_keras(tiny_set, t
         assert a.shape == (90, 120, 3) and np.abs(a - b).max() <= 1, name
     ref = colour.to_uint8(inference.colourise(tmp_path / "p.png", weights.load_pretrained("cnn", SET, weights_dir=folder)))
     assert np.abs(np.asarray(Image.open(tmp_path / "onnx_out" / "p.cnn.png"), dtype=int) - ref).max() <= 1
+
+
+def test_family_names_without_keras_agree_with_the_registry():
+    from colourise_core import family_names
+
+    assert family_names.FAMILY_NAMES == models.MODEL_NAMES
