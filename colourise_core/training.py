@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from colourise_core import models
+from colourise_core import models, seeding
 from colourise_core.data import datasets, pipeline
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
@@ -242,6 +242,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         saved = TrainConfig(**{**json.loads((run / "train_config.json").read_text()), "epochs": config.epochs})
         config = dataclasses.replace(saved.resolved(), epochs=config.epochs)
 
+    seeding.seed_everything(config.seed)  # weights, dropout and keras.random draws (data order: config.seed)
     model = models.build_model(config.model, config.resolution, **config.model_overrides())
     compile_model(model, config)
     _build_optimizers(model)
