@@ -14,7 +14,7 @@ import streamlit as st
 
 from app_support.weights_choice import MODEL_LABELS, WeightSource
 
-MODEL_NAMES = ("cnn", "cgan", "cvae")
+MODEL_NAMES = ("cnn", "cgan", "cvae", "unet")
 
 
 @st.cache_resource(show_spinner="Loading model weights...", max_entries=32)

@@ -54,6 +54,16 @@ def cmd_colourise(args) -> int:
               f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
     samples = {name: args.samples for name in names if name == "cvae"}
     temperature = {name: args.temperature for name in names if name == "cvae"}
+    if args.vividness is not None:
+        from colourise_core.family_names import VIVIDNESS_FAMILIES
+
+        vivid = [name for name in names if name in VIVIDNESS_FAMILIES]
+        if not vivid:
+            raise ColouriseError(f"--vividness applies to {', '.join(VIVIDNESS_FAMILIES)}, not to {args.model}")
+        if not 0.0 < args.vividness <= 1.0:
+            raise ColouriseError(f"--vividness must be in (0, 1] (1: the muted mean, small: vivid), got {args.vividness}")
+        temperature.update({name: args.vividness for name in vivid})
+    hints = {name: args.hints for name in names} if args.hints is not None else None
     render_size = {name: args.render_size for name in names if name != "cvae"}
     for path in args.images:
         try:
@@ -64,7 +74,7 @@ def cmd_colourise(args) -> int:
             continue
         stem = Path(path).stem
         results = inference.colourise_many(image, loaded_models, samples=samples, temperature=temperature,
-                                           seed=args.seed, render_size=render_size)  # decoded once, luma once
+                                           seed=args.seed, render_size=render_size, hints=hints)  # decoded once, luma once
         for name, result in results.items():
             n = samples.get(name, 1)
             rgbs = [result.rgb8] if n == 1 else list(result.rgb8)
@@ -108,7 +118,7 @@ def cmd_train(args) -> int:
         resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         augment=args.augment, dropout=args.dropout, latent_dim=args.latent_dim, recon_weight=args.recon_weight,
         rebalance=args.rebalance, extra=tuple(args.extra) if args.extra else None, crops=args.crops, crop_min=args.crop_min,
-        steps_per_epoch=args.steps_per_epoch,
+        steps_per_epoch=args.steps_per_epoch, model_config=_json_object(args.model_config),
         luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
@@ -129,6 +139,18 @@ def cmd_evaluate(args) -> int:
     result = evaluation.evaluate_model(model, data, temperature=args.temperature, full=args.full)
     print(json.dumps({"model": args.model, "weights": args.weights, "dataset": args.dataset, "split": args.split, **result}, indent=2))
     return 0
+
+
+def _json_object(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise ColouriseError(f"--model-config must be a JSON object, got {text!r} ({e})") from None
+    if not isinstance(value, dict):
+        raise ColouriseError(f"--model-config must be a JSON object, got {text!r}")
+    return value
 
 
 def _bool(text: str) -> bool:
@@ -154,8 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="colourised")
     p.add_argument("--samples", type=int, default=1, help="CVAE samples per image")
     p.add_argument("--temperature", type=float, default=0.0, help="CVAE latent std scale (0: the mean)")
+    p.add_argument("--vividness", type=float, default=None, metavar="T",
+                   help="unet: the annealed-mean temperature in (0, 1]: 1 the muted mean, towards 0 the most "
+                        "likely colour (vivid); default: the value chosen on validation, stored with the weights")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--render-size", type=int, default=None, help="longer side the CNN/CGAN sees (default: training size)")
+    p.add_argument("--render-size", type=int, default=None, help="longer side a fully convolutional model sees (default: training size)")
     p.add_argument("--runtime", choices=("keras", "onnx"), default="keras",
                    help="keras (default; TensorFlow) or onnx (onnxruntime, the `onnx` extra; export the set first "
                         "with `weights export SET --format onnx`)")
@@ -181,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crops", action="store_true", help="train on random square crops of the images at native size (multi-scale)")
     p.add_argument("--crop-min", type=float, default=0.5, help="smallest crop side, as a share of the shorter side")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="at most N batches an epoch (each epoch checkpoints)")
+    p.add_argument("--model-config", default=None, metavar="JSON",
+                   help='more model config fields as a JSON object, e.g. \'{"widths": [16, 32, 32, 64, 64]}\'')
     p.add_argument("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N images")
     p.add_argument("--val-limit", type=int, default=1000)
@@ -199,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--classes", nargs="+", default=None)
     p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--temperature", type=float, default=None, help="CVAE: latent std scale (default 0); unet: vividness (default: stored)")
     p.add_argument("--full", action="store_true", help="also SSIM, CDF AUC, within-5 and colourfulness gap")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_evaluate)

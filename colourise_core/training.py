@@ -59,6 +59,7 @@ class TrainConfig:
     crops: bool = False  # read images at native size and train on random square crops (multi-scale)
     crop_min: float = 0.5  # smallest random crop side, as a share of an image's shorter side
     steps_per_epoch: int | None = None  # at most this many batches an epoch (a checkpoint each); None: all
+    model_config: dict | None = None  # more fields of the family's config (e.g. {"widths": [16, 32, 32, 64, 64]})
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)

@@ -1,4 +1,4 @@
-"""Compare: one greyscale input, the CNN, CGAN and CVAE results side by side."""
+"""Compare: one greyscale input, the dissertation's CNN, CGAN and CVAE and the U-Net side by side."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ from app_support import inputs, loader, memo, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import imageio, inference, metrics
 from colourise_core.errors import ColouriseError
+from colourise_core.family_names import DISSERTATION_FAMILIES, VIVIDNESS_FAMILIES
 from pages import serve_directly
 
-MODELS = ("cnn", "cgan", "cvae")
+MODELS = ("cnn", "cgan", "cvae", "unet")
 RENDER_OPTIONS = [0, 64, 128, 256, 384, 512, 768, 1024]
+VIVIDNESS_OPTIONS = [0, 1.0, 0.7, 0.5, 0.38, 0.25, 0.15, 0.1]  # 0: the temperature chosen on validation
+
+
+def label(model: str) -> str:
+    """Column label: the dissertation's three are marked as such."""
+    return f"{MODEL_LABELS[model]} (dissertation)" if model in DISSERTATION_FAMILIES else MODEL_LABELS[model]
 
 
 @dataclasses.dataclass
@@ -29,10 +36,11 @@ class Result:
     scores: dict | None  # against the colour original
 
 
-def colourise(model: str, source, picked, render_size: int | None) -> Result:
+def colourise(model: str, source, picked, render_size: int | None, vividness: float | None = None) -> Result:
     net, lock = loader.load(model, source)
     with lock:
-        out = inference.colourise_image(picked.loaded, net, render_size=None if model == "cvae" else render_size)
+        out = inference.colourise_image(picked.loaded, net, render_size=None if model == "cvae" else render_size,
+                                        temperature=vividness if model in VIVIDNESS_FAMILIES else None)
     h, w = picked.rgb.shape[:2]
     seen = inference.input_size(net, h, w, None if model == "cvae" else render_size)
     scores = None
@@ -64,7 +72,7 @@ def before_after(results: dict, grey: np.ndarray) -> None:
 
 def page() -> None:
     """The Compare page."""
-    st.title("Compare the CNN, CGAN and CVAE")
+    st.title("Compare the dissertation's CNN, CGAN and CVAE with a U-Net")
     st.caption("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every "
                "result keeps the input's brightness exactly. A colour input is turned to grey first, and the "
                "results are then scored against it.")
@@ -81,6 +89,13 @@ def page() -> None:
                  "side, rounded to their stride) to see more detail, at the cost of time. The CVAE has dense "
                  "layers and always sees its training size.")
         render_size = render or None
+        vivid = st.select_slider(
+            "Vividness (U-Net)", VIVIDNESS_OPTIONS, key="compare_vividness",
+            format_func=lambda v: "chosen on validation" if v == 0 else f"T = {v}",
+            help="The U-Net predicts a distribution over colours; it shows their annealed mean (Zhang et al. 2016). "
+                 "T = 1 is the plain mean (muted, safe); smaller T moves towards the most likely colour (vivid, "
+                 "sometimes wrong).")
+        vividness = vivid or None
 
     if source is None:
         st.info("No weights to colourise with yet. Add a weights folder (weights/manifest.json), or train a model "
@@ -107,21 +122,24 @@ def page() -> None:
     results: dict[str, Result] = {}
     for model in MODELS:  # each column is drawn as soon as its model is done
         with next(columns):
-            if not source.has(model):
-                st.markdown(f"**{MODEL_LABELS[model]}**")
+            src = source if model in DISSERTATION_FAMILIES else weights_choice.with_model(model, source)
+            if src is None or not src.has(model):
+                st.markdown(f"**{label(model)}**")
                 st.info(f"Not in {source.label}: pick a weight set with a {MODEL_LABELS[model]} in the sidebar.",
                         icon=":material/info:")
                 continue
-            key = (picked.digest, source.key, source.version, model, render_size if model != "cvae" else None)
+            vivid_m = vividness if model in VIVIDNESS_FAMILIES else None
+            key = (picked.digest, src.key, src.version, model, render_size if model != "cvae" else None, vivid_m)
             try:
-                with st.spinner(f"Colourising with the {MODEL_LABELS[model]}..."):
-                    r = memo.get("compare", key, lambda m=model: colourise(m, source, picked, render_size), keep=9)
+                with st.spinner(f"Colourising with the {label(model)}..."):
+                    r = memo.get("compare", key, lambda m=model, s=src, v=vivid_m: colourise(m, s, picked, render_size, v), keep=12)
             except ColouriseError as e:
-                st.markdown(f"**{MODEL_LABELS[model]}**")
+                st.markdown(f"**{label(model)}**")
                 st.error(str(e), icon=":material/error:")
                 continue
             results[model] = r
-            st.image(r.display, caption=f"{MODEL_LABELS[model]} · {r.seconds:.2f} s", width="stretch")
+            extra = f" · weights {src.value}" if src is not source else ""
+            st.image(r.display, caption=f"{label(model)} · {r.seconds:.2f} s{extra}", width="stretch")
             st.caption(f"Saw {r.seen[1]} x {r.seen[0]} px; colourised at {w} x {h} px.")
             if r.scores:
                 st.markdown(score_lines(r.scores))

@@ -57,8 +57,16 @@ class Family:
         raise NotImplementedError
 
     def config_overrides(self, train_config) -> dict:
-        """Model-config fields taken from a (resolved) TrainConfig."""
-        return {k: getattr(train_config, k) for k in self.train_options if getattr(train_config, k) is not None}
+        """Model-config fields taken from a (resolved) TrainConfig: its family options, then any
+        `model_config` fields (lists become tuples, as in the frozen configs)."""
+        out = {k: getattr(train_config, k) for k in self.train_options if getattr(train_config, k) is not None}
+        extra = getattr(train_config, "model_config", None) or {}
+        known = {f.name for f in dataclasses.fields(self.config_cls)}
+        unknown = sorted(set(extra) - known)
+        if unknown:
+            raise ColouriseError(f"{self.name} has no config fields {unknown}; it has {sorted(known)}")
+        out.update({k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()})
+        return out
 
     # ---- training -------------------------------------------------------------------------
     def augment_config(self):
