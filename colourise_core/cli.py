@@ -2,10 +2,11 @@
 
     colourise IMAGE... [--model cnn|cgan|cvae|all] [--weights SET_OR_RUN_DIR] [--out DIR]
                        [--samples N --temperature T --seed S] [--render-size PX]
+                       [--runtime keras|onnx] [--verbose]
     colourise IMAGE... --model levin --hints HINTS.json | --model welsh --reference REF.jpg
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
     evaluate --model M --weights W --dataset D [--data PATH] [--split test]
-    weights list|verify|download|publish
+    weights list|verify|download|publish|export
     reproduce [--quick] [--out reports/]
 """
 
@@ -29,7 +30,10 @@ def _load_model(name: str, weights: str | None):
 
 
 def cmd_colourise(args) -> int:
-    from colourise_core import guided, imageio, inference
+    import time
+
+    from colourise_core import guided, imageio, inference, runtime
+    from colourise_core.weights import DEFAULT_SET
 
     guided.check_args(args.model, args.hints, args.reference)
     if args.model in guided.METHODS:  # the classic methods: no network
@@ -43,7 +47,14 @@ def cmd_colourise(args) -> int:
             models.get_family(name).check_hints(args.hints)
     out = Path(args.out)
     failures = 0
-    loaded_models = {name: _load_model(name, args.weights) for name in names}
+    start = time.perf_counter()
+    loaded_models = runtime.load_models(names, args.weights or DEFAULT_SET, args.runtime)  # in parallel
+    if args.verbose:
+        print(f"runtime: {runtime.describe(args.runtime)}; {len(loaded_models)} model(s) loaded in "
+              f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
+    samples = {name: args.samples for name in names if name == "cvae"}
+    temperature = {name: args.temperature for name in names if name == "cvae"}
+    render_size = {name: args.render_size for name in names if name != "cvae"}
     for path in args.images:
         try:
             image = imageio.load_rgb(path)
@@ -52,17 +63,19 @@ def cmd_colourise(args) -> int:
             failures += 1
             continue
         stem = Path(path).stem
-        for name, model in loaded_models.items():
-            samples = args.samples if name == "cvae" else 1
-            temperature = args.temperature if name == "cvae" else 0.0
-            result = inference.colourise_image(image, model, samples=samples, temperature=temperature,
-                                               seed=args.seed, render_size=args.render_size)
-            rgbs = [result.rgb] if samples == 1 else list(result.rgb)
+        results = inference.colourise_many(image, loaded_models, samples=samples, temperature=temperature,
+                                           seed=args.seed, render_size=render_size)  # decoded once, luma once
+        for name, result in results.items():
+            n = samples.get(name, 1)
+            rgbs = [result.rgb8] if n == 1 else list(result.rgb8)
             for i, rgb in enumerate(rgbs):
-                suffix = f".{name}.{i}.png" if samples > 1 else f".{name}.png"
+                suffix = f".{name}.{i}.png" if n > 1 else f".{name}.png"
                 target = out / f"{stem}{suffix}"
-                imageio.save_png_atomic(target, rgb, result.alpha)
+                imageio.save_png_atomic(target, rgb, result.alpha, compress_level=1)  # fast encoder
                 print(target)
+            if args.verbose:
+                steps = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.steps.items())
+                print(f"  {name}: saw {result.seen[1]}x{result.seen[0]}; {steps}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -141,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.0, help="CVAE latent std scale (0: the mean)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--render-size", type=int, default=None, help="longer side the CNN/CGAN sees (default: training size)")
+    p.add_argument("--runtime", choices=("keras", "onnx"), default="keras",
+                   help="keras (default; TensorFlow) or onnx (onnxruntime, the `onnx` extra; export the set first "
+                        "with `weights export SET --format onnx`)")
+    p.add_argument("--verbose", action="store_true", help="say which runtime and device run the models, and the time of each step")
     p.set_defaults(func=cmd_colourise)
 
     p = sub.add_parser("train", help="train a model; checkpoints every epoch, --resume continues")
