@@ -98,3 +98,53 @@ def cmd_colourise(args) -> int:
         imageio.save_png_atomic(target, rgb, image.alpha)
         print(target)
     return 1 if failures else 0
+
+
+# ----------------------------------------------------------------------------- the hints curve
+
+CURVE_NS = (0, 1, 2, 5, 10, 20, 50, 100)  # numbers of true hints (ideepcolor, SIGGRAPH 2017 fig. 6)
+
+
+def true_hints_prefix(rgb: np.ndarray, n: int, n_max: int, seed: int = 0) -> hints_mod.Hints:
+    """The first n of n_max random true hints: the sets for growing n are nested, so a curve over
+    n adds information point by point rather than redrawing it."""
+    full = hints_mod.random_true_hints(rgb, n_max, seed=seed)
+    return hints_mod.Hints(points=full.points[:n], width=full.width, height=full.height, radius=full.radius)
+
+
+def levin_true_hints(rgb: np.ndarray, n: int, n_max: int = 100, seed: int = 0) -> np.ndarray:
+    """Levin et al.'s colouring of rgb's luma from n of its own true colours (grey when n = 0).
+
+    Returns:
+        (H, W, 3) float32 RGB.
+    """
+    rgb = np.asarray(rgb, np.float32)
+    y = rgb_to_y(rgb)
+    if n == 0:
+        return np.repeat(y, 3, axis=-1)
+    return classic.levin_colourise(y, true_hints_prefix(rgb, n, max(n, n_max), seed))
+
+
+def hints_curve(rgb: np.ndarray, ns=CURVE_NS, seed: int = 0, methods: dict | None = None) -> list[dict]:
+    """PSNR and colourfulness against the number of random true hints, per method.
+
+    Args:
+        rgb: (H, W, 3) colour image in [0, 1] (the truth).
+        ns: the numbers of hints (nested sets, one seed).
+        methods: name -> fn(rgb, n, n_max, seed) -> RGB; default {"levin": levin_true_hints}
+            (a learned family that takes hints adds its own).
+    Returns:
+        [{"method", "n", "psnr", "colourfulness"}, ...], colourfulness of the truth under "truth".
+    """
+    from colourise_core import metrics
+
+    methods = methods or {"levin": levin_true_hints}
+    n_max = max(ns)
+    rows = []
+    for name, fn in methods.items():
+        for n in ns:
+            out = fn(rgb, n, n_max, seed)
+            rows.append({"method": name, "n": int(n), "psnr": metrics.psnr(out, rgb),
+                         "colourfulness": metrics.colourfulness(out)})
+    rows.append({"method": "truth", "n": None, "psnr": None, "colourfulness": metrics.colourfulness(rgb)})
+    return rows
