@@ -54,7 +54,7 @@ def load_reference(src, name: str | None = None) -> np.ndarray:
 
 
 def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.ndarray | None = None,
-                     seed: int = 0) -> np.ndarray:
+                     seed: int = 0, hints_name: str | None = None) -> np.ndarray:
     """Colourise one image with a classic method.
 
     Args:
@@ -62,13 +62,14 @@ def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.nda
         method: "levin" (needs hints: a `Hints`, dict, JSON text or path) or "welsh" (needs
             `reference`, a colour RGB array).
         seed: Welsh's jitter seed.
+        hints_name: what messages call the hints (e.g. "hints file h.json").
     Returns:
         (H, W, 3) float32 RGB whose luma is the input's.
     """
     rgb = np.asarray(rgb, np.float32)
     y = rgb if rgb.shape[-1] == 1 else rgb_to_y(rgb)  # (H, W, 1)
     if method == "levin":
-        parsed = hints_mod.parse_hints(hints, y.shape[1], y.shape[0])
+        parsed = hints_mod.parse_hints(hints, y.shape[1], y.shape[0], name=hints_name)
         return classic.levin_colourise(y, parsed)
     if method == "welsh":
         return classic.welsh_colourise(y, classic.check_reference(reference), seed=seed)
@@ -89,7 +90,8 @@ def cmd_colourise(args) -> int:
     for path in args.images:
         try:
             image = imageio.load_rgb(path)
-            rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed)
+            rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed,
+                                   hints_name=f"hints file {Path(args.hints).name}" if args.hints else None)
         except ColouriseError as e:
             print(f"error: {Path(path).name}: {e}", file=sys.stderr)
             failures += 1
