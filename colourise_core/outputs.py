@@ -10,10 +10,10 @@ inputs they came from is merged into `NAME_MAP` in the output folder, so a batch
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
+
+from colourise_core import atomic
 
 NAME_MAP = "colourise-names.json"
 
@@ -65,12 +65,4 @@ def write_name_map(out_dir: Path, mapping: dict[str, str]) -> Path:
     except (OSError, ValueError):
         merged = {}
     merged.update(mapping)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{NAME_MAP}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fp:
-            json.dump(dict(sorted(merged.items())), fp, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic.write_json(path, dict(sorted(merged.items())))

@@ -25,6 +25,7 @@ import socket
 import time
 from pathlib import Path
 
+from colourise_core import atomic
 from colourise_core.errors import ColouriseError
 
 RUN_LOCK = "train.lock"
@@ -95,7 +96,9 @@ class RunLock:
 
 
 def _is_temp(name: str) -> bool:
-    return name.startswith(".") and ".tmp" in name
+    """A run folder holds no hidden files of its own: a hidden one is an interrupted write's
+    temporary file (`.NAME.PID.tmp.weights.h5`, `.NAME.tmp`, `.NAME.tmp.npz`, atomic.replacing's)."""
+    return name.startswith(".")
 
 
 def clean_interrupted(run: Path) -> list[Path]:
@@ -123,9 +126,8 @@ def clean_interrupted(run: Path) -> list[Path]:
             removed.append(f)
     committed = run / "checkpoints" / f"{keep}weights.h5"
     if committed.is_file():  # model.weights.h5 may hold the uncommitted epoch: put it back
-        tmp = run / f".model.weights.h5.{os.getpid()}.tmp.weights.h5"
-        shutil.copyfile(committed, tmp)
-        os.replace(tmp, run / "model.weights.h5")
+        with atomic.replacing(run / "model.weights.h5", suffix=".tmp.weights.h5") as tmp:
+            shutil.copyfile(committed, tmp)
     return removed
 
 

@@ -120,7 +120,7 @@ def test_one_corrupt_and_one_non_image_member_are_skipped_and_counted(tmp_path, 
     np.testing.assert_array_equal(images[0], expected[order[0]])
     np.testing.assert_array_equal(images[1:], np.stack([expected[k] for k in order]))
 
-    config = training.TrainConfig(model="cnn", dataset="folder", data=str(data), resolution=16, epochs=1,
+    config = training.TrainConfig(model="cnn", dataset="folder", data=str(data), resolution=32, epochs=1,
                                   batch_size=8, val_limit=2)
     result = training.train(config, tmp_path / "run")
     assert result.epochs_done == 1
