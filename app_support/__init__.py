@@ -12,4 +12,6 @@ Streamlit. The modules:
 - `training_job`: background training with a progress callback and a stop flag.
 - `shapes_draw`: user-placed (or canvas-drawn) Shape Set images.
 - `lesson`: the ill-posedness lesson's figures.
+- `sessions`: session lifecycle (per-session store, end, folder removal) and server-wide limits.
+- `datacheck`: the Retrain page's check of an uploaded zip against the decoding policy.
 """

@@ -12,10 +12,13 @@
   `COLOURISE_APP_MAX_TRAININGS` trainings at once (others wait, and say so); a disk quota per
   session and in total; a limit on the training epochs one session may run.
 
-Streamlit 1.67 has no public "session ended" callback. The one non-documented call is isolated in
-`_connected` (`Runtime.is_active_session`, a public method of the runtime singleton, with the
-session id of the script-run context); if it ever disappears, sessions still end through the
-finalizer and the age sweep. Settings (environment, documented in docs/APP.md) are read when used.
+Streamlit 1.67 has no public "session ended" callback (the docs' st.context and session-state
+pages offer none). The non-documented calls are isolated in three small functions:
+`_streamlit_session_id` (the script-run context's session id), `_connected`
+(`Runtime.is_active_session`, a thread-safe public method of the runtime singleton) and
+`_release` (`Runtime.clear_user_info_for_session`, its thread-safe way to close a stored session,
+so a closed tab's page data is freed now, not two minutes later). If they ever disappear, sessions
+still end through the finalizer and the age sweep. Settings (environment, documented in docs/APP.md) are read when used.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ DEFAULTS = {
     "COLOURISE_APP_MAX_TRAININGS": 1,  # trainings at once, server-wide
     "COLOURISE_APP_SESSION_QUOTA_MB": 500,  # disk per session (uploads + runs)
     "COLOURISE_APP_TOTAL_QUOTA_MB": 5000,  # disk for all sessions
-    "COLOURISE_APP_MAX_EPOCHS": 100,  # training epochs per session in total; 0: no limit
+    "COLOURISE_APP_MAX_EPOCHS": 1000,  # training epochs per session in total (two 500-epoch runs); 0: no limit
     "COLOURISE_APP_MAX_AGE_H": 24,  # session folders older than this are removed on start-up
 }
 
@@ -101,6 +104,18 @@ def _connected(streamlit_id: str) -> bool | None:
     if not Runtime.exists():
         return None
     return Runtime.instance().is_active_session(streamlit_id)
+
+
+def _release(streamlit_id: str) -> None:
+    """Make Streamlit drop a disconnected session now rather than after its 2-minute reconnect
+    window: its session state, uploaded files, media and fragments (which hold the page's
+    full-size arrays) are freed. `Runtime.clear_user_info_for_session` is the runtime's one
+    thread-safe way to close a stored session (it marks it non-resumable and closes it on the
+    event loop); a session that is connected again is left alone by it."""
+    from streamlit.runtime import Runtime
+
+    if Runtime.exists():
+        Runtime.instance().clear_user_info_for_session(streamlit_id)
 
 
 def current() -> Session:
@@ -164,8 +179,21 @@ def reap_once(now: float | None = None) -> list[str]:
             session.disconnected_since = now
         elif now - session.disconnected_since >= END_GRACE_S:
             end_session(session.id)
+            _release(session.streamlit_id)
             ended.append(session.id)
+    if ended:
+        threading.Timer(2.0, _return_memory).start()  # after the event loop has closed them
     return ended
+
+
+def _return_memory() -> None:
+    """Collect, then hand freed heap pages back to the OS (glibc keeps them otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def sweep_old_folders(max_age_s: float | None = None) -> list[Path]:
