@@ -328,74 +328,6 @@ def load_rgb(src: ImageSource, name: str | None = None, max_pixels: int | None =
     return _result(colour, alpha, mode, label, mode in _GREY_MODES)
 
 
-@dataclass(frozen=True, eq=False)
-class LoadedLuma:
-    """A decoded image reduced to what colourising needs: its luma, and alpha as uint8.
-
-    Attributes:
-        luma: float32 (H, W, 1), BT.601 Y in [0, 1] (as `colour.rgb_to_y` of `load_rgb`'s rgb).
-        alpha: uint8 (H, W) or None.
-        was_grey, mode, name: as `LoadedImage`.
-    """
-
-    luma: np.ndarray
-    alpha: np.ndarray | None
-    was_grey: bool
-    mode: str
-    name: str
-
-
-_LUMA_ROWS_PIXELS = 1 << 20  # pixels per row tile when computing Y (~16 MB of temporaries)
-
-
-def load_luma(src: ImageSource, name: str | None = None, max_pixels: int | None = None) -> LoadedLuma:
-    """Decode an image straight to its luma, never holding a full-size float RGB copy.
-
-    A 24 MP photo costs its uint8 RGB (72 MB) and the float32 Y (96 MB) instead of `load_rgb`'s
-    288 MB float RGB. 16-bit and float grey keep their precision as in `load_rgb`.
-
-    Args:
-        src, name: as `load_rgb` (numpy arrays go through `load_rgb`).
-        max_pixels: as `open_image`: decode at a reduced size when the image is larger.
-    Returns:
-        A `LoadedLuma`.
-    """
-    from colourise_core.colour import RGB_TO_YUV
-
-    if isinstance(src, np.ndarray):
-        full = load_rgb(src, name)
-        alpha = None if full.alpha is None else to_uint8(full.alpha)
-        y = (full.rgb @ RGB_TO_YUV[0].astype(np.float32))[..., None].astype(np.float32)
-        return LoadedLuma(y, alpha, full.was_grey, full.mode, full.name)
-    img = open_image(src, name=name, max_pixels=max_pixels)
-    label = name or _label_of(src)
-    mode = img.mode
-    if mode in _MODES_16BIT or mode == "F":
-        grey = load_rgb(img, label)  # exact 16-bit / float path; grey: (H, W, 3) equal planes
-        return LoadedLuma(np.ascontiguousarray(grey.rgb[..., :1]), None, True, mode, label)
-    has_alpha = _has_alpha(img)
-    target = "RGBA" if has_alpha else "RGB"
-    try:
-        rgba = img if img.mode == target else img.convert(target)
-    except (ValueError, OSError) as err:
-        raise ImageError(f"{label} has an unsupported image mode {mode!r} ({err}).") from err
-    del img
-    values = np.asarray(rgba)  # uint8 (H, W, 3|4)
-    del rgba
-    height, width = values.shape[:2]
-    weights = RGB_TO_YUV[0].astype(np.float32)  # (3,): as colour.rgb_to_y in float32
-    luma = np.empty((height, width, 1), np.float32)
-    grey = mode in _GREY_MODES
-    rows = max(1, _LUMA_ROWS_PIXELS // max(1, width))
-    for r in range(0, height, rows):
-        tile = values[r:r + rows, :, :3]
-        luma[r:r + rows, :, 0] = (tile.astype(np.float32) / np.float32(255.0)) @ weights
-    if not grey:
-        grey = bool(np.array_equal(values[..., 0], values[..., 1]) and np.array_equal(values[..., 1], values[..., 2]))
-    alpha = np.ascontiguousarray(values[..., 3]) if has_alpha else None
-    return LoadedLuma(luma, alpha, grey, mode, label)
-
-
 def _label_of(src: ImageSource) -> str:
     """The name `open_image` would use for `src` in its messages."""
     if isinstance(src, (str, os.PathLike)):
@@ -434,8 +366,8 @@ def _result(
 # ----------------------------------------------------------------------------- writing
 
 
-def _to_pil_rgb(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
-    """Validate rgb (H, W, 3) and alpha (H, W), float [0, 1] or uint8 -> RGB/RGBA image."""
+def _to_rgb8(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Validate rgb (H, W, 3) and alpha (H, W), float [0, 1] or uint8 -> uint8 (H, W, 3|4)."""
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
         raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
@@ -445,7 +377,12 @@ def _to_pil_rgb(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
         if alpha.shape != rgb.shape[:2]:
             raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
         planes.append(_to_uint8_checked(alpha, "alpha")[..., None])  # (H, W, 1)
-    return Image.fromarray(np.ascontiguousarray(np.concatenate(planes, axis=2)))
+    return planes[0] if len(planes) == 1 else np.concatenate(planes, axis=2)
+
+
+def _to_pil_rgb(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    """Validate rgb (H, W, 3) and alpha (H, W), float [0, 1] or uint8 -> RGB/RGBA image."""
+    return Image.fromarray(np.ascontiguousarray(_to_rgb8(rgb, alpha)))
 
 
 def _to_uint8_checked(arr: np.ndarray, what: str) -> np.ndarray:
@@ -465,17 +402,18 @@ def encode_png(rgb: np.ndarray, alpha: np.ndarray | None = None, compress_level:
     Args:
         rgb: (H, W, 3) float in [0, 1] or uint8.
         alpha: (H, W) float in [0, 1] or uint8, or None; with alpha the PNG is RGBA.
-        compress_level: zlib level 0-9; 1 is about 3x faster than Pillow's 6 for ~10% more bytes.
+        compress_level: zlib level 0-9; 1 is several times faster than Pillow's 6 for ~10% more bytes.
     Returns:
-        The PNG file's bytes.
+        The PNG file's bytes (`colourise_core.png.encode`: fixed filter, deflate on a few threads).
     """
-    buffer = io.BytesIO()
-    _to_pil_rgb(rgb, alpha).save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
+    from colourise_core import png
+
+    return png.encode(_to_rgb8(rgb, alpha), compress_level)
 
 
 def save_png_atomic(
-    path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None
+    path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None,
+    compress_level: int | None = None,
 ) -> Path:
     """Write a PNG atomically: a temporary file in the same folder, then `os.replace`.
 
@@ -486,17 +424,23 @@ def save_png_atomic(
         path: the destination .png path.
         rgb: (H, W, 3) float in [0, 1] or uint8.
         alpha: (H, W) float in [0, 1] or uint8, or None; with alpha the PNG is RGBA.
+        compress_level: None: Pillow's default PNG (smallest files); 0-9: the fast encoder of
+            `encode_png` at that zlib level (the CLI writes with 1).
     Returns:
         The destination path.
     """
     path = Path(path)
-    img = _to_pil_rgb(rgb, alpha)  # validate before touching the disk
+    # validate (and encode) before touching the disk
+    img = _to_pil_rgb(rgb, alpha) if compress_level is None else encode_png(rgb, alpha, compress_level)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fp:
-            img.save(fp, format="PNG")
+            if isinstance(img, bytes):
+                fp.write(img)
+            else:
+                img.save(fp, format="PNG")
             fp.flush()
             os.fsync(fp.fileno())
         os.chmod(tmp_name, mode)

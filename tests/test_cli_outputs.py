@@ -126,8 +126,8 @@ def test_help_shows_ranges(capsys):
 
 
 def test_samples_bounded_by_memory_for_the_image_size(tiny_runs, tmp_path, capsys, monkeypatch):
-    photo = _photo(tmp_path / "big.png", 8, size=(400, 300))  # 400*300*12 bytes = 1.44 MB per sample
-    monkeypatch.setenv(cli.WORK_BUDGET_ENV, str(4 * 400 * 300 * 12))  # room for 4 samples
+    photo = _photo(tmp_path / "big.png", 8, size=(400, 300))  # 400*300*3 bytes = 360 KB per sample
+    monkeypatch.setenv(cli.WORK_BUDGET_ENV, str(4 * 400 * 300 * 3))  # room for 4 uint8 samples
     out = tmp_path / "out"
     code = cli.main(["colourise", str(photo), "--model", "cvae", "--weights", str(tiny_runs["cvae"]),
                      "--samples", "10", "--temperature", "1", "--out", str(out)])
@@ -190,7 +190,7 @@ def test_disk_full_and_memory_error_one_line(tiny_runs, tmp_path, capsys, monkey
     def oom(*args, **kwargs):
         raise MemoryError("Unable to allocate 53.6 GiB")
 
-    monkeypatch.setattr(inference, "colourise_luma", oom)
+    monkeypatch.setattr(inference, "colourise_many", oom)
     code = cli.main(["colourise", str(photo), "--weights", str(tiny_runs["cnn"]), "--out", str(tmp_path / "out2")])
     err = capsys.readouterr().err
     assert code == 3 and err.strip() == ("error: out of memory; use a smaller --render-size or fewer --samples, "
