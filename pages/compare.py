@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app_support import inputs, loader, memo, views, weights_choice
+from app_support import inputs, loader, memo, sessions, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
-from colourise_core import imageio, inference, metrics
+from colourise_core import colour, imageio, inference, metrics
 from colourise_core.errors import ColouriseError
 from pages import serve_directly
 
@@ -21,7 +21,7 @@ RENDER_OPTIONS = [0, 64, 128, 256, 384, 512, 768, 1024]
 @dataclasses.dataclass
 class Result:
     model: str
-    rgb: np.ndarray  # full size float32 (H, W, 3)
+    rgb: np.ndarray  # full size uint8 (H, W, 3): a quarter of float32's memory
     alpha: np.ndarray | None
     seconds: float
     seen: tuple[int, int]  # (h, w) the model saw
@@ -31,7 +31,7 @@ class Result:
 
 def colourise(model: str, source, picked, render_size: int | None) -> Result:
     net, lock = loader.load(model, source)
-    with lock:
+    with sessions.work_slot(MODEL_LABELS[model]), lock:  # server-wide limit on concurrent work
         out = inference.colourise_image(picked.loaded, net, render_size=None if model == "cvae" else render_size)
     h, w = picked.rgb.shape[:2]
     seen = inference.input_size(net, h, w, None if model == "cvae" else render_size)
@@ -39,7 +39,7 @@ def colourise(model: str, source, picked, render_size: int | None) -> Result:
     if picked.is_colour:
         scores = {"psnr": metrics.psnr(out.rgb, picked.rgb), "uv_mse": metrics.uv_mse(out.rgb, picked.rgb),
                   "colourfulness": metrics.colourfulness(out.rgb)}
-    return Result(model, out.rgb, out.alpha, out.seconds, seen, views.for_display(out.rgb), scores)
+    return Result(model, colour.to_uint8(out.rgb), out.alpha, out.seconds, seen, views.for_display(out.rgb), scores)
 
 
 def score_lines(scores: dict) -> str:
@@ -115,7 +115,7 @@ def page() -> None:
             key = (picked.digest, source.key, source.version, model, render_size if model != "cvae" else None)
             try:
                 with st.spinner(f"Colourising with the {MODEL_LABELS[model]}..."):
-                    r = memo.get("compare", key, lambda m=model: colourise(m, source, picked, render_size), keep=9)
+                    r = memo.get("compare", key, lambda m=model: colourise(m, source, picked, render_size), keep=3)  # one image's three results
             except ColouriseError as e:
                 st.markdown(f"**{MODEL_LABELS[model]}**")
                 st.error(str(e), icon=":material/error:")
