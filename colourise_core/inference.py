@@ -2,21 +2,34 @@
 
 Rule for sizes: a model runs at its own resolution on the downscaled Y; its UV is resized back
 to the input's size and joined with the input's own full-resolution Y; out-of-gamut pixels get
-their chroma scaled towards grey (never their luma changed). The CVAE has dense layers and
-takes exactly R x R: the Y is stretched to a square. The CNN and the CGAN are fully
-convolutional: by default they also see R x R, and with `render_size` the image keeps its
-aspect ratio, its longer side scaled to `render_size` and both sides rounded to a multiple of
-2 ** stages (like DeOldify's render factor: larger sees more detail, costs more time).
+their chroma scaled towards grey (never their luma changed). A fixed-size family (the CVAE has
+dense layers) takes exactly R x R: the Y is stretched to a square. Fully convolutional families
+by default also see R x R, and with `render_size` the image keeps its aspect ratio, its longer
+side scaled to `render_size` and both sides rounded to a multiple of the family's stride (like
+DeOldify's render factor: larger sees more detail, costs more time). Everything model-specific
+goes through the model's family (`models.family_of`): the input size, the forward passes, how
+the output becomes UV, samples and hints.
+
+Two full-size paths share those rules. `colourise_image` is the reference: float32 RGB, as the
+library's maths is written. `colourise_many` is the lean path for display and files: the photo is
+decoded once and its luma computed once for any number of models; each model's UV is resized
+with OpenCV and merged, gamut-fitted and rounded to uint8 RGB in one cache-sized pass
+(`colour.chroma_to_rgb8`), the same pixels within 1/255.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
+import cv2
 import numpy as np
 
 from colourise_core import colour, imageio
+
+# colourise_core.models (Keras, TensorFlow) is imported by the Keras path only, not at import time:
+# the ONNX runtime's models (onnx_runtime.OnnxModel) run without it.
 
 TILE_PIXELS = 1 << 20  # pixels per tile of the full-size colour maths (~50 MB of temporaries)
 
@@ -37,38 +50,32 @@ class Colourisation:
     seconds: float
 
 
-def _stride(model) -> int:
-    """Input sides must be multiples of this: R for the CVAE, 2 ** stages = R / 4 otherwise."""
-    if model.colourise_name == "cvae":
-        return model.resolution
-    return model.resolution // 4  # log2(R) - 2 stride-2 stages down to the 4x4 bottleneck
-
-
 def input_size(model, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
     """The (h, w) a model sees for an input of (height, width); see the module docstring."""
-    r = model.resolution
-    if render_size is None or model.colourise_name == "cvae":
-        return r, r
-    m = _stride(model)
-    scale = render_size / max(height, width)
-    return tuple(max(m, int(round(side * scale / m)) * m) for side in (height, width))
+    from colourise_core import models
+
+    return models.family_of(model).input_size(model, height, width, render_size)
 
 
-def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
+def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
+               hints=None) -> np.ndarray:
     """UV for a batch of luma at the model's input size.
 
     Args:
         y: (N, h, w, 1).
-        samples: CVAE samples per image (other models: 1).
-        temperature: CVAE latent standard-deviation scale; 0 gives the mean.
+        samples: samples per image (a family that does not sample repeats its answer).
+        temperature: the family's temperature (CVAE: latent std scale, 0 the mean; unet: the
+            annealed-mean temperature, "vividness"); None: the family's default.
+        seed: seeds the samples.
+        hints: None, or (uv (N, h, w, 2), mask (N, h, w, 1)) at the input size; a family that
+            takes none raises a ColouriseError.
     Returns:
         (S, N, h, w, 2).
     """
-    y = np.asarray(y, "float32")
-    if model.colourise_name == "cvae" and (samples > 1 or temperature > 0):
-        return model.sample_uv(y, n=samples, temperature=temperature, seed=seed)
-    uv = np.asarray(model.predict_on_batch(y))  # compiled once per input size, not eager
-    return np.repeat(uv[None], samples, axis=0) if samples > 1 else uv[None]
+    from colourise_core import models
+
+    return models.family_of(model).predict_uv(model, np.asarray(y, "float32"), samples=samples,
+                                               temperature=temperature, seed=seed, hints=hints)
 
 
 def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0,
@@ -124,3 +131,151 @@ def colourise(image, model, samples: int = 1, temperature: float = 0.0, seed: in
         render_size: the longer side the CNN/CGAN sees (None: the training resolution).
     """
     return colourise_image(image, model, samples, temperature, seed, render_size).rgb
+
+
+# ----------------------------------------------------------------------------- lean path
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Rendering:
+    """One model's display-ready result from `colourise_many`.
+
+    rgb8: (H, W, 3) uint8, or (S, H, W, 3) for S samples.
+    alpha: (H, W) float32 or None, copied from the input.
+    luma: (H, W, 1) float32, the input's Y (one array shared by every model of the call).
+    seconds: wall time of this model's part (its input resize, forward, full-size steps).
+    seen: the (h, w) the model saw.
+    steps: seconds per step, this model's ("forward", ...) and the shared ones ("decode", "luma").
+    """
+
+    rgb8: np.ndarray
+    alpha: np.ndarray | None
+    luma: np.ndarray
+    seconds: float
+    seen: tuple[int, int]
+    steps: dict
+
+    @functools.cached_property
+    def rgb(self) -> np.ndarray:
+        """float32 RGB in [0, 1] (for metrics and float consumers), computed once on demand."""
+        return self.rgb8.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def upsample_uv(uv: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A model's UV at full size, clipped to the chroma range: (h, w, 2) -> planes U, V (H, W).
+
+    The pixels of `imageio.resize_float(uv, size)` followed by `colour.merge_y_uv`'s clip: when
+    both sides grow (the usual case) each plane is one multi-threaded bicubic `cv2.resize`,
+    clipped in place once to the input's range intersected with [-U_MAX, U_MAX] / [-V_MAX, V_MAX].
+    """
+    height, width = int(size[0]), int(size[1])
+    uv = np.ascontiguousarray(uv, np.float32)
+    if uv.shape[0] > height or uv.shape[1] > width:  # a side shrinks: the reference's two-pass rule
+        full = imageio.resize_float(uv, (height, width))
+        return (np.clip(full[..., 0], -colour.U_MAX, colour.U_MAX),
+                np.clip(full[..., 1], -colour.V_MAX, colour.V_MAX))
+    planes = []
+    for c, bound in enumerate((colour.U_MAX, colour.V_MAX)):
+        plane = np.ascontiguousarray(uv[..., c])  # (h, w)
+        low, high = max(float(plane.min()), -bound), min(float(plane.max()), bound)
+        if plane.shape != (height, width):
+            plane = cv2.resize(plane, (width, height), interpolation=cv2.INTER_CUBIC)
+        else:
+            plane = plane.copy()
+        np.clip(plane, low, high, out=plane)  # no ringing outside the input's range, nor the gamut's
+        planes.append(plane)
+    return planes[0], planes[1]
+
+
+def _per_model(value, name: str, default):
+    """`value` itself, or its entry for `name` when it is a dict (e.g. samples for the CVAE only)."""
+    return value.get(name, default) if isinstance(value, dict) else value
+
+
+def _graph_runtime(model):
+    """The model itself when it runs its own graphs (an `onnx_runtime.OnnxModel`), else None."""
+    return model if getattr(model, "runs_own_graphs", False) else None
+
+
+def model_input_size(model, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
+    """`input_size` for a Keras model or a model that runs its own graphs (ONNX)."""
+    own = _graph_runtime(model)
+    return own.input_size(height, width, render_size) if own else input_size(model, height, width, render_size)
+
+
+def model_predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
+    """`predict_uv` for a Keras model or a model that runs its own graphs (ONNX): (S, N, h, w, 2)."""
+    own = _graph_runtime(model)
+    if own:
+        return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed)
+    return predict_uv(model, y, samples, temperature, seed)
+
+
+def render_uv(luma: np.ndarray, uv: np.ndarray, steps: dict | None = None) -> np.ndarray:
+    """Full-size uint8 RGB of a luma and one model's UV samples.
+
+    Args:
+        luma: (H, W, 1) float32 in [0, 1].
+        uv: (S, h, w, 2) UV at the model's input size.
+        steps: a dict that gets the seconds of "uv resize" and "rgb8" added.
+    Returns:
+        (S, H, W, 3) uint8.
+    """
+    height, width = luma.shape[:2]
+    out = np.empty((len(uv), height, width, 3), np.uint8)
+    steps = {} if steps is None else steps
+    for i, uv_s in enumerate(uv):
+        start = time.perf_counter()
+        u, v = upsample_uv(uv_s, (height, width))
+        mid = time.perf_counter()
+        colour.chroma_to_rgb8(luma, u, v, out=out[i])
+        end = time.perf_counter()
+        steps["uv resize"] = steps.get("uv resize", 0.0) + mid - start
+        steps["rgb8"] = steps.get("rgb8", 0.0) + end - mid
+    return out
+
+
+def colourise_many(image, models: dict, samples: int | dict = 1, temperature: float | dict = 0.0, seed: int = 0,
+                   render_size: int | None | dict = None) -> dict[str, Rendering]:
+    """Colourise one image with several models, display-ready: every model-independent step once.
+
+    The image is decoded once and its luma computed once; models that see the same input size
+    share the downscaled Y; each model then costs its forward pass, one UV resize and one fused
+    pass to uint8 RGB (see `render_uv`). The pixels equal `colourise_image`'s rounded to uint8
+    within one level; the luma of the result is the input's within 1/255.
+
+    Args:
+        image: a path, bytes, a PIL image, an array or an `imageio.LoadedImage`.
+        models: {name: model}, each a Keras model (`weights.load_pretrained`) or an
+            `onnx_runtime.OnnxModel`.
+        samples, temperature, render_size: one value for all, or a dict by name (missing names
+            get 1, 0.0 and None).
+        seed: seeds the samples.
+    Returns:
+        {name: Rendering}, in the order of `models`.
+    """
+    start = time.perf_counter()
+    loaded = image if isinstance(image, imageio.LoadedImage) else imageio.load_rgb(image)
+    decoded = time.perf_counter()
+    luma = colour.luma_of(loaded.rgb)  # (H, W, 1)
+    shared = {"decode": decoded - start, "luma": time.perf_counter() - decoded}
+    alpha = loaded.alpha
+    del loaded
+    height, width = luma.shape[:2]
+    smalls: dict[tuple[int, int], np.ndarray] = {}  # the Y each input size needs, made once
+    results = {}
+    for name, model in models.items():
+        begin = time.perf_counter()
+        steps = dict(shared)
+        h, w = model_input_size(model, height, width, _per_model(render_size, name, None))
+        if (h, w) not in smalls:
+            smalls[(h, w)] = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
+        t = time.perf_counter()
+        steps["y resize"] = t - begin
+        uv = model_predict_uv(model, smalls[(h, w)], _per_model(samples, name, 1),
+                              _per_model(temperature, name, 0.0), seed)[:, 0]  # (S, h, w, 2)
+        steps["forward"] = time.perf_counter() - t
+        rgb8 = render_uv(luma, uv, steps)
+        results[name] = Rendering(rgb8=rgb8[0] if len(rgb8) == 1 else rgb8, alpha=alpha, luma=luma,
+                                  seconds=time.perf_counter() - begin, seen=(h, w), steps=steps)
+    return results

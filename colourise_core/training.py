@@ -1,4 +1,4 @@
-"""One trainer for the three models: checkpoints each epoch, resumes, records learning curves.
+"""One trainer for every model family (through `models.family_of`, never a name): checkpoints each epoch, resumes, records learning curves.
 
 A run folder holds:
     spec.json            the model spec (rebuilds the architecture)
@@ -32,19 +32,16 @@ from colourise_core.data import datasets, pipeline
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
 
-# Per-model defaults from chapter 4: (batch size, learning rate, Adam beta_1, augmentation).
-MODEL_DEFAULTS = {
-    "cnn": dict(batch_size=512, learning_rate=1e-3, beta_1=0.9, augment=True),
-    "cgan": dict(batch_size=512, learning_rate=2e-4, beta_1=0.5, augment=False),
-    "cvae": dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=False),
-}
+# Per-family defaults (chapter 4 for the dissertation's three): batch size, learning rate,
+# Adam beta_1, augmentation; and the validation log each family monitors. Owned by the families.
+MODEL_DEFAULTS = {name: dict(f.defaults) for name, f in models.FAMILIES.items()}
 DATASET_RESOLUTION = {"shapes": 64, "cifar10": 32, "faces": 128, "imagenette": 128, "folder": 128}
-MONITOR = {"cnn": "val_loss", "cgan": "val_g_loss", "cvae": "val_loss"}
+MONITOR = {name: f.monitor for name, f in models.FAMILIES.items()}
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    model: str = "cnn"  # cnn | cgan | cvae
+    model: str = models.DEFAULT_FAMILY  # a family of models.MODEL_NAMES (cnn | cgan | cvae | ...)
     dataset: str = "shapes"  # shapes | cifar10 | imagenette | faces | folder
     data: str | None = None  # folder or archive; None: generated (shapes) or downloaded (cifar10)
     classes: tuple | None = None  # class names to train on (e.g. ("horse",)); None: all
@@ -57,6 +54,11 @@ class TrainConfig:
     dropout: float | None = None  # CNN only; None: 0.2 (4.1.4)
     latent_dim: int | None = None  # CVAE only; None: 1024
     recon_weight: float | None = None  # CVAE only, W of equation 4.5; None: 1
+    rebalance: float | None = None  # unet only: lambda of the class rebalancing; None: 0.5, 1: off
+    extra: tuple | None = None  # more training datasets, "NAME:PATH" each (e.g. "folder:photos-extra.zip")
+    crops: bool = False  # read images at native size and train on random square crops (multi-scale)
+    crop_min: float = 0.5  # smallest random crop side, as a share of an image's shorter side
+    steps_per_epoch: int | None = None  # at most this many batches an epoch (a checkpoint each); None: all
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
@@ -70,19 +72,18 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(models.MODEL_NAMES)}")
         if self.dataset not in DATASET_RESOLUTION:
             raise DatasetError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASET_RESOLUTION)}")
-        fill = {k: v for k, v in MODEL_DEFAULTS[self.model].items() if getattr(self, k) is None}
+        fill = {k: v for k, v in models.get_family(self.model).defaults.items() if getattr(self, k) is None}
         if self.resolution is None:
             fill["resolution"] = DATASET_RESOLUTION[self.dataset]
         if self.classes is not None:
             fill["classes"] = tuple(self.classes)
+        if self.extra is not None:
+            fill["extra"] = tuple(self.extra)
         return dataclasses.replace(self, **fill)
 
     def model_overrides(self) -> dict:
-        keys = {"cnn": ("dropout",), "cgan": (), "cvae": ("latent_dim", "recon_weight")}[self.model]
-        out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
-        if self.model == "cvae":
-            out["seed"] = self.seed
-        return out
+        """The model-config fields this config sets (the family says which)."""
+        return models.get_family(self.model).config_overrides(self)
 
 
 @dataclasses.dataclass
@@ -121,7 +122,7 @@ def _write_json(path: Path, obj) -> None:
 
 
 def _optimizers(model) -> list:
-    return [model.d_optimizer, model.g_optimizer] if model.colourise_name == "cgan" else [model.optimizer]
+    return models.family_of(model).optimizers(model)
 
 
 def _build_optimizers(model) -> None:
@@ -132,11 +133,7 @@ def _build_optimizers(model) -> None:
     """
     if any(opt.built for opt in _optimizers(model)):
         return
-    if model.colourise_name == "cgan":
-        model.d_optimizer.build(model.discriminator.trainable_variables)
-        model.g_optimizer.build(model.generator.trainable_variables)
-    else:
-        model.optimizer.build(model.trainable_variables)
+    models.family_of(model).build_optimizers(model)
 
 
 def _save_optimizers(model, path: Path) -> None:
@@ -155,21 +152,22 @@ def _load_optimizers(model, path: Path) -> None:
 
 
 def compile_model(model, config: TrainConfig) -> None:
-    """Compile with the chapter-4 optimizers: Adam (CNN MSE, CVAE eq. 4.5, CGAN BCE)."""
-    adam = lambda: keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)  # noqa: E731
-    if model.colourise_name == "cgan":
-        model.compile(d_optimizer=adam(), g_optimizer=adam())
-    elif model.colourise_name == "cvae":
-        model.compile(optimizer=adam())  # the loss is CVAE.compute_loss
-    else:
-        model.compile(optimizer=adam(), loss="mse")
+    """Compile with the family's optimizers and loss (chapter 4: Adam; CNN MSE, CVAE eq. 4.5, CGAN BCE)."""
+    models.family_of(model).compile(model, config.learning_rate, config.beta_1)
 
 
 def make_datasets(config: TrainConfig):
     """The training and validation datasets of a (resolved) config."""
     shapes = ShapeSetConfig(luma_matched=config.luma_matched) if config.dataset == "shapes" else None
-    train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
-                                  resolution=config.resolution, limit=config.limit, seed=config.seed, shapes_config=shapes)
+    if config.extra or config.crops:  # several datasets and/or random crops at native size
+        from colourise_core.data import crops
+
+        sources = [(config.dataset, config.data)] + [crops.parse_source(s) for s in config.extra or ()]
+        train = crops.load_mixture(sources, split="train", resolution=config.resolution, crops=config.crops,
+                                   crop_min=config.crop_min, limit=config.limit, seed=config.seed)
+    else:
+        train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
+                                      resolution=config.resolution, limit=config.limit, seed=config.seed, shapes_config=shapes)
     # Validation comes from the training split (10% held back), never from the test split, so
     # that early stopping cannot select on the images the metrics are reported on.
     train, val = pipeline.split_train_val(train, val_fraction=0.1, seed=config.seed)
@@ -179,42 +177,42 @@ def make_datasets(config: TrainConfig):
 
 
 def _batches(dataset, config: TrainConfig, training: bool):
-    target = "yuv" if config.model == "cvae" else "uv"
-    return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training,
-                               augment=bool(config.augment) and training, seed=config.seed, target=target)
+    family = models.get_family(config.model)
+    augment = (family.augment_config() or True) if config.augment and training else False
+    return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training, augment=augment,
+                               seed=config.seed, target=family.target, random_crops=training)
 
 
 def _step(model, y, target, training: bool) -> dict:
-    """One batch: y (B, R, R, 1); target UV (B, R, R, 2), or YUV (B, R, R, 3) for the CVAE."""
-    name = model.colourise_name
-    if name == "cgan":
-        return model.train_batch(y, target) if training else model.test_batch(y, target)
-    x = target if name == "cvae" else y
-    fn = model.train_on_batch if training else model.test_on_batch
-    return {k: float(v) for k, v in fn(x, target, return_dict=True).items()}
+    """One batch: y (B, R, R, 1); target UV (B, R, R, 2) or YUV (B, R, R, 3), as the family says."""
+    family = models.family_of(model)
+    return family.train_step(model, y, target) if training else family.test_step(model, y, target)
 
 
-def _prefetched(batches):
-    """Yield batches[0], batches[1], ... preparing the next one in a thread (numpy and cv2 free
-    the GIL, so decoding and augmentation overlap the training step)."""
+def _prefetched(batches, steps: int | None = None):
+    """Yield batches[0], batches[1], ... (the first `steps`) preparing the next one in a thread
+    (numpy and cv2 free the GIL, so decoding and augmentation overlap the training step)."""
+    n = len(batches) if steps is None else min(steps, len(batches))
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(batches.__getitem__, 0)
-        for step in range(len(batches)):
+        for step in range(n):
             batch = pending.result()
-            if step + 1 < len(batches):
+            if step + 1 < n:
                 pending = pool.submit(batches.__getitem__, step + 1)
             yield batch
 
 
-def _run_epoch(model, batches, callbacks, training: bool) -> dict:
-    """Mean logs over an epoch. CNN/CVAE logs are Keras' running means; the CGAN's are averaged here."""
+def _run_epoch(model, batches, callbacks, training: bool, steps: int | None = None) -> dict:
+    """Mean logs over an epoch: Keras' running means, or averaged here for a family whose steps
+    return per-batch logs (`average_logs`)."""
+    family = models.family_of(model)
     model.reset_metrics()
     totals, count, logs = {}, 0, {}
-    for step, (y, target) in enumerate(_prefetched(batches)):
+    for step, (y, target) in enumerate(_prefetched(batches, steps)):
         if training:
             callbacks.on_train_batch_begin(step)
         logs = _step(model, y, target, training)
-        if model.colourise_name == "cgan":
+        if family.average_logs:
             count += 1
             totals = {k: totals.get(k, 0.0) + v for k, v in logs.items()}
             logs = {k: v / count for k, v in totals.items()}
@@ -222,9 +220,7 @@ def _run_epoch(model, batches, callbacks, training: bool) -> dict:
             callbacks.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
-    if model.colourise_name == "cgan" and count:
-        logs = {**logs, "loss": logs["g_loss"]}
-    return logs
+    return family.epoch_logs(logs) if logs else logs
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume: bool = False) -> TrainResult:
@@ -266,10 +262,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     else:
         if config.init_weights:
             models.load_weights_checked(model, config.init_weights)
+        else:
+            models.family_of(model).prepare(model, train_batches)  # e.g. statistics of the training data
         _write_json(run / "spec.json", model.spec)
         _write_json(run / "train_config.json", dataclasses.asdict(config))
 
-    cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=len(train_batches), verbose=0)
+    steps = len(train_batches) if config.steps_per_epoch is None else min(config.steps_per_epoch, len(train_batches))
+    cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=steps, verbose=0)
     model.stop_training = False
     cb.on_train_begin()
     monitor = MONITOR[config.model]
@@ -278,7 +277,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         cb.on_epoch_begin(epoch)
         seeding.seed_epoch(model, epoch)  # dropout/noise draws depend on (seed, epoch): resume == uninterrupted
         start = time.perf_counter()
-        logs = _run_epoch(model, train_batches, cb, training=True)
+        logs = _run_epoch(model, train_batches, cb, training=True, steps=steps)
         seconds += time.perf_counter() - start
         train_batches.on_epoch_end()
         if model.stop_training:  # stopped mid-epoch: the epoch is not finished, keep the last checkpoint
