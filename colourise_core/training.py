@@ -278,6 +278,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     epoch = epoch0
     for epoch in range(epoch0, config.epochs):
         cb.on_epoch_begin(epoch)
+        seeding.seed_epoch(model, epoch)  # dropout/noise draws depend on (seed, epoch): resume == uninterrupted
         start = time.perf_counter()
         logs = _run_epoch(model, train_batches, cb, training=True, steps=steps)
         seconds += time.perf_counter() - start
