@@ -84,6 +84,8 @@ def cmd_train(args) -> int:
         model=args.model, dataset=args.dataset, data=args.data, classes=tuple(args.classes) if args.classes else None,
         resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         augment=args.augment, dropout=args.dropout, latent_dim=args.latent_dim, recon_weight=args.recon_weight,
+        mdn_components=args.mdn, rarity_mix=args.rarity_mix, grad_weight=args.grad_weight, free_bits=args.free_bits,
+        kl_anneal_steps=args.kl_anneal_steps,
         luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
@@ -142,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument("--recon-weight", type=float, default=None)
+    p.add_argument("--mdn", type=int, nargs="?", const=8, default=None, metavar="K",
+                   help="CVAE: conditional encoder as a K-component mixture density network (default K 8)")
+    p.add_argument("--rarity-mix", type=float, default=None, help="CVAE: weight pixels by chroma rarity, uniform mix lambda (0.5)")
+    p.add_argument("--grad-weight", type=float, default=None, help="CVAE: weight of the chroma-gradient term")
+    p.add_argument("--free-bits", type=float, default=None, help="CVAE: KL nats per latent dimension not charged")
+    p.add_argument("--kl-anneal-steps", type=int, default=None, help="CVAE: steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N images")
     p.add_argument("--val-limit", type=int, default=1000)

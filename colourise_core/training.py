@@ -57,6 +57,11 @@ class TrainConfig:
     dropout: float | None = None  # CNN only; None: 0.2 (4.1.4)
     latent_dim: int | None = None  # CVAE only; None: 1024
     recon_weight: float | None = None  # CVAE only, W of equation 4.5; None: 1
+    mdn_components: int | None = None  # CVAE only: K-component MDN conditional encoder; None: off (6.1.3)
+    rarity_mix: float | None = None  # CVAE only: chroma-rarity weighted reconstruction, ECCV16 lambda; None: off
+    grad_weight: float | None = None  # CVAE only: chroma-gradient term weight; None: off
+    free_bits: float | None = None  # CVAE only: KL nats per dimension not charged; None: off
+    kl_anneal_steps: int | None = None  # CVAE only: KL weight ramp 0 -> 1 in steps; None: off
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
@@ -78,7 +83,7 @@ class TrainConfig:
         return dataclasses.replace(self, **fill)
 
     def model_overrides(self) -> dict:
-        keys = {"cnn": ("dropout",), "cgan": (), "cvae": ("latent_dim", "recon_weight")}[self.model]
+        keys = {"cnn": ("dropout",), "cgan": (), "cvae": ("latent_dim", "recon_weight", "mdn_components", "rarity_mix", "grad_weight", "free_bits", "kl_anneal_steps")}[self.model]
         out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
         if self.model == "cvae":
             out["seed"] = self.seed
@@ -263,6 +268,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         for _ in range(epoch0):  # replay the shuffles so the data order continues as it was
             train_batches.on_epoch_end()
     else:
+        prepare = getattr(model, "fit_chroma_prior", None)  # a model's statistics of the training data
+        if prepare is not None:
+            prepare(train_batches)
         if config.init_weights:
             models.load_weights_checked(model, config.init_weights)
         _write_json(run / "spec.json", model.spec)
