@@ -21,18 +21,30 @@ from keras import ops
 from colourise_core import colour
 
 
+def uv_bins(uv: np.ndarray, bins: int) -> np.ndarray:
+    """The (U bin, V bin) of each UV value on a bins x bins grid over [-U_MAX, U_MAX] x [-V_MAX, V_MAX].
+
+    The numpy twin of `pixel_weights`' lookup (values on or past the gamut edge go to the edge bins).
+
+    Args:
+        uv: (..., 2).
+    Returns:
+        (..., 2) int.
+    """
+    pos = (np.asarray(uv, np.float32) / np.array([colour.U_MAX, colour.V_MAX], np.float32) + 1.0) * 0.5 * bins
+    return np.clip(np.floor(pos).astype(np.int64), 0, bins - 1)
+
+
 def uv_histogram(uv: np.ndarray, bins: int) -> np.ndarray:
-    """Counts of UV values on a bins x bins grid over [-U_MAX, U_MAX] x [-V_MAX, V_MAX].
+    """Counts of UV values per bin of `uv_bins`.
 
     Args:
         uv: (..., 2).
     Returns:
         (bins, bins) float64 counts, rows U, columns V.
     """
-    uv = np.asarray(uv, np.float64).reshape(-1, 2)
-    hist, _, _ = np.histogram2d(uv[:, 0], uv[:, 1], bins=bins,
-                                range=[[-colour.U_MAX, colour.U_MAX], [-colour.V_MAX, colour.V_MAX]])
-    return hist
+    idx = uv_bins(uv, bins).reshape(-1, 2)
+    return np.bincount(idx[:, 0] * bins + idx[:, 1], minlength=bins * bins).reshape(bins, bins).astype(np.float64)
 
 
 def rarity_weights(counts: np.ndarray, mix: float = 0.5, sigma: float = 1.0) -> np.ndarray:
