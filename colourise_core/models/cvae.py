@@ -34,6 +34,7 @@ import numpy as np
 from keras import layers, ops
 
 from colourise_core.models import chroma_loss, mdn
+from colourise_core.models.family import Family
 
 # Encoder conv filters (down to 2x2) and decoder transposed-conv filters (up from 2x2).
 _LAYOUTS = {
@@ -195,7 +196,7 @@ class CVAE(keras.Model):
         Returns:
             (logits (N, K), means (N, K, L), logvars (N, K, L)); K = 1 without an MDN.
         """
-        out = [np.asarray(a) for a in self.cond_encoder.predict_on_batch(np.asarray(y, "float32"))]
+        out = FAMILY.run_graph(self, "cond_encoder", np.asarray(y, "float32"))
         if self.is_mdn:
             return tuple(out)
         mu, logvar = out
@@ -207,32 +208,8 @@ class CVAE(keras.Model):
 
     def sample_uv(self, y: np.ndarray, n: int = 1, temperature: float = 1.0, seed: int = 0,
                   component: int | None = None) -> np.ndarray:
-        """Decode n samples of q(z | Y) per image, the standard deviation scaled by temperature.
-
-        Args:
-            y: (N, R, R, 1) luma.
-            n: samples per image.
-            temperature: 0 gives the (component's) mean, 1 the learnt spread, > 1 more.
-            seed: numpy seed of the noise, so a sample set is reproducible.
-            component: MDN only: None picks each sample's component by its weight; k (0-based)
-                draws from component k.
-        Returns:
-            (n, N, R, R, 2) UV.
-        """
-        y = np.asarray(y, "float32")
-        if self.is_mdn:
-            z = mdn.sample_latent(*self.mixture(y), n=n, temperature=temperature, seed=seed, component=component)
-            z = z.reshape((-1, z.shape[-1]))
-        else:
-            if component not in (None, 0):
-                raise ValueError(f"component {component}: this CVAE has one Gaussian (component 0), not a mixture")
-            mu, logvar = (np.asarray(a) for a in self.cond_encoder.predict_on_batch(y))
-            eps = np.random.default_rng(seed).standard_normal((n,) + mu.shape).astype("float32")
-            z = mu[None] + temperature * np.exp(0.5 * logvar)[None] * eps  # (n, N, latent)
-            z = z.reshape((-1, mu.shape[-1]))
-        y_rep = np.broadcast_to(y[None], (n,) + y.shape).reshape((-1,) + y.shape[1:])
-        yuv = np.asarray(self.decoder.predict_on_batch([z, y_rep]))
-        return yuv[..., 1:].reshape((n,) + y.shape[:-1] + (2,))
+        """Decode n samples of q(z | Y) per image (`CVAEFamily.predict_uv`); returns (n, N, R, R, 2)."""
+        return FAMILY.predict_uv(self, y, samples=n, temperature=temperature, seed=seed, component=component)
 
     def fit_chroma_prior(self, batches, max_images: int = 4000, sigma: float = 1.0) -> np.ndarray | None:
         """Set the rarity weights from the training data's UV histogram (before training).
@@ -302,3 +279,73 @@ def build(config: CVAEConfig = CVAEConfig()) -> CVAE:
     model(np.zeros((1, r, r, 3), "float32"))  # build the training path
     model(np.zeros((1, r, r, 1), "float32"))
     return model
+
+
+class CVAEFamily(Family):
+    """The CVAE: Adam on equation 4.5 (CVAE.compute_loss), batch 32, trained on YUV (4.3.6).
+
+    Inference decodes samples of q(z | Y): the conditional encoder, then the decoder.
+    """
+
+    name = "cvae"
+    config_cls = CVAEConfig
+    defaults = dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=False)
+    target = "yuv"
+    train_options = ("latent_dim", "recon_weight", "mdn_components", "rarity_mix", "grad_weight", "free_bits", "kl_anneal_steps")
+    samples = True
+    fixed_size = True  # dense layers: exactly R x R
+
+    def build(self, config: CVAEConfig) -> CVAE:
+        return build(config)
+
+    def config_overrides(self, train_config):
+        return {**super().config_overrides(train_config), "seed": train_config.seed}
+
+    def compile(self, model, learning_rate, beta_1):
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))  # loss: compute_loss
+
+    def train_step(self, model, y, target):
+        return {k: float(v) for k, v in model.train_on_batch(target, target, return_dict=True).items()}
+
+    def test_step(self, model, y, target):
+        return {k: float(v) for k, v in model.test_on_batch(target, target, return_dict=True).items()}
+
+    def stride(self, model):
+        return model.resolution
+
+    def inference_graphs(self, model):
+        return {"cond_encoder": model.cond_encoder, "decoder": model.decoder}
+
+    def prepare(self, model, train_batches):
+        model.fit_chroma_prior(train_batches)  # rarity weights from the training UV (no-op when off)
+
+    def predict_uv(self, model, y, samples=1, temperature=None, seed=0, hints=None, component=None):
+        """Decode `samples` draws of q(z | Y), the standard deviation scaled by `temperature`.
+
+        Without an MDN, temperature 0 (or None) gives the conditional mean, drawn once and
+        repeated. With an MDN each sample's component is chosen by its weight (`component`
+        None) or is `component` (0-based), and temperature 0 gives that component's mean.
+        The noise is `default_rng(seed)`: the same seed gives the same samples.
+        Returns (S, N, R, R, 2).
+        """
+        self.check_hints(hints)
+        t = self.temperature_default if temperature is None else temperature
+        y = np.asarray(y, "float32")
+        if model.is_mdn:
+            logits, means, logvars = model.mixture(y)
+            n = samples if (t > 0 or (component is None and model.components > 1)) else 1  # else all alike
+            z = mdn.sample_latent(logits, means, logvars, n=n, temperature=t, seed=seed, component=component)
+        else:
+            if component not in (None, 0):
+                raise ValueError(f"component {component}: this CVAE has one Gaussian (component 0), not a mixture")
+            mu, logvar = self.run_graph(model, "cond_encoder", y)  # (N, latent) each
+            n = samples if t > 0 else 1
+            eps = np.random.default_rng(seed).standard_normal((n,) + mu.shape).astype("float32")
+            z = (mu[None] + t * np.exp(0.5 * logvar)[None] * eps) if t > 0 else mu[None]  # (n, N, latent)
+        y_rep = np.broadcast_to(y[None], (n,) + y.shape).reshape((-1,) + y.shape[1:])
+        yuv = self.run_graph(model, "decoder", [z.reshape((-1, z.shape[-1])), y_rep])  # (n N, R, R, 3)
+        uv = yuv[..., 1:].reshape((n,) + y.shape[:-1] + (2,))
+        return np.repeat(uv, samples, axis=0) if n < samples else uv
+
+
+FAMILY = CVAEFamily()
