@@ -171,6 +171,8 @@ def cmd_train(args) -> int:
         augment=args.augment, dropout=args.dropout, latent_dim=args.latent_dim, recon_weight=args.recon_weight,
         rebalance=args.rebalance, extra=tuple(args.extra) if args.extra else None, crops=args.crops, crop_min=args.crop_min,
         steps_per_epoch=args.steps_per_epoch,
+        mdn_components=args.mdn, rarity_mix=args.rarity_mix, grad_weight=args.grad_weight, free_bits=args.free_bits,
+        kl_anneal_steps=args.kl_anneal_steps,
         luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
@@ -253,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crops", action="store_true", help="train on random square crops of the images at native size (multi-scale)")
     p.add_argument("--crop-min", type=argcheck.float_in(0.0, 1.0, low_open=True), default=0.5, help="smallest crop side, as a share of the shorter side, (0, 1]")
     p.add_argument("--steps-per-epoch", type=argcheck.int_in(1), default=None, help="at most N >= 1 batches an epoch (each epoch checkpoints)")
+    p.add_argument("--mdn", type=argcheck.int_in(1, 64), nargs="?", const=8, default=None, metavar="K",
+                   help="CVAE: conditional encoder as a K-component mixture density network (default K 8)")
+    p.add_argument("--rarity-mix", type=argcheck.float_in(0.0, 1.0), default=None, help="CVAE: weight pixels by chroma rarity, uniform mix lambda (0.5)")
+    p.add_argument("--grad-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="CVAE: weight of the chroma-gradient term")
+    p.add_argument("--free-bits", type=argcheck.float_in(0.0, 1e3), default=None, help="CVAE: KL nats per latent dimension not charged")
+    p.add_argument("--kl-anneal-steps", type=argcheck.int_in(0), default=None, help="CVAE: steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
     p.add_argument("--limit", type=argcheck.int_in(1), default=None, help="train on a seeded subset of N >= 1 images")
     p.add_argument("--val-limit", type=argcheck.int_in(1), default=1000, help=">= 1")

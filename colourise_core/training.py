@@ -61,6 +61,11 @@ class TrainConfig:
     crops: bool = False  # read images at native size and train on random square crops (multi-scale)
     crop_min: float = 0.5  # smallest random crop side, as a share of an image's shorter side
     steps_per_epoch: int | None = None  # at most this many batches an epoch (a checkpoint each); None: all
+    mdn_components: int | None = None  # CVAE only: K-component MDN conditional encoder; None: off (6.1.3)
+    rarity_mix: float | None = None  # CVAE only: chroma-rarity weighted reconstruction, ECCV16 lambda; None: off
+    grad_weight: float | None = None  # CVAE only: chroma-gradient term weight; None: off
+    free_bits: float | None = None  # CVAE only: KL nats per dimension not charged; None: off
+    kl_anneal_steps: int | None = None  # CVAE only: KL weight ramp 0 -> 1 in steps; None: off
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
