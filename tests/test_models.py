@@ -171,5 +171,5 @@ def test_weights_without_spec_for_another_architecture_refused(tmp_path):
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match="unknown model 'unet'"):
-        models.build_model("unet", 32)
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        models.build_model("vgg", 32)
