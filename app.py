@@ -11,7 +11,7 @@ import streamlit as st
 
 st.set_page_config(page_title="colourise", page_icon=":material/palette:", layout="wide")
 
-from app_support import weights_choice  # noqa: E402 - after set_page_config
+from app_support import runtime_choice, weights_choice  # noqa: E402 - after set_page_config
 
 PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", default=True),
@@ -28,6 +28,7 @@ with st.sidebar:
     st.caption("Grey in, colour out: a CNN, a conditional GAN and a conditional VAE predict the "
                "chroma (U, V) of a greyscale photo's luma (Y).")
     weights_choice.choose()
+    runtime_choice.show_device(runtime_choice.choose())
     with st.expander("About", icon=":material/info:"):
         st.markdown(
             "A reproduction of J. Conway, *Deep Learning Methods to Solve the Inverse Problem of "
