@@ -3,6 +3,7 @@
     colourise IMAGE... [--model cnn|cgan|cvae|all] [--weights SET_OR_RUN_DIR] [--out DIR]
                        [--samples N --temperature T --seed S] [--render-size PX]
                        [--runtime keras|onnx] [--verbose]
+    colourise IMAGE... --model levin --hints HINTS.json | --model welsh --reference REF.jpg
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
     evaluate --model M --weights W --dataset D [--data PATH] [--split test]
     weights list|verify|download|publish|export
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from colourise_core.errors import ColouriseError
 
-MODEL_CHOICES = ("cnn", "cgan", "cvae")
+MODEL_CHOICES = ("cnn", "cgan", "cvae", "unet")  # the families of colourise_core.models.FAMILIES
 
 
 def _load_model(name: str, weights: str | None):
@@ -31,10 +32,19 @@ def _load_model(name: str, weights: str | None):
 def cmd_colourise(args) -> int:
     import time
 
-    from colourise_core import imageio, inference, runtime
+    from colourise_core import guided, imageio, inference, runtime
     from colourise_core.weights import DEFAULT_SET
 
+    guided.check_args(args.model, args.hints, args.reference)
+    if args.model in guided.METHODS:  # the classic methods: no network
+        return guided.cmd_colourise(args)
+
     names = MODEL_CHOICES if args.model == "all" else (args.model,)
+    if args.hints is not None:  # a model that takes no hints refuses them (never a silent ignore)
+        from colourise_core import models
+
+        for name in names:
+            models.get_family(name).check_hints(args.hints)
     out = Path(args.out)
     failures = 0
     start = time.perf_counter()
@@ -97,6 +107,8 @@ def cmd_train(args) -> int:
         model=args.model, dataset=args.dataset, data=args.data, classes=tuple(args.classes) if args.classes else None,
         resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         augment=args.augment, dropout=args.dropout, latent_dim=args.latent_dim, recon_weight=args.recon_weight,
+        rebalance=args.rebalance, extra=tuple(args.extra) if args.extra else None, crops=args.crops, crop_min=args.crop_min,
+        steps_per_epoch=args.steps_per_epoch,
         luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
@@ -133,7 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("colourise", help="colourise images (a colour input is turned to grey first)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--model", choices=MODEL_CHOICES + ("all",), default="cnn")
+    p.add_argument("--model", choices=MODEL_CHOICES + ("levin", "welsh", "all"), default="cnn")
+    p.add_argument("--hints", default=None, metavar="HINTS.json",
+                   help='colour hints {"points": [{"x": X, "y": Y, "rgb": [R, G, B]}], "radius": PX}, in the '
+                        "image's pixels after EXIF orientation (levin, and models that take hints)")
+    p.add_argument("--reference", default=None, metavar="REF.jpg", help="welsh: a colour photo to take the colours from")
     p.add_argument("--weights", default=None, help="a weight set name (see `weights list`) or a run folder; default imagenette")
     p.add_argument("--out", default="colourised")
     p.add_argument("--samples", type=int, default=1, help="CVAE samples per image")
@@ -154,11 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
-    p.add_argument("--resolution", type=int, choices=(32, 64, 128), default=None)
+    p.add_argument("--resolution", type=int, default=None, help="32, 64 or 128 for the dissertation's models; unet: any multiple of 16")
     p.add_argument("--augment", type=_bool, default=None)
     p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument("--recon-weight", type=float, default=None)
+    p.add_argument("--rebalance", type=float, default=None, help="unet: class-rebalancing lambda (default 0.5; 1 turns it off)")
+    p.add_argument("--extra", action="append", default=None, metavar="NAME:PATH",
+                   help="another training dataset (repeatable), e.g. folder:../shared/datasets/photos-extra.zip")
+    p.add_argument("--crops", action="store_true", help="train on random square crops of the images at native size (multi-scale)")
+    p.add_argument("--crop-min", type=float, default=0.5, help="smallest crop side, as a share of the shorter side")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="at most N batches an epoch (each epoch checkpoints)")
     p.add_argument("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
     p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N images")
     p.add_argument("--val-limit", type=int, default=1000)

@@ -103,6 +103,20 @@ def _load(src: Any) -> tuple[Any, str]:
                          f"{e.msg} at line {e.lineno} column {e.colno}") from None
 
 
+def read_hints(src: HintsSource) -> dict | Hints:
+    """Read a hints file or text once (to check it against several images): JSON object, not validated.
+
+    Raises:
+        HintsError: missing, too large, not JSON, or not a JSON object.
+    """
+    if isinstance(src, Hints):
+        return src
+    obj, label = _load(src)
+    if not isinstance(obj, dict):
+        raise HintsError(f"{label}: expected a JSON object {{\"points\": [...]}}, got a {type(obj).__name__}")
+    return obj
+
+
 def parse_hints(src: HintsSource, width: int, height: int) -> Hints:
     """Parse and validate hints against an image of `width` x `height` pixels.
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from colourise_core import models
+from colourise_core import models, seeding
 from colourise_core.data import datasets, pipeline
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
@@ -54,6 +54,11 @@ class TrainConfig:
     dropout: float | None = None  # CNN only; None: 0.2 (4.1.4)
     latent_dim: int | None = None  # CVAE only; None: 1024
     recon_weight: float | None = None  # CVAE only, W of equation 4.5; None: 1
+    rebalance: float | None = None  # unet only: lambda of the class rebalancing; None: 0.5, 1: off
+    extra: tuple | None = None  # more training datasets, "NAME:PATH" each (e.g. "folder:photos-extra.zip")
+    crops: bool = False  # read images at native size and train on random square crops (multi-scale)
+    crop_min: float = 0.5  # smallest random crop side, as a share of an image's shorter side
+    steps_per_epoch: int | None = None  # at most this many batches an epoch (a checkpoint each); None: all
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
@@ -72,6 +77,8 @@ class TrainConfig:
             fill["resolution"] = DATASET_RESOLUTION[self.dataset]
         if self.classes is not None:
             fill["classes"] = tuple(self.classes)
+        if self.extra is not None:
+            fill["extra"] = tuple(self.extra)
         return dataclasses.replace(self, **fill)
 
     def model_overrides(self) -> dict:
@@ -152,8 +159,15 @@ def compile_model(model, config: TrainConfig) -> None:
 def make_datasets(config: TrainConfig):
     """The training and validation datasets of a (resolved) config."""
     shapes = ShapeSetConfig(luma_matched=config.luma_matched) if config.dataset == "shapes" else None
-    train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
-                                  resolution=config.resolution, limit=config.limit, seed=config.seed, shapes_config=shapes)
+    if config.extra or config.crops:  # several datasets and/or random crops at native size
+        from colourise_core.data import crops
+
+        sources = [(config.dataset, config.data)] + [crops.parse_source(s) for s in config.extra or ()]
+        train = crops.load_mixture(sources, split="train", resolution=config.resolution, crops=config.crops,
+                                   crop_min=config.crop_min, limit=config.limit, seed=config.seed)
+    else:
+        train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
+                                      resolution=config.resolution, limit=config.limit, seed=config.seed, shapes_config=shapes)
     # Validation comes from the training split (10% held back), never from the test split, so
     # that early stopping cannot select on the images the metrics are reported on.
     train, val = pipeline.split_train_val(train, val_fraction=0.1, seed=config.seed)
@@ -163,9 +177,10 @@ def make_datasets(config: TrainConfig):
 
 
 def _batches(dataset, config: TrainConfig, training: bool):
-    target = models.get_family(config.model).target
-    return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training,
-                               augment=bool(config.augment) and training, seed=config.seed, target=target)
+    family = models.get_family(config.model)
+    augment = (family.augment_config() or True) if config.augment and training else False
+    return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training, augment=augment,
+                               seed=config.seed, target=family.target, random_crops=training)
 
 
 def _step(model, y, target, training: bool) -> dict:
@@ -174,25 +189,26 @@ def _step(model, y, target, training: bool) -> dict:
     return family.train_step(model, y, target) if training else family.test_step(model, y, target)
 
 
-def _prefetched(batches):
-    """Yield batches[0], batches[1], ... preparing the next one in a thread (numpy and cv2 free
-    the GIL, so decoding and augmentation overlap the training step)."""
+def _prefetched(batches, steps: int | None = None):
+    """Yield batches[0], batches[1], ... (the first `steps`) preparing the next one in a thread
+    (numpy and cv2 free the GIL, so decoding and augmentation overlap the training step)."""
+    n = len(batches) if steps is None else min(steps, len(batches))
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(batches.__getitem__, 0)
-        for step in range(len(batches)):
+        for step in range(n):
             batch = pending.result()
-            if step + 1 < len(batches):
+            if step + 1 < n:
                 pending = pool.submit(batches.__getitem__, step + 1)
             yield batch
 
 
-def _run_epoch(model, batches, callbacks, training: bool) -> dict:
+def _run_epoch(model, batches, callbacks, training: bool, steps: int | None = None) -> dict:
     """Mean logs over an epoch: Keras' running means, or averaged here for a family whose steps
     return per-batch logs (`average_logs`)."""
     family = models.family_of(model)
     model.reset_metrics()
     totals, count, logs = {}, 0, {}
-    for step, (y, target) in enumerate(_prefetched(batches)):
+    for step, (y, target) in enumerate(_prefetched(batches, steps)):
         if training:
             callbacks.on_train_batch_begin(step)
         logs = _step(model, y, target, training)
@@ -226,6 +242,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         saved = TrainConfig(**{**json.loads((run / "train_config.json").read_text()), "epochs": config.epochs})
         config = dataclasses.replace(saved.resolved(), epochs=config.epochs)
 
+    seeding.seed_everything(config.seed)  # weights, dropout and keras.random draws (data order: config.seed)
     model = models.build_model(config.model, config.resolution, **config.model_overrides())
     compile_model(model, config)
     _build_optimizers(model)
@@ -250,7 +267,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         _write_json(run / "spec.json", model.spec)
         _write_json(run / "train_config.json", dataclasses.asdict(config))
 
-    cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=len(train_batches), verbose=0)
+    steps = len(train_batches) if config.steps_per_epoch is None else min(config.steps_per_epoch, len(train_batches))
+    cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=steps, verbose=0)
     model.stop_training = False
     cb.on_train_begin()
     monitor = MONITOR[config.model]
@@ -258,7 +276,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     for epoch in range(epoch0, config.epochs):
         cb.on_epoch_begin(epoch)
         start = time.perf_counter()
-        logs = _run_epoch(model, train_batches, cb, training=True)
+        logs = _run_epoch(model, train_batches, cb, training=True, steps=steps)
         seconds += time.perf_counter() - start
         train_batches.on_epoch_end()
         if model.stop_training:  # stopped mid-epoch: the epoch is not finished, keep the last checkpoint

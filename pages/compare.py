@@ -9,14 +9,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app_support.frame import require_entrypoint
-
-require_entrypoint()
-
 from app_support import inputs, loader, memo, runtime_choice, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import imageio, inference, metrics
 from colourise_core.errors import ColouriseError
+from pages import serve_directly
 
 MODELS = ("cnn", "cgan", "cvae")
 RENDER_OPTIONS = [0, 64, 128, 256, 384, 512, 768, 1024]
@@ -40,7 +37,7 @@ class Result:
 
 def colourise_all(nets: dict, picked, render_size: int | None) -> dict[str, Result]:
     """Every loaded model on the picked image: decoded once, luma once (`inference.colourise_many`)."""
-    locks = [lock for _, lock in nets.values()]
+    locks = [lock for _, lock in nets.values()]  # always taken in MODELS order: no deadlock
     for lock in locks:
         lock.acquire()
     try:
@@ -64,98 +61,105 @@ def score_lines(scores: dict) -> str:
             f"colourfulness **{scores['colourfulness']:.1f}**")
 
 
-st.title("Compare the CNN, CGAN and CVAE")
-st.caption("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every "
-           "result keeps the input's brightness exactly. A colour input is turned to grey first, and the "
-           "results are then scored against it.")
+@st.fragment
+def before_after(results: dict, grey: np.ndarray) -> None:
+    st.subheader("Before / after")
+    a, b = st.columns([1, 3])
+    with a:
+        choice = st.radio("Model", list(results), key="compare_wipe_model", format_func=MODEL_LABELS.get)
+        mode = st.radio("Comparison", ["Wipe", "Blend"], key="compare_wipe_mode", horizontal=True)
+        position = st.slider("Grey <-> colour", 0, 100, 50, key="compare_wipe", format="%d%%",
+                             help="Wipe: colour left of the line, grey right (0%: all grey, 100%: all colour). Blend: a cross-fade.")
+    with b:
+        after = results[choice].rgb8
+        img = views.wipe(grey, after, position / 100) if mode == "Wipe" else views.blend(grey, after, position / 100)
+        st.image(img, caption=f"{MODEL_LABELS[choice]}: {mode.lower()} at {position}%", width="content")
 
-source = weights_choice.selected()
-pick_col, settings_col = st.columns([3, 2], gap="large")
-with pick_col:
-    picked = inputs.pick("compare")
-with settings_col:
-    render = st.select_slider(
-        "Render resolution (CNN and CGAN)", RENDER_OPTIONS, key="compare_render",
-        format_func=lambda v: "training size" if v == 0 else f"{v} px",
-        help="The CNN and CGAN are fully convolutional: they can look at the image at a larger size (its longer "
-             "side, rounded to their stride) to see more detail, at the cost of time. The CVAE has dense "
-             "layers and always sees its training size.")
-    render_size = render or None
 
-if source is None:
-    st.info("No weights to colourise with yet. Add a weights folder (weights/manifest.json), or train a model "
-            "on the Retrain page; it then appears in the sidebar's Weights choice.", icon=":material/info:")
-if picked is None or source is None:
-    st.stop()
+def page() -> None:
+    """The Compare page."""
+    st.title("Compare the CNN, CGAN and CVAE")
+    st.caption("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every "
+               "result keeps the input's brightness exactly. A colour input is turned to grey first, and the "
+               "results are then scored against it.")
 
-h, w = picked.rgb.shape[:2]
-grey = views.grey_of(picked.rgb)
-stem = Path(picked.name).stem
-st.subheader(f"{picked.name} · {w} x {h} px" + (" · colour original" if picked.is_colour else ""))
-columns = iter(st.columns(2 + len(MODELS) if picked.is_colour else 1 + len(MODELS)))
-with next(columns):
-    st.image(views.for_display(grey), caption="Grey input (Y)", width="stretch")
+    source = weights_choice.selected()
+    pick_col, settings_col = st.columns([3, 2], gap="large")
+    with pick_col:
+        picked = inputs.pick("compare")
+    with settings_col:
+        render = st.select_slider(
+            "Render resolution (CNN and CGAN)", RENDER_OPTIONS, key="compare_render",
+            format_func=lambda v: "training size" if v == 0 else f"{v} px",
+            help="The CNN and CGAN are fully convolutional: they can look at the image at a larger size (its longer "
+                 "side, rounded to their stride) to see more detail, at the cost of time. The CVAE has dense "
+                 "layers and always sees its training size.")
+        render_size = render or None
+
+    if source is None:
+        st.info("No weights to colourise with yet. Add a weights folder (weights/manifest.json), or train a model "
+                "on the Retrain page; it then appears in the sidebar's Weights choice.", icon=":material/info:")
+    if picked is None or source is None:
+        return
+
+    h, w = picked.rgb.shape[:2]
+    grey = views.grey_of(picked.rgb)
+    stem = Path(picked.name).stem
+    st.subheader(f"{picked.name} · {w} x {h} px" + (" · colour original" if picked.is_colour else ""))
+    columns = iter(st.columns(2 + len(MODELS) if picked.is_colour else 1 + len(MODELS)))
+    with next(columns):
+        st.image(views.for_display(grey), caption="Grey input (Y)", width="stretch")
+        if picked.is_colour:
+            st.markdown("Baseline (grey): " + score_lines({"psnr": metrics.psnr(grey, picked.rgb),
+                                                              "uv_mse": metrics.uv_mse(grey, picked.rgb),
+                                                              "colourfulness": 0.0}))
     if picked.is_colour:
-        st.markdown("Baseline (grey): " + score_lines({"psnr": metrics.psnr(grey, picked.rgb),
-                                                          "uv_mse": metrics.uv_mse(grey, picked.rgb),
-                                                          "colourfulness": 0.0}))
-if picked.is_colour:
-    with next(columns):
-        st.image(views.for_display(picked.rgb), caption="Original", width="stretch")
-        st.markdown(f"Colourfulness **{metrics.colourfulness(picked.rgb):.1f}**")
+        with next(columns):
+            st.image(views.for_display(picked.rgb), caption="Original", width="stretch")
+            st.markdown(f"Colourfulness **{metrics.colourfulness(picked.rgb):.1f}**")
 
-runtime = runtime_choice.selected()
-with st.spinner("Loading the models..."):
-    loaded = loader.load_many(MODELS, source, runtime)  # in parallel
-nets = {m: v for m, v in loaded.items() if not isinstance(v, BaseException)}
-key = (picked.digest, source.key, source.version, runtime, tuple(nets), render_size)
-results: dict[str, Result] = {}
-if nets:
-    with st.spinner("Colourising..."):
-        results = memo.get("compare", key, lambda: colourise_all(nets, picked, render_size), keep=3)
-for model in MODELS:
-    with next(columns):
-        if not source.has(model):
-            st.markdown(f"**{MODEL_LABELS[model]}**")
-            st.info(f"Not in {source.label}: pick a weight set with a {MODEL_LABELS[model]} in the sidebar.",
-                    icon=":material/info:")
-            continue
-        if model not in results:
-            st.markdown(f"**{MODEL_LABELS[model]}**")
-            error = loaded.get(model)
-            st.error(str(error) if isinstance(error, ColouriseError) else f"{type(error).__name__}: {error}",
-                     icon=":material/error:")
-            continue
-        r = results[model]
-        st.image(r.display, caption=f"{MODEL_LABELS[model]} · {r.seconds:.2f} s", width="stretch")
-        st.caption(f"Saw {r.seen[1]} x {r.seen[0]} px; colourised at {w} x {h} px.")
-        if r.scores:
-            st.markdown(score_lines(r.scores))
-        st.download_button(
-            f"Download {MODEL_LABELS[model]} PNG", lambda r=r: r.png,
-            file_name=f"{stem}-{model}.png", mime="image/png", key=f"compare_download_{model}",
-            icon=":material/download:", on_click="ignore")
+    runtime = runtime_choice.selected()
+    with st.spinner("Loading the models..."):
+        loaded = loader.load_many(MODELS, source, runtime)  # in parallel
+    nets = {m: v for m, v in loaded.items() if not isinstance(v, BaseException)}
+    key = (picked.digest, source.key, source.version, runtime, tuple(nets), render_size)
+    results: dict[str, Result] = {}
+    if nets:
+        with st.spinner("Colourising..."):
+            results = memo.get("compare", key, lambda: colourise_all(nets, picked, render_size), keep=3)
+    for model in MODELS:
+        with next(columns):
+            if not source.has(model):
+                st.markdown(f"**{MODEL_LABELS[model]}**")
+                st.info(f"Not in {source.label}: pick a weight set with a {MODEL_LABELS[model]} in the sidebar.",
+                        icon=":material/info:")
+                continue
+            if model not in results:
+                st.markdown(f"**{MODEL_LABELS[model]}**")
+                error = loaded.get(model)
+                st.error(str(error) if isinstance(error, ColouriseError) else f"{type(error).__name__}: {error}",
+                         icon=":material/error:")
+                continue
+            r = results[model]
+            st.image(r.display, caption=f"{MODEL_LABELS[model]} · {r.seconds:.2f} s", width="stretch")
+            st.caption(f"Saw {r.seen[1]} x {r.seen[0]} px; colourised at {w} x {h} px.")
+            if r.scores:
+                st.markdown(score_lines(r.scores))
+            st.download_button(
+                f"Download {MODEL_LABELS[model]} PNG", lambda r=r: r.png,
+                file_name=f"{stem}-{model}.png", mime="image/png", key=f"compare_download_{model}",
+                icon=":material/download:", on_click="ignore")
 
-if results:
-    tiles = [("Grey input", grey)] + ([("Original", picked.rgb)] if picked.is_colour else [])
-    tiles += [(f"{MODEL_LABELS[m]} ({results[m].seconds:.2f} s)", results[m].rgb8) for m in MODELS if m in results]
-    st.download_button("Download the whole grid as one PNG",
-                       lambda: imageio.encode_png(views.labelled_grid(tiles, height=min(h, 512))),
-                       file_name=f"{stem}-grid.png", mime="image/png", key="compare_download_grid",
-                       icon=":material/grid_view:", on_click="ignore")
+    if results:
+        tiles = [("Grey input", grey)] + ([("Original", picked.rgb)] if picked.is_colour else [])
+        tiles += [(f"{MODEL_LABELS[m]} ({results[m].seconds:.2f} s)", results[m].rgb8) for m in MODELS if m in results]
+        st.download_button("Download the whole grid as one PNG",
+                           lambda: imageio.encode_png(views.labelled_grid(tiles, height=min(h, 512))),
+                           file_name=f"{stem}-grid.png", mime="image/png", key="compare_download_grid",
+                           icon=":material/grid_view:", on_click="ignore")
 
-    @st.fragment
-    def before_after(results: dict, grey: np.ndarray) -> None:
-        st.subheader("Before / after")
-        a, b = st.columns([1, 3])
-        with a:
-            choice = st.radio("Model", list(results), key="compare_wipe_model", format_func=MODEL_LABELS.get)
-            mode = st.radio("Comparison", ["Wipe", "Blend"], key="compare_wipe_mode", horizontal=True)
-            position = st.slider("Grey <-> colour", 0, 100, 50, key="compare_wipe", format="%d%%",
-                                 help="Wipe: colour left of the line, grey right (0%: all grey, 100%: all colour). Blend: a cross-fade.")
-        with b:
-            after = results[choice].rgb8
-            img = views.wipe(grey, after, position / 100) if mode == "Wipe" else views.blend(grey, after, position / 100)
-            st.image(img, caption=f"{MODEL_LABELS[choice]}: {mode.lower()} at {position}%", width="content")
+        before_after(results, grey)
 
-    before_after(results, grey)
+
+if __name__ == "__main__":  # Streamlit ran this file itself: see pages.serve_directly
+    serve_directly()

@@ -12,14 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.runtime import pages_manager
 from streamlit.testing.v1 import AppTest
 
 from app_fixtures import colour_png, make_tiny_weights
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 TIMEOUT = 180
+
+
+def run_app(only=None):
+    """The app's router, as `streamlit run app.py` runs it (as tests/test_app.py)."""
+    import app
+
+    app.main(only)
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +45,6 @@ def app_env(monkeypatch, tmp_path, tiny_onnx):
     monkeypatch.setenv("COLOURISE_ONNX_DIR", str(out))
     monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
-    real_init = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):  # as tests/test_app.py: a server that served its first request
-        real_init(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
 
 
 def _results(at: AppTest, runtime: str) -> dict:
@@ -58,7 +56,7 @@ def _results(at: AppTest, runtime: str) -> dict:
 
 
 def test_compare_on_onnx_runtime_matches_keras_and_says_so():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = AppTest.from_function(run_app, default_timeout=TIMEOUT).run()
     assert at.sidebar.selectbox(key="sidebar_runtime").value == "keras"  # the default
     at.radio(key="compare_source").set_value("Upload").run()
     at.file_uploader(key="compare_upload").set_value(("colour.png", colour_png((48, 64)), "image/png"))
@@ -77,27 +75,25 @@ def test_compare_on_onnx_runtime_matches_keras_and_says_so():
         assert r.png is r.png
 
 
-def test_first_page_with_onnx_never_imports_tensorflow(tiny_onnx):
+def test_first_page_with_onnx_never_imports_tensorflow(tiny_onnx, tmp_path):
     """A fresh process running app.py and Compare on ONNX Runtime, to the first results: no TensorFlow."""
     folder, out = tiny_onnx
-    probe = f"""
+    probe = tmp_path / "probe.py"  # a file: AppTest.from_function reads the function's source
+    probe.write_text(f"""
 import sys
-from streamlit.runtime import pages_manager
 from streamlit.testing.v1 import AppTest
-real = pages_manager.PagesManager.__init__
-def init(self, *a, **k):
-    real(self, *a, **k)
-    pages_manager.PagesManager.uses_pages_directory = False
-pages_manager.PagesManager.__init__ = init
-at = AppTest.from_file({APP!r}, default_timeout={TIMEOUT}).run()
+def run_app():
+    import app
+    app.main()
+at = AppTest.from_function(run_app, default_timeout={TIMEOUT}).run()
 assert not at.exception, [e.value for e in at.exception]
 shown = [c for img in at.image for c in img.captions if " · " in c]
 print("SHOWN", sorted(c.split(" · ")[0] for c in shown))
 print("IMPORTED", "tensorflow" in sys.modules, "keras" in sys.modules)
-"""
+""")
     env = {**os.environ, "COLOURISE_WEIGHTS_DIR": str(folder), "COLOURISE_ONNX_DIR": str(out), "COLOURISE_RUNTIME": "onnx",
            "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(probe)], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "SHOWN ['CGAN', 'CNN', 'CVAE']" in proc.stdout
     assert "IMPORTED False False" in proc.stdout

@@ -20,10 +20,10 @@ from pathlib import Path
 import keras
 
 from colourise_core.errors import WeightsError
-from colourise_core.models import cgan, cnn, cvae
+from colourise_core.models import cgan, cnn, cvae, unet
 from colourise_core.models.family import Family
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (cnn.FAMILY, cgan.FAMILY, cvae.FAMILY)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (cnn.FAMILY, cgan.FAMILY, cvae.FAMILY, unet.FAMILY)}
 MODEL_NAMES = tuple(FAMILIES)
 DISSERTATION_MODELS = ("cnn", "cgan", "cvae")  # the 2020 dissertation's three architectures
 DEFAULT_FAMILY = "cnn"  # what a TrainConfig trains when it names no model
