@@ -47,6 +47,7 @@ class Family:
     takes_hints = False
     fixed_size = False
     temperature_default = 0.0
+    eager_graphs = False  # True: run_graph calls the graphs eagerly (no retracing, no symbolic sizes)
 
     # ---- building -------------------------------------------------------------------------
     def default_config(self, resolution: int, **overrides):
@@ -128,7 +129,11 @@ class Family:
         runner = getattr(model, "graph_runners", {}).get(name)  # e.g. an onnxruntime session
         if runner is not None:
             return runner(inputs)
-        out = graph.predict_on_batch(inputs)  # compiled once per input size, not eager
+        if self.eager_graphs:  # layers that need concrete sizes (bilinear upsampling): called eagerly
+            out = graph(inputs, training=False)
+            out = [keras.ops.convert_to_numpy(o) for o in out] if isinstance(out, (list, tuple)) else keras.ops.convert_to_numpy(out)
+        else:
+            out = graph.predict_on_batch(inputs)  # compiled once per input size, not eager
         return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
 
     def check_hints(self, hints) -> None:
