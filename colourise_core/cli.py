@@ -5,6 +5,7 @@
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
     evaluate --model M --weights W --dataset D [--data PATH] [--split test]
     weights list|verify|download|publish
+    data pack SOURCE --out DIR [--shard-size 256MB] [--dataset D] [--classes NAME...]
     reproduce [--quick] [--out reports/]
 """
 
@@ -168,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     from colourise_core import weights as weights_mod
 
     weights_mod.register_cli(sub)
+    from colourise_core.data import shards  # `data pack` (issue 14)
+
+    shards.register_cli(sub)
     try:
         from colourise_core import reproduce
 

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from colourise_core import models
-from colourise_core.data import datasets, pipeline
+from colourise_core.data import datasets, pipeline, stream
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
 
@@ -210,7 +210,7 @@ def _run_epoch(model, batches, callbacks, training: bool) -> dict:
     """Mean logs over an epoch. CNN/CVAE logs are Keras' running means; the CGAN's are averaged here."""
     model.reset_metrics()
     totals, count, logs = {}, 0, {}
-    for step, (y, target) in enumerate(_prefetched(batches)):
+    for step, (y, target) in enumerate(iter(batches) if getattr(batches, "stream", False) else _prefetched(batches)):
         if training:
             callbacks.on_train_batch_begin(step)
         logs = _step(model, y, target, training)
@@ -249,8 +249,12 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     model = models.build_model(config.model, config.resolution, **config.model_overrides())
     compile_model(model, config)
     _build_optimizers(model)
-    train_set, val_set = make_datasets(config)
-    train_batches, val_batches = _batches(train_set, config, True), _batches(val_set, config, False)
+    streamed = stream.for_config(config, "yuv" if config.model == "cvae" else "uv")  # packed shards (issue 14)
+    if streamed is not None:
+        train_batches, val_batches = streamed
+    else:
+        train_set, val_set = make_datasets(config)
+        train_batches, val_batches = _batches(train_set, config, True), _batches(val_set, config, False)
 
     history, epoch0, seconds = [], 0, 0.0
     best = {"value": None, "epoch": None, "wait": 0}
