@@ -3,6 +3,7 @@
     colourise IMAGE... [--model cnn|cgan|cvae|all] [--weights SET_OR_RUN_DIR] [--out DIR]
                        [--samples N --temperature T --seed S] [--render-size PX]
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
+          [--distribute none|mirrored|multiworker] [--precision float32|mixed_float16|mixed_bfloat16]
     evaluate --model M --weights W --dataset D [--data PATH] [--split test]
     weights list|verify|download|publish
     data pack SOURCE --out DIR [--shard-size 256MB] [--dataset D] [--classes NAME...]
@@ -85,7 +86,8 @@ def cmd_train(args) -> int:
         model=args.model, dataset=args.dataset, data=args.data, classes=tuple(args.classes) if args.classes else None,
         resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         augment=args.augment, dropout=args.dropout, latent_dim=args.latent_dim, recon_weight=args.recon_weight,
-        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed)
+        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed,
+        distribute=args.distribute, precision=args.precision)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
     print(json.dumps({"run_dir": str(result.run_dir), "epochs": result.epochs_done,
@@ -151,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--distribute", choices=("none", "mirrored", "multiworker"), default="none",
+                   help="mirrored: every local GPU; multiworker: the machines of TF_CONFIG (docs/DISTRIBUTED.md); "
+                        "--batch-size is then the global batch")
+    p.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+                   help="mixed precision on GPUs (weights stay float32)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="UV MSE, PSNR and colourfulness beside the all-grey baseline, as JSON")

@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from colourise_core import models
+from colourise_core import distribute, models
 from colourise_core.data import datasets, pipeline, stream
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
@@ -63,6 +63,8 @@ class TrainConfig:
     early_stopping: int = 0  # patience in epochs on the validation loss; 0 disables
     init_weights: str | None = None  # fine-tune: start from this .weights.h5 (same architecture)
     seed: int = 0
+    distribute: str = "none"  # none | mirrored | multiworker (distribute.py); batch_size is the global batch
+    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (weights stay float32)
 
     def resolved(self) -> "TrainConfig":
         """Fill the per-model and per-dataset defaults."""
@@ -184,9 +186,11 @@ def _batches(dataset, config: TrainConfig, training: bool):
                                augment=bool(config.augment) and training, seed=config.seed, target=target)
 
 
-def _step(model, y, target, training: bool) -> dict:
+def _step(model, y, target, training: bool, runner=None) -> dict | None:
     """One batch: y (B, R, R, 1); target UV (B, R, R, 2), or YUV (B, R, R, 3) for the CVAE."""
     name = model.colourise_name
+    if runner is not None and runner.wraps_step:  # tf.distribute: the same step on every replica
+        return runner.run_step(model, target if name == "cvae" else y, target, training)
     if name == "cgan":
         return model.train_batch(y, target) if training else model.test_batch(y, target)
     x = target if name == "cvae" else y
@@ -206,20 +210,26 @@ def _prefetched(batches):
             yield batch
 
 
-def _run_epoch(model, batches, callbacks, training: bool) -> dict:
+def _run_epoch(model, batches, callbacks, training: bool, runner=None) -> dict:
     """Mean logs over an epoch. CNN/CVAE logs are Keras' running means; the CGAN's are averaged here."""
     model.reset_metrics()
+    if runner is not None and runner.wraps_step:
+        runner.start_epoch_part()
     totals, count, logs = {}, 0, {}
     for step, (y, target) in enumerate(iter(batches) if getattr(batches, "stream", False) else _prefetched(batches)):
         if training:
             callbacks.on_train_batch_begin(step)
-        logs = _step(model, y, target, training)
+        logs = _step(model, y, target, training, runner)
+        if logs is None:  # distributed: a short last batch is skipped (equal replica slices)
+            continue
         if model.colourise_name == "cgan":
             count += 1
             totals = {k: totals.get(k, 0.0) + v for k, v in logs.items()}
             logs = {k: v / count for k, v in totals.items()}
         if training:
             callbacks.on_train_batch_end(step, logs)
+            if runner is not None and runner.wraps_step:  # every worker stops at the same step
+                model.stop_training = runner.agree(model.stop_training)
             if model.stop_training:
                 break
     if model.colourise_name == "cgan" and count:
@@ -237,19 +247,33 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         resume: continue from the last finished epoch of `out_dir`.
     Returns:
         A TrainResult with the trained model and its history.
+    Raises:
+        distribute.WorkerLostError: a worker of a multi-worker run stopped (the message names it).
     """
     config = config.resolved()
-    run = Path(out_dir)
-    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)  # the same initial weights in every process (and run)
+    runner = distribute.make_runner(config.distribute, config.batch_size, config.precision)
+    with distribute.session(runner, config.precision):
+        return _train(config, Path(out_dir), callbacks, resume, runner)
+
+
+def _train(config: TrainConfig, run: Path, callbacks, resume: bool, runner) -> TrainResult:
+    chief = runner is None or runner.plan.is_chief  # only the chief writes the run folder
+    if chief:
+        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     state = json.loads((run / "state.json").read_text()) if resume and (run / "state.json").exists() else None
     if state is not None:
         saved = TrainConfig(**{**json.loads((run / "train_config.json").read_text()), "epochs": config.epochs})
-        config = dataclasses.replace(saved.resolved(), epochs=config.epochs)
+        config = dataclasses.replace(saved.resolved(), epochs=config.epochs, distribute=config.distribute,
+                                     precision=config.precision)
+        distribute.rebatch(runner, config.batch_size)
 
-    model = models.build_model(config.model, config.resolution, **config.model_overrides())
-    compile_model(model, config)
-    _build_optimizers(model)
-    streamed = stream.for_config(config, "yuv" if config.model == "cvae" else "uv")  # packed shards (issue 14)
+    with distribute.scope(runner):  # variables made on every replica
+        model = models.build_model(config.model, config.resolution, **config.model_overrides())
+        compile_model(model, config)
+        _build_optimizers(model)
+    streamed = stream.for_config(config, "yuv" if config.model == "cvae" else "uv",  # packed shards (issue 14)
+                                 **distribute.input_share(runner))
     if streamed is not None:
         train_batches, val_batches = streamed
     else:
@@ -269,8 +293,16 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     else:
         if config.init_weights:
             models.load_weights_checked(model, config.init_weights)
-        _write_json(run / "spec.json", model.spec)
-        _write_json(run / "train_config.json", dataclasses.asdict(config))
+        if chief:
+            _write_json(run / "spec.json", model.spec)
+            _write_json(run / "train_config.json", dataclasses.asdict(config))
+    if runner is not None:  # the chief's weights, optimizer state and epoch to every worker
+        done_before = epoch0
+        epoch0, seconds, best = distribute.share_state(runner, model, _optimizers(model), epoch0, seconds, best)
+        for _ in range(epoch0 - done_before):
+            train_batches.on_epoch_end()
+        if chief:
+            _write_json(run / "distribution.json", {**runner.plan.record(), "from_epoch": epoch0})
 
     cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=len(train_batches), verbose=0)
     model.stop_training = False
@@ -280,23 +312,26 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     for epoch in range(epoch0, config.epochs):
         cb.on_epoch_begin(epoch)
         start = time.perf_counter()
-        logs = _run_epoch(model, train_batches, cb, training=True)
+        logs = _run_epoch(model, train_batches, cb, training=True, runner=runner)
         seconds += time.perf_counter() - start
         train_batches.on_epoch_end()
         if model.stop_training:  # stopped mid-epoch: the epoch is not finished, keep the last checkpoint
             break
-        val_logs = _run_epoch(model, val_batches, cb, training=False)
+        val_logs = _run_epoch(model, val_batches, cb, training=False, runner=runner)
         logs = {**logs, **{f"val_{k}": v for k, v in val_logs.items()}, "epoch": epoch + 1, "seconds": seconds}
         history.append(logs)
         improved = best["value"] is None or logs[monitor] < best["value"]
         if improved:
             best = {"value": logs[monitor], "epoch": epoch + 1, "wait": 0}
-            if config.early_stopping:
+            if config.early_stopping and chief:
                 models.save_weights_atomic(model, run / "best.weights.h5")
         else:
             best["wait"] += 1
-        _checkpoint(model, run, epoch + 1, history, seconds, best)
+        if chief:
+            _checkpoint(model, run, epoch + 1, history, seconds, best)
         cb.on_epoch_end(epoch, logs)
+        if runner is not None and runner.wraps_step:
+            model.stop_training = runner.agree(model.stop_training)
         if config.early_stopping and best["wait"] >= config.early_stopping:
             model.stop_training = True
         if model.stop_training:

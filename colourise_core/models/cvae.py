@@ -21,6 +21,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from colourise_core.distribute import replica_scaled
+
 # Encoder conv filters (down to 2x2) and decoder transposed-conv filters (up from 2x2).
 _LAYOUTS = {
     32: ((8, 16, 64, 128), (128, 64, 16, 8)),
@@ -103,7 +105,7 @@ class CVAE(keras.Model):
         kl = ops.mean(kl_divergence(mu_p, logvar_p, mu_q, logvar_q))
         self.recon_tracker.update_state(recon)
         self.kl_tracker.update_state(kl)
-        return self.recon_weight * recon + kl
+        return replica_scaled(self.recon_weight * recon + kl)  # / replicas under tf.distribute, as Keras' losses
 
     def sample_uv(self, y: np.ndarray, n: int = 1, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
         """Decode n samples of q(z | Y) per image, the standard deviation scaled by temperature.
