@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from colourise_core import models
 from colourise_core.distribute import TIMEOUT, Plan, WorkerLostError, _check_batch, lost_worker, tf_config
 
 
@@ -107,28 +108,11 @@ class Runner:
     # ---------------------------------------------------------------- steps
 
     def _replica_fn(self, model, training: bool):
-        """(x, target, weight) -> {log: weighted value}: one replica's part of a step."""
-        if hasattr(model, "_tf_step") and hasattr(model, "discriminator"):  # the CGAN's own compiled step
-            replicas = self.plan.replicas
-            if training:
-                step = model._tf_step().python_function
+        """(y, target, weight) -> {log: weighted value}: one replica's part of a step (the family's)."""
+        family = models.family_of(model)
 
-                def fn(y, uv, w):  # Keras BCE inside strategy.run is already mean / R
-                    d_real, d_fake, g_loss = step(y, uv)
-                    return {"d_loss": (d_real + d_fake) * w * replicas, "g_loss": g_loss * w * replicas}
-            else:
-                def fn(y, uv, w):
-                    gen, disc, bce = model.generator, model.discriminator, model.loss_fn
-                    fake = gen(y, training=False)
-                    real = tf.ones((tf.shape(y)[0], 1))
-                    d = bce(real, disc(uv, training=False)) + bce(tf.zeros_like(real), disc(fake, training=False))
-                    g = bce(real, disc(fake, training=False))
-                    return {"d_loss": d * w * replicas, "g_loss": g * w * replicas}
-            return fn
-        keras_step = model.train_step if training else model.test_step
-
-        def fn(x, target, w):  # means over this replica's images (metrics reset per batch), weighted by its share
-            logs = keras_step((x, target))
+        def fn(y, target, w):
+            logs = family.replica_step(model, y, target, training)
             return {k: tf.cast(v, tf.float32) * w for k, v in logs.items()}
         return fn
 
@@ -138,16 +122,16 @@ class Runner:
             replica_fn, strategy = self._replica_fn(model, training), self.strategy
 
             @tf.function(reduce_retracing=True)
-            def step(x, target, w):
-                out = strategy.run(replica_fn, args=(x, target, w))
+            def step(y, target, w):
+                out = strategy.run(replica_fn, args=(y, target, w))
                 return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in out.items()}
 
             self._fns[key] = step
         return self._fns[key]
 
-    def run_step(self, model, x, target, training: bool) -> dict | None:
+    def run_step(self, model, y, target, training: bool) -> dict | None:
         """One distributed step on a global batch; None when a short training batch is skipped."""
-        cut = self._slices((np.asarray(x), np.asarray(target)), training)
+        cut = self._slices((np.asarray(y), np.asarray(target)), training)
         if cut is None:
             self.skipped_batches += 1
             return None

@@ -19,3 +19,7 @@ class DatasetError(ColouriseError):
 
 class WeightsError(ColouriseError):
     """Weights that are missing, corrupt, tampered with, or for another architecture."""
+
+
+class HintsError(ColouriseError):
+    """A colour-hints file or object that is malformed or does not fit the image."""

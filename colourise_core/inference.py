@@ -2,11 +2,13 @@
 
 Rule for sizes: a model runs at its own resolution on the downscaled Y; its UV is resized back
 to the input's size and joined with the input's own full-resolution Y; out-of-gamut pixels get
-their chroma scaled towards grey (never their luma changed). The CVAE has dense layers and
-takes exactly R x R: the Y is stretched to a square. The CNN and the CGAN are fully
-convolutional: by default they also see R x R, and with `render_size` the image keeps its
-aspect ratio, its longer side scaled to `render_size` and both sides rounded to a multiple of
-2 ** stages (like DeOldify's render factor: larger sees more detail, costs more time).
+their chroma scaled towards grey (never their luma changed). A fixed-size family (the CVAE has
+dense layers) takes exactly R x R: the Y is stretched to a square. Fully convolutional families
+by default also see R x R, and with `render_size` the image keeps its aspect ratio, its longer
+side scaled to `render_size` and both sides rounded to a multiple of the family's stride (like
+DeOldify's render factor: larger sees more detail, costs more time). Everything model-specific
+goes through the model's family (`models.family_of`): the input size, the forward passes, how
+the output becomes UV, samples and hints.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 
 import numpy as np
 
-from colourise_core import colour, imageio
+from colourise_core import colour, imageio, models
 
 TILE_PIXELS = 1 << 20  # pixels per tile of the full-size colour maths (~50 MB of temporaries)
 
@@ -37,38 +39,28 @@ class Colourisation:
     seconds: float
 
 
-def _stride(model) -> int:
-    """Input sides must be multiples of this: R for the CVAE, 2 ** stages = R / 4 otherwise."""
-    if model.colourise_name == "cvae":
-        return model.resolution
-    return model.resolution // 4  # log2(R) - 2 stride-2 stages down to the 4x4 bottleneck
-
-
 def input_size(model, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
     """The (h, w) a model sees for an input of (height, width); see the module docstring."""
-    r = model.resolution
-    if render_size is None or model.colourise_name == "cvae":
-        return r, r
-    m = _stride(model)
-    scale = render_size / max(height, width)
-    return tuple(max(m, int(round(side * scale / m)) * m) for side in (height, width))
+    return models.family_of(model).input_size(model, height, width, render_size)
 
 
-def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
+def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
+               hints=None) -> np.ndarray:
     """UV for a batch of luma at the model's input size.
 
     Args:
         y: (N, h, w, 1).
-        samples: CVAE samples per image (other models: 1).
-        temperature: CVAE latent standard-deviation scale; 0 gives the mean.
+        samples: samples per image (a family that does not sample repeats its answer).
+        temperature: the family's temperature (CVAE: latent std scale, 0 the mean; unet: the
+            annealed-mean temperature, "vividness"); None: the family's default.
+        seed: seeds the samples.
+        hints: None, or (uv (N, h, w, 2), mask (N, h, w, 1)) at the input size; a family that
+            takes none raises a ColouriseError.
     Returns:
         (S, N, h, w, 2).
     """
-    y = np.asarray(y, "float32")
-    if model.colourise_name == "cvae" and (samples > 1 or temperature > 0):
-        return model.sample_uv(y, n=samples, temperature=temperature, seed=seed)
-    uv = np.asarray(model.predict_on_batch(y))  # compiled once per input size, not eager
-    return np.repeat(uv[None], samples, axis=0) if samples > 1 else uv[None]
+    return models.family_of(model).predict_uv(model, np.asarray(y, "float32"), samples=samples,
+                                               temperature=temperature, seed=seed, hints=hints)
 
 
 def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0,

@@ -1,4 +1,4 @@
-"""One trainer for the three models: checkpoints each epoch, resumes, records learning curves.
+"""One trainer for every model family (through `models.family_of`, never a name): checkpoints each epoch, resumes, records learning curves.
 
 A run folder holds:
     spec.json            the model spec (rebuilds the architecture)
@@ -32,19 +32,16 @@ from colourise_core.data import datasets, pipeline, stream
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
 
-# Per-model defaults from chapter 4: (batch size, learning rate, Adam beta_1, augmentation).
-MODEL_DEFAULTS = {
-    "cnn": dict(batch_size=512, learning_rate=1e-3, beta_1=0.9, augment=True),
-    "cgan": dict(batch_size=512, learning_rate=2e-4, beta_1=0.5, augment=False),
-    "cvae": dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=False),
-}
+# Per-family defaults (chapter 4 for the dissertation's three): batch size, learning rate,
+# Adam beta_1, augmentation; and the validation log each family monitors. Owned by the families.
+MODEL_DEFAULTS = {name: dict(f.defaults) for name, f in models.FAMILIES.items()}
 DATASET_RESOLUTION = {"shapes": 64, "cifar10": 32, "faces": 128, "imagenette": 128, "folder": 128}
-MONITOR = {"cnn": "val_loss", "cgan": "val_g_loss", "cvae": "val_loss"}
+MONITOR = {name: f.monitor for name, f in models.FAMILIES.items()}
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    model: str = "cnn"  # cnn | cgan | cvae
+    model: str = models.DEFAULT_FAMILY  # a family of models.MODEL_NAMES (cnn | cgan | cvae | ...)
     dataset: str = "shapes"  # shapes | cifar10 | imagenette | faces | folder
     data: str | None = None  # folder or archive; None: generated (shapes) or downloaded (cifar10)
     classes: tuple | None = None  # class names to train on (e.g. ("horse",)); None: all
@@ -72,7 +69,7 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(models.MODEL_NAMES)}")
         if self.dataset not in DATASET_RESOLUTION:
             raise DatasetError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASET_RESOLUTION)}")
-        fill = {k: v for k, v in MODEL_DEFAULTS[self.model].items() if getattr(self, k) is None}
+        fill = {k: v for k, v in models.get_family(self.model).defaults.items() if getattr(self, k) is None}
         if self.resolution is None:
             fill["resolution"] = DATASET_RESOLUTION[self.dataset]
         if self.classes is not None:
@@ -80,11 +77,8 @@ class TrainConfig:
         return dataclasses.replace(self, **fill)
 
     def model_overrides(self) -> dict:
-        keys = {"cnn": ("dropout",), "cgan": (), "cvae": ("latent_dim", "recon_weight")}[self.model]
-        out = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
-        if self.model == "cvae":
-            out["seed"] = self.seed
-        return out
+        """The model-config fields this config sets (the family says which)."""
+        return models.get_family(self.model).config_overrides(self)
 
 
 @dataclasses.dataclass
@@ -123,7 +117,7 @@ def _write_json(path: Path, obj) -> None:
 
 
 def _optimizers(model) -> list:
-    return [model.d_optimizer, model.g_optimizer] if model.colourise_name == "cgan" else [model.optimizer]
+    return models.family_of(model).optimizers(model)
 
 
 def _build_optimizers(model) -> None:
@@ -134,11 +128,7 @@ def _build_optimizers(model) -> None:
     """
     if any(opt.built for opt in _optimizers(model)):
         return
-    if model.colourise_name == "cgan":
-        model.d_optimizer.build(model.discriminator.trainable_variables)
-        model.g_optimizer.build(model.generator.trainable_variables)
-    else:
-        model.optimizer.build(model.trainable_variables)
+    models.family_of(model).build_optimizers(model)
 
 
 def _save_optimizers(model, path: Path) -> None:
@@ -157,14 +147,8 @@ def _load_optimizers(model, path: Path) -> None:
 
 
 def compile_model(model, config: TrainConfig) -> None:
-    """Compile with the chapter-4 optimizers: Adam (CNN MSE, CVAE eq. 4.5, CGAN BCE)."""
-    adam = lambda: keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)  # noqa: E731
-    if model.colourise_name == "cgan":
-        model.compile(d_optimizer=adam(), g_optimizer=adam())
-    elif model.colourise_name == "cvae":
-        model.compile(optimizer=adam())  # the loss is CVAE.compute_loss
-    else:
-        model.compile(optimizer=adam(), loss="mse")
+    """Compile with the family's optimizers and loss (chapter 4: Adam; CNN MSE, CVAE eq. 4.5, CGAN BCE)."""
+    models.family_of(model).compile(model, config.learning_rate, config.beta_1)
 
 
 def make_datasets(config: TrainConfig):
@@ -181,21 +165,17 @@ def make_datasets(config: TrainConfig):
 
 
 def _batches(dataset, config: TrainConfig, training: bool):
-    target = "yuv" if config.model == "cvae" else "uv"
+    target = models.get_family(config.model).target
     return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training,
                                augment=bool(config.augment) and training, seed=config.seed, target=target)
 
 
 def _step(model, y, target, training: bool, runner=None) -> dict | None:
-    """One batch: y (B, R, R, 1); target UV (B, R, R, 2), or YUV (B, R, R, 3) for the CVAE."""
-    name = model.colourise_name
-    if runner is not None and runner.wraps_step:  # tf.distribute: the same step on every replica
-        return runner.run_step(model, target if name == "cvae" else y, target, training)
-    if name == "cgan":
-        return model.train_batch(y, target) if training else model.test_batch(y, target)
-    x = target if name == "cvae" else y
-    fn = model.train_on_batch if training else model.test_on_batch
-    return {k: float(v) for k, v in fn(x, target, return_dict=True).items()}
+    """One batch: y (B, R, R, 1); target UV (B, R, R, 2) or YUV (B, R, R, 3), as the family says."""
+    family = models.family_of(model)
+    if runner is not None and runner.wraps_step:  # tf.distribute: the family's replica step on every replica
+        return runner.run_step(model, y, target, training)
+    return family.train_step(model, y, target) if training else family.test_step(model, y, target)
 
 
 def _prefetched(batches):
@@ -211,7 +191,9 @@ def _prefetched(batches):
 
 
 def _run_epoch(model, batches, callbacks, training: bool, runner=None) -> dict:
-    """Mean logs over an epoch. CNN/CVAE logs are Keras' running means; the CGAN's are averaged here."""
+    """Mean logs over an epoch: Keras' running means, or averaged here for a family whose steps
+    return per-batch logs (`average_logs`)."""
+    family = models.family_of(model)
     model.reset_metrics()
     if runner is not None and runner.wraps_step:
         runner.start_epoch_part()
@@ -222,7 +204,7 @@ def _run_epoch(model, batches, callbacks, training: bool, runner=None) -> dict:
         logs = _step(model, y, target, training, runner)
         if logs is None:  # distributed: a short last batch is skipped (equal replica slices)
             continue
-        if model.colourise_name == "cgan":
+        if family.average_logs:
             count += 1
             totals = {k: totals.get(k, 0.0) + v for k, v in logs.items()}
             logs = {k: v / count for k, v in totals.items()}
@@ -232,9 +214,7 @@ def _run_epoch(model, batches, callbacks, training: bool, runner=None) -> dict:
                 model.stop_training = runner.agree(model.stop_training)
             if model.stop_training:
                 break
-    if model.colourise_name == "cgan" and count:
-        logs = {**logs, "loss": logs["g_loss"]}
-    return logs
+    return family.epoch_logs(logs) if logs else logs
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume: bool = False) -> TrainResult:
@@ -272,7 +252,7 @@ def _train(config: TrainConfig, run: Path, callbacks, resume: bool, runner) -> T
         model = models.build_model(config.model, config.resolution, **config.model_overrides())
         compile_model(model, config)
         _build_optimizers(model)
-    streamed = stream.for_config(config, "yuv" if config.model == "cvae" else "uv",  # packed shards (issue 14)
+    streamed = stream.for_config(config, models.get_family(config.model).target,  # packed shards (issue 14)
                                  **distribute.input_share(runner))
     if streamed is not None:
         train_batches, val_batches = streamed
@@ -293,6 +273,8 @@ def _train(config: TrainConfig, run: Path, callbacks, resume: bool, runner) -> T
     else:
         if config.init_weights:
             models.load_weights_checked(model, config.init_weights)
+        else:
+            models.family_of(model).prepare(model, train_batches)  # e.g. statistics of the training data
         if chief:
             _write_json(run / "spec.json", model.spec)
             _write_json(run / "train_config.json", dataclasses.asdict(config))

@@ -159,7 +159,7 @@ def test_read_manifest_and_hub_location_precedence(tmp_path, cnn_weights, monkey
 
 def test_weights_dir_env_override(tmp_path, monkeypatch):
     if not os.environ.get(W.WEIGHTS_DIR_ENV):
-        assert W.WEIGHTS_DIR == Path(W.__file__).resolve().parents[1] / "weights"
+        assert W.WEIGHTS_DIR == Path(W.__file__).resolve().parents[2] / "weights"
     monkeypatch.setenv(W.WEIGHTS_DIR_ENV, str(tmp_path))
     assert W.resolve_weights_dir() == tmp_path
     assert W.resolve_weights_dir(tmp_path / "x") == tmp_path / "x"
@@ -367,7 +367,7 @@ def test_cli_download_through_hf_endpoint_env_in_a_subprocess(tmp_path, cnn_weig
     folder = write_weights_dir(tmp_path / "w", make_manifest(cnn_weights, hub={"repo_id": REPO, "revision": commit}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "COLOURISE_"))}
     env.update(HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "sub_home"), HF_HUB_DISABLE_TELEMETRY="1",
-               NO_PROXY="127.0.0.1", PYTHONPATH=str(Path(W.__file__).resolve().parents[1]), TF_CPP_MIN_LOG_LEVEL="3")
+               NO_PROXY="127.0.0.1", PYTHONPATH=str(Path(W.__file__).resolve().parents[2]), TF_CPP_MIN_LOG_LEVEL="3")
     code = ("import argparse, sys; from colourise_core import weights; p = argparse.ArgumentParser(); "
             "weights.register_cli(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
     out = subprocess.run([sys.executable, "-c", code, "weights", "download", SET, "--weights-dir", str(folder)],

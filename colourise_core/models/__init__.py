@@ -1,4 +1,8 @@
-"""The three colourisation models and the spec that rebuilds any of them.
+"""The model families (the dissertation's three, and more) and the spec that rebuilds any of them.
+
+Each family module exposes `FAMILY` (see `family.Family`); `FAMILIES` is the one registry: a new
+family is one module plus one line here. The trainer and inference talk to a model through
+`family_of(model)` and never ask its name.
 
 A spec is the JSON-able dict {"model": name, "resolution": R, "config": {...}}. Weights are
 only ever loaded into an architecture that code builds from a spec, so a weight file (from the
@@ -17,22 +21,39 @@ import keras
 
 from colourise_core.errors import WeightsError
 from colourise_core.models import cgan, cnn, cvae
+from colourise_core.models.family import Family
 
-MODEL_NAMES = ("cnn", "cgan", "cvae")
+FAMILIES: dict[str, Family] = {f.name: f for f in (cnn.FAMILY, cgan.FAMILY, cvae.FAMILY)}
+MODEL_NAMES = tuple(FAMILIES)
+DISSERTATION_MODELS = ("cnn", "cgan", "cvae")  # the 2020 dissertation's three architectures
+DEFAULT_FAMILY = "cnn"  # what a TrainConfig trains when it names no model
 RESOLUTIONS = (32, 64, 128)
-_MODULES = {"cnn": (cnn, cnn.CNNConfig), "cgan": (cgan, cgan.CGANConfig), "cvae": (cvae, cvae.CVAEConfig)}
 SPEC_ATTR = "colourise_spec"
 
 
 def _check_name(name: str) -> None:
-    if name not in _MODULES:
+    if name not in FAMILIES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
 
 
-def default_config(name: str, resolution: int, **overrides):
-    """The dissertation's config of `name` at `resolution`, with field overrides."""
+def get_family(name: str) -> Family:
+    """The family registered as `name`.
+
+    Raises:
+        ValueError: no such family.
+    """
     _check_name(name)
-    return _MODULES[name][1].for_resolution(resolution, **overrides)
+    return FAMILIES[name]
+
+
+def family_of(model) -> Family:
+    """The family of a model built here (from its spec)."""
+    return get_family(model.spec["model"])
+
+
+def default_config(name: str, resolution: int, **overrides):
+    """The default config of family `name` at `resolution`, with field overrides."""
+    return get_family(name).default_config(resolution, **overrides)
 
 
 def config_to_dict(config) -> dict:
@@ -50,10 +71,9 @@ def build_from_spec(spec: dict) -> keras.Model:
         The model, with `colourise_name`, `resolution` and `spec` attributes.
     """
     name = spec.get("model")
-    _check_name(name)
-    module, config_cls = _MODULES[name]
-    config = config_cls.from_dict(spec["config"])
-    model = module.build(config)
+    family = get_family(name)
+    config = family.config_cls.from_dict(spec["config"])
+    model = family.build(config)
     model.colourise_name = name
     model.resolution = config.resolution
     model.spec = make_spec(name, config)
@@ -61,7 +81,7 @@ def build_from_spec(spec: dict) -> keras.Model:
 
 
 def build_model(name: str, resolution: int, **overrides) -> keras.Model:
-    """Build `name` ("cnn", "cgan", "cvae") at `resolution` (32, 64, 128) with config overrides."""
+    """Build family `name` (one of MODEL_NAMES) at `resolution` with config overrides."""
     return build_from_spec(make_spec(name, default_config(name, resolution, **overrides)))
 
 

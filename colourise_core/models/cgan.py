@@ -28,6 +28,7 @@ import numpy as np
 from keras import layers
 
 from colourise_core.models import cnn
+from colourise_core.models.family import Family
 
 _DISC_FILTERS = {32: (32, 64, 128, 256), 64: (16, 32, 64, 128, 256), 128: (16, 32, 64, 128, 256, 256)}
 
@@ -193,3 +194,57 @@ def build(config: CGANConfig = CGANConfig()) -> CGAN:
     model = CGAN(cnn.build(gen_config, name="generator"), build_discriminator(config), config.resolution, name="cgan")
     model(np.zeros((1, config.resolution, config.resolution, 1), "float32"))  # build
     return model
+
+
+class CGANFamily(Family):
+    """The CGAN: two Adam optimizers (lr 2e-4, beta_1 0.5), batch 512, its own step (4.2.3)."""
+
+    name = "cgan"
+    config_cls = CGANConfig
+    defaults = dict(batch_size=512, learning_rate=2e-4, beta_1=0.5, augment=False)
+    monitor = "val_g_loss"
+    average_logs = True  # train_batch returns this batch's losses
+
+    def build(self, config: CGANConfig) -> CGAN:
+        return build(config)
+
+    def compile(self, model, learning_rate, beta_1):
+        adam = lambda: keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)  # noqa: E731
+        model.compile(d_optimizer=adam(), g_optimizer=adam())
+
+    def optimizers(self, model):
+        return [model.d_optimizer, model.g_optimizer]
+
+    def build_optimizers(self, model):
+        model.d_optimizer.build(model.discriminator.trainable_variables)
+        model.g_optimizer.build(model.generator.trainable_variables)
+
+    def train_step(self, model, y, target):
+        return model.train_batch(y, target)
+
+    def test_step(self, model, y, target):
+        return model.test_batch(y, target)
+
+    def replica_step(self, model, y, target, training):
+        """The compiled step's body (training) or the validation losses, on one replica's slice.
+        Keras' BCE inside strategy.run is a mean / replicas: unscaled here for the logs."""
+        import tensorflow as tf
+
+        n = tf.distribute.get_strategy().num_replicas_in_sync
+        if training:
+            d_real, d_fake, g_loss = model._tf_step().python_function(y, target)
+            return {"d_loss": (d_real + d_fake) * n, "g_loss": g_loss * n}
+        gen, disc, bce = model.generator, model.discriminator, model.loss_fn
+        fake = gen(y, training=False)  # (N, H, W, 2)
+        real = tf.ones((tf.shape(y)[0], 1))
+        d = bce(real, disc(target, training=False)) + bce(tf.zeros_like(real), disc(fake, training=False))
+        return {"d_loss": d * n, "g_loss": bce(real, disc(fake, training=False)) * n}
+
+    def epoch_logs(self, logs):
+        return {**logs, "loss": logs["g_loss"]} if "g_loss" in logs else logs
+
+    def inference_graphs(self, model):
+        return {"uv": model.generator}
+
+
+FAMILY = CGANFamily()

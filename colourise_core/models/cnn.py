@@ -20,6 +20,8 @@ import math
 import keras
 from keras import layers
 
+from colourise_core.models.family import Family
+
 # Down-stage filters (stride-2 convs) and the convs after each upsampling, per resolution.
 # 32 px is exactly Figure 4.9b (233,106 parameters with batch normalisation).
 _LAYOUTS = {
@@ -97,3 +99,18 @@ def build(config: CNNConfig = CNNConfig(), name: str = "cnn") -> keras.Model:
                 x = _regularise(x, config, f"up{i}_conv{j}")
     uv = layers.Conv2D(2, 3, padding="same", activation="tanh", name="uv")(x)  # (N, H, W, 2)
     return keras.Model(y, uv, name=name)
+
+
+class CNNFamily(Family):
+    """The CNN: MSE on UV with Adam, batch 512, augmented (4.1.2-4.1.4)."""
+
+    name = "cnn"
+    config_cls = CNNConfig
+    defaults = dict(batch_size=512, learning_rate=1e-3, beta_1=0.9, augment=True)
+    train_options = ("dropout",)
+
+    def build(self, config: CNNConfig) -> keras.Model:
+        return build(config)
+
+
+FAMILY = CNNFamily()

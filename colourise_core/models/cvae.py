@@ -22,6 +22,7 @@ import numpy as np
 from keras import layers, ops
 
 from colourise_core.distribute import replica_scaled
+from colourise_core.models.family import Family
 
 # Encoder conv filters (down to 2x2) and decoder transposed-conv filters (up from 2x2).
 _LAYOUTS = {
@@ -170,3 +171,60 @@ def build(config: CVAEConfig = CVAEConfig()) -> CVAE:
     model(np.zeros((1, r, r, 3), "float32"))  # build the training path
     model(np.zeros((1, r, r, 1), "float32"))
     return model
+
+
+class CVAEFamily(Family):
+    """The CVAE: Adam on equation 4.5 (CVAE.compute_loss), batch 32, trained on YUV (4.3.6).
+
+    Inference decodes samples of q(z | Y): the conditional encoder, then the decoder.
+    """
+
+    name = "cvae"
+    config_cls = CVAEConfig
+    defaults = dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=False)
+    target = "yuv"
+    train_options = ("latent_dim", "recon_weight")
+    samples = True
+    fixed_size = True  # dense layers: exactly R x R
+
+    def build(self, config: CVAEConfig) -> CVAE:
+        return build(config)
+
+    def config_overrides(self, train_config):
+        return {**super().config_overrides(train_config), "seed": train_config.seed}
+
+    def compile(self, model, learning_rate, beta_1):
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))  # loss: compute_loss
+
+    def train_step(self, model, y, target):
+        return {k: float(v) for k, v in model.train_on_batch(target, target, return_dict=True).items()}
+
+    def test_step(self, model, y, target):
+        return {k: float(v) for k, v in model.test_on_batch(target, target, return_dict=True).items()}
+
+    def replica_step(self, model, y, target, training):
+        return (model.train_step if training else model.test_step)((target, target))  # trained on YUV
+
+    def stride(self, model):
+        return model.resolution
+
+    def inference_graphs(self, model):
+        return {"cond_encoder": model.cond_encoder, "decoder": model.decoder}
+
+    def predict_uv(self, model, y, samples=1, temperature=None, seed=0, hints=None):
+        """Decode `samples` draws of q(z | Y), its standard deviation scaled by `temperature`
+        (0 or None: the conditional mean, drawn once and repeated). Returns (S, N, R, R, 2)."""
+        self.check_hints(hints)
+        t = self.temperature_default if temperature is None else temperature
+        y = np.asarray(y, "float32")
+        mu, logvar = self.run_graph(model, "cond_encoder", y)  # (N, latent) each
+        n = samples if t > 0 else 1
+        eps = np.random.default_rng(seed).standard_normal((n,) + mu.shape).astype("float32")
+        z = (mu[None] + t * np.exp(0.5 * logvar)[None] * eps) if t > 0 else mu[None]  # (n, N, latent)
+        y_rep = np.broadcast_to(y[None], (n,) + y.shape).reshape((-1,) + y.shape[1:])
+        yuv = self.run_graph(model, "decoder", [z.reshape((-1, mu.shape[-1])), y_rep])  # (n N, R, R, 3)
+        uv = yuv[..., 1:].reshape((n,) + y.shape[:-1] + (2,))
+        return np.repeat(uv, samples, axis=0) if n < samples else uv
+
+
+FAMILY = CVAEFamily()
