@@ -86,11 +86,12 @@ class Runner:
     def _slices(self, arrays, training: bool):
         """Per-replica slices (global replica r -> its part) and each slice's share of the batch."""
         n, r = len(arrays[0]), self.plan.replicas
+        total = n  # the images of the whole step, over all workers
         if training:
             if n == self.plan.global_batch:
                 bounds = np.arange(r + 1) * (n // r)
             elif n * self.plan.workers == self.plan.global_batch:  # a per-worker batch (streamed shards)
-                per = n // self.local
+                per, total = n // self.local, self.plan.global_batch
                 first = self.plan.worker * self.local
                 bounds = np.concatenate([np.full(first, 0), np.arange(self.local + 1) * per, np.full(r - first - self.local, n)])
             else:
@@ -99,7 +100,7 @@ class Runner:
             if n < r:
                 return None
             bounds = np.linspace(0, n, r + 1).round().astype(int)
-        return [tuple(a[bounds[i]:bounds[i + 1]] for a in arrays) for i in range(r)], np.diff(bounds) / n
+        return [tuple(a[bounds[i]:bounds[i + 1]] for a in arrays) for i in range(r)], np.diff(bounds) / total
 
     def _distribute(self, per_replica):
         return self.strategy.experimental_distribute_values_from_function(

@@ -224,3 +224,21 @@ def test_clear_messages_for_bad_setups(monkeypatch):
                        "(stopped sending heartbeats):\n/job:worker/replica:0/task:1")
     assert distribute.lost_worker(err, ()) == 1
     assert distribute.lost_worker(RuntimeError("shape mismatch"), ()) is None
+
+
+def test_two_workers_stream_their_own_shards(tmp_path):
+    """Packed shards under multiworker: each worker reads its half of the files; the run trains."""
+    from colourise_core.data import shards
+
+    shards.pack("shapes", str(tmp_path / "packed"), dataset="shapes", limit=96, shard_size="8KB")
+    assert len(shards.read_index(tmp_path / "packed")["shards"]) >= 4
+    ports, logs = _ports(2), [tmp_path / "w0.log", tmp_path / "w1.log"]
+    args = ["--epochs", "1", "--data", str(tmp_path / "packed"), "--limit", "96"]
+    procs = [_worker(0, ports, args, tmp_path / "run", logs[0]), _worker(1, ports, args, tmp_path / "scratch", logs[1])]
+    assert _wait(procs, 300) == [0, 0], logs[0].read_text()[-3000:] + logs[1].read_text()[-3000:]
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    count = shards.read_index(tmp_path / "packed")["splits"]["train"]
+    steps = (count["count"] - count["holdout"]) // 12  # every worker the same number of full steps
+    assert f"{steps}/{steps}" in logs[0].read_text() and f"{steps}/{steps}" in logs[1].read_text()
+    assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
+    assert not (tmp_path / "scratch").exists()

@@ -175,5 +175,8 @@ def for_config(config, target: str, num_workers: int = 1, worker: int = 0, globa
     if global_batch is not None and num_workers > 1:
         steps = max(1, probe.count // global_batch)
     train = StreamBatches(config.data, per_worker, augment=bool(config.augment), steps=steps, **kw)
-    val = StreamBatches(config.data, per_worker, part="val", limit=config.val_limit, **kw)
+    # Validation: every worker reads the whole hold-out in the same order (global batches), so
+    # the distributed test step can cut each batch into replica slices as for in-memory data.
+    kw.update(num_workers=1, worker=0)
+    val = StreamBatches(config.data, global_batch or config.batch_size, part="val", limit=config.val_limit, **kw)
     return train, val
