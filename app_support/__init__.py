@@ -11,5 +11,7 @@ Streamlit. The modules:
 - `views`: small numpy helpers for display (downscale, wipe, grids, feature-map tiles).
 - `training_job`: background training with a progress callback and a stop flag.
 - `shapes_draw`: user-placed (or canvas-drawn) Shape Set images.
-- `lesson`: the ill-posedness lesson's figures.
+- `ill_posed`: the figures of the "Why is it ill-posed?" page (pages/ill_posed.py).
+- `sessions`: session lifecycle (per-session store, end, folder removal) and server-wide limits.
+- `datacheck`: the Retrain page's check of an uploaded zip against the decoding policy.
 """

@@ -14,6 +14,7 @@ All arrays are channels-last: (..., 3) for RGB/YUV, (..., 1) for Y, (..., 2) for
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # Luma weights (BT.601), U and V scale factors.
@@ -161,3 +162,62 @@ def luma_chroma_to_rgb(y: np.ndarray, uv: np.ndarray, compute_dtype=np.float64) 
     k += y
     np.clip(k, 0.0, 1.0, out=k)  # rounding only: in gamut by construction
     return k.astype(np.float32, copy=False)
+
+
+# ----------------------------------------------------------------------------- full-size fast path
+
+LUMA_ROW = np.array([[KR, KG, KB]], np.float32)  # (1, 3): cv2.transform's matrix for Y
+_KERNEL_TILE = 1 << 16  # pixels per tile of `chroma_to_rgb8`: its temporaries stay in the CPU cache
+
+
+def luma_of(rgb: np.ndarray) -> np.ndarray:
+    """Luma of a full-size float RGB image in one multi-threaded OpenCV pass: (H, W, 3) -> (H, W, 1).
+
+    The same values as `rgb_to_y(rgb, compute_dtype=np.float32)` to float32 rounding.
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    return cv2.transform(rgb, LUMA_ROW).reshape(rgb.shape[:2] + (1,))
+
+
+def chroma_to_rgb8(y: np.ndarray, u: np.ndarray, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Display-ready uint8 RGB of a luma and a chroma, gamut-fitted, in one pass over the pixels.
+
+    The same pixels as `to_uint8(luma_chroma_to_rgb(y, uv))` within one level (float32 rounding
+    at a .5 boundary), without its full-size float temporaries: per tile of `_KERNEL_TILE`
+    pixels, each channel's chroma part k_c = uv . CHROMA_TO_RGB[:, c], the chroma scale
+    s = 1 / max(1, max_c k_c / (1 - y), -min_c k_c / y) (the largest s <= 1 keeping
+    y + s k_c in [0, 1], as `_chroma_scale`), and RGB8 = round(255 (y + s k)).
+
+    Args:
+        y: (H, W) or (H, W, 1) float32 luma in [0, 1].
+        u, v: (H, W) float32 chroma, already clipped to [-U_MAX, U_MAX] and [-V_MAX, V_MAX].
+        out: optional (H, W, 3) uint8 array to write into.
+    Returns:
+        (H, W, 3) uint8 RGB whose luma is y within 0.5 / 255.
+    """
+    height, width = u.shape[:2]
+    y = np.asarray(y, np.float32).reshape(height, width)
+    out = np.empty((height, width, 3), np.uint8) if out is None else out
+    m = CHROMA_TO_RGB.astype(np.float32)  # (2, 3)
+    rows = max(1, _KERNEL_TILE // width)
+    tiny = np.float32(1e-12)  # y = 1 (or 0) with chroma towards the bound gives s ~ 1e-12 k: grey
+    for r in range(0, height, rows):
+        yy, uu, vv = y[r:r + rows], u[r:r + rows], v[r:r + rows]  # (rows, W) each
+        k = [uu * m[0, c] + vv * m[1, c] for c in range(3)]  # each channel's chroma part
+        kmax = np.maximum(np.maximum(k[0], k[1]), k[2])
+        kmin = np.minimum(np.minimum(k[0], k[1]), k[2])
+        room = np.maximum(1.0 - yy, tiny)
+        np.divide(kmax, room, out=kmax)  # how far the top channel would go past 1, as a ratio
+        np.maximum(yy, tiny, out=room)
+        np.divide(kmin, room, out=kmin)  # and the bottom channel past 0
+        np.negative(kmin, out=kmin)
+        np.maximum(kmax, kmin, out=kmax)
+        np.maximum(kmax, 1.0, out=kmax)
+        np.divide(np.float32(255.0), kmax, out=kmax)  # 255 s
+        y255 = yy * np.float32(255.0)
+        for c in range(3):
+            np.multiply(k[c], kmax, out=k[c])
+            np.add(k[c], y255, out=k[c])
+        # rounds to nearest (half to even, like np.rint) and saturates to [0, 255]
+        out[r:r + rows] = cv2.convertScaleAbs(cv2.merge(k))
+    return out

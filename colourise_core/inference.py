@@ -9,16 +9,27 @@ side scaled to `render_size` and both sides rounded to a multiple of the family'
 DeOldify's render factor: larger sees more detail, costs more time). Everything model-specific
 goes through the model's family (`models.family_of`): the input size, the forward passes, how
 the output becomes UV, samples and hints.
+
+Two full-size paths share those rules. `colourise_image` is the reference: float32 RGB, as the
+library's maths is written. `colourise_many` is the lean path for display and files: the photo is
+decoded once and its luma computed once for any number of models; each model's UV is resized
+with OpenCV and merged, gamut-fitted and rounded to uint8 RGB in one cache-sized pass
+(`colour.chroma_to_rgb8`), the same pixels within 1/255.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
+import cv2
 import numpy as np
 
-from colourise_core import colour, imageio, models
+from colourise_core import colour, imageio
+
+# colourise_core.models (Keras, TensorFlow) is imported by the Keras path only, not at import time:
+# the ONNX runtime's models (onnx_runtime.OnnxModel) run without it.
 
 TILE_PIXELS = 1 << 20  # pixels per tile of the full-size colour maths (~50 MB of temporaries)
 
@@ -41,11 +52,13 @@ class Colourisation:
 
 def input_size(model, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
     """The (h, w) a model sees for an input of (height, width); see the module docstring."""
+    from colourise_core import models
+
     return models.family_of(model).input_size(model, height, width, render_size)
 
 
 def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
-               hints=None) -> np.ndarray:
+               hints=None, component: int | None = None) -> np.ndarray:
     """UV for a batch of luma at the model's input size.
 
     Args:
@@ -56,15 +69,19 @@ def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None
         seed: seeds the samples.
         hints: None, or (uv (N, h, w, 2), mask (N, h, w, 1)) at the input size; a family that
             takes none raises a ColouriseError.
+        component: a mixture's component to sample (the MDN CVAE); None: chosen by weight.
     Returns:
         (S, N, h, w, 2).
     """
+    from colourise_core import models
+
+    extra = {} if component is None else {"component": component}
     return models.family_of(model).predict_uv(model, np.asarray(y, "float32"), samples=samples,
-                                               temperature=temperature, seed=seed, hints=hints)
+                                               temperature=temperature, seed=seed, hints=hints, **extra)
 
 
 def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                   render_size: int | None = None) -> np.ndarray:
+                   render_size: int | None = None, component: int | None = None) -> np.ndarray:
     """Colourise a full-resolution luma image.
 
     Args:
@@ -75,7 +92,7 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
     height, width = luma.shape[:2]
     h, w = input_size(model, height, width, render_size)
     y_small = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
-    uv = predict_uv(model, y_small, samples, temperature, seed)[:, 0]  # (S, h, w, 2)
+    uv = predict_uv(model, y_small, samples, temperature, seed, component=component)[:, 0]  # (S, h, w, 2)
     out = np.empty((len(uv), height, width, 3), np.float32)
     rows = max(1, TILE_PIXELS // width)
     for i, uv_s in enumerate(uv):
@@ -87,7 +104,7 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
 
 
 def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                    render_size: int | None = None) -> Colourisation:
+                    render_size: int | None = None, component: int | None = None) -> Colourisation:
     """Colourise an image (path, bytes, PIL image or array), keeping its luma and alpha.
 
     A colour input is turned to grey first (its Y); modes L, LA, RGB, RGBA, P, CMYK and 16-bit
@@ -98,7 +115,7 @@ def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, se
     alpha = loaded.alpha
     del loaded  # a decoded photo's float RGB is not needed any more (288 MB at 24 MP)
     start = time.perf_counter()
-    rgb = colourise_luma(model, luma, samples, temperature, seed, render_size)
+    rgb = colourise_luma(model, luma, samples, temperature, seed, render_size, component=component)
     seconds = time.perf_counter() - start
     return Colourisation(rgb=rgb[0] if samples == 1 else rgb, alpha=alpha, luma=luma, seconds=seconds)
 
@@ -116,3 +133,151 @@ def colourise(image, model, samples: int = 1, temperature: float = 0.0, seed: in
         render_size: the longer side the CNN/CGAN sees (None: the training resolution).
     """
     return colourise_image(image, model, samples, temperature, seed, render_size).rgb
+
+
+# ----------------------------------------------------------------------------- lean path
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Rendering:
+    """One model's display-ready result from `colourise_many`.
+
+    rgb8: (H, W, 3) uint8, or (S, H, W, 3) for S samples.
+    alpha: (H, W) float32 or None, copied from the input.
+    luma: (H, W, 1) float32, the input's Y (one array shared by every model of the call).
+    seconds: wall time of this model's part (its input resize, forward, full-size steps).
+    seen: the (h, w) the model saw.
+    steps: seconds per step, this model's ("forward", ...) and the shared ones ("decode", "luma").
+    """
+
+    rgb8: np.ndarray
+    alpha: np.ndarray | None
+    luma: np.ndarray
+    seconds: float
+    seen: tuple[int, int]
+    steps: dict
+
+    @functools.cached_property
+    def rgb(self) -> np.ndarray:
+        """float32 RGB in [0, 1] (for metrics and float consumers), computed once on demand."""
+        return self.rgb8.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def upsample_uv(uv: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A model's UV at full size, clipped to the chroma range: (h, w, 2) -> planes U, V (H, W).
+
+    The pixels of `imageio.resize_float(uv, size)` followed by `colour.merge_y_uv`'s clip: when
+    both sides grow (the usual case) each plane is one multi-threaded bicubic `cv2.resize`,
+    clipped in place once to the input's range intersected with [-U_MAX, U_MAX] / [-V_MAX, V_MAX].
+    """
+    height, width = int(size[0]), int(size[1])
+    uv = np.ascontiguousarray(uv, np.float32)
+    if uv.shape[0] > height or uv.shape[1] > width:  # a side shrinks: the reference's two-pass rule
+        full = imageio.resize_float(uv, (height, width))
+        return (np.clip(full[..., 0], -colour.U_MAX, colour.U_MAX),
+                np.clip(full[..., 1], -colour.V_MAX, colour.V_MAX))
+    planes = []
+    for c, bound in enumerate((colour.U_MAX, colour.V_MAX)):
+        plane = np.ascontiguousarray(uv[..., c])  # (h, w)
+        low, high = max(float(plane.min()), -bound), min(float(plane.max()), bound)
+        if plane.shape != (height, width):
+            plane = cv2.resize(plane, (width, height), interpolation=cv2.INTER_CUBIC)
+        else:
+            plane = plane.copy()
+        np.clip(plane, low, high, out=plane)  # no ringing outside the input's range, nor the gamut's
+        planes.append(plane)
+    return planes[0], planes[1]
+
+
+def _per_model(value, name: str, default):
+    """`value` itself, or its entry for `name` when it is a dict (e.g. samples for the CVAE only)."""
+    return value.get(name, default) if isinstance(value, dict) else value
+
+
+def _graph_runtime(model):
+    """The model itself when it runs its own graphs (an `onnx_runtime.OnnxModel`), else None."""
+    return model if getattr(model, "runs_own_graphs", False) else None
+
+
+def model_input_size(model, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
+    """`input_size` for a Keras model or a model that runs its own graphs (ONNX)."""
+    own = _graph_runtime(model)
+    return own.input_size(height, width, render_size) if own else input_size(model, height, width, render_size)
+
+
+def model_predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
+    """`predict_uv` for a Keras model or a model that runs its own graphs (ONNX): (S, N, h, w, 2)."""
+    own = _graph_runtime(model)
+    if own:
+        return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed)
+    return predict_uv(model, y, samples, temperature, seed)
+
+
+def render_uv(luma: np.ndarray, uv: np.ndarray, steps: dict | None = None) -> np.ndarray:
+    """Full-size uint8 RGB of a luma and one model's UV samples.
+
+    Args:
+        luma: (H, W, 1) float32 in [0, 1].
+        uv: (S, h, w, 2) UV at the model's input size.
+        steps: a dict that gets the seconds of "uv resize" and "rgb8" added.
+    Returns:
+        (S, H, W, 3) uint8.
+    """
+    height, width = luma.shape[:2]
+    out = np.empty((len(uv), height, width, 3), np.uint8)
+    steps = {} if steps is None else steps
+    for i, uv_s in enumerate(uv):
+        start = time.perf_counter()
+        u, v = upsample_uv(uv_s, (height, width))
+        mid = time.perf_counter()
+        colour.chroma_to_rgb8(luma, u, v, out=out[i])
+        end = time.perf_counter()
+        steps["uv resize"] = steps.get("uv resize", 0.0) + mid - start
+        steps["rgb8"] = steps.get("rgb8", 0.0) + end - mid
+    return out
+
+
+def colourise_many(image, models: dict, samples: int | dict = 1, temperature: float | dict = 0.0, seed: int = 0,
+                   render_size: int | None | dict = None) -> dict[str, Rendering]:
+    """Colourise one image with several models, display-ready: every model-independent step once.
+
+    The image is decoded once and its luma computed once; models that see the same input size
+    share the downscaled Y; each model then costs its forward pass, one UV resize and one fused
+    pass to uint8 RGB (see `render_uv`). The pixels equal `colourise_image`'s rounded to uint8
+    within one level; the luma of the result is the input's within 1/255.
+
+    Args:
+        image: a path, bytes, a PIL image, an array or an `imageio.LoadedImage`.
+        models: {name: model}, each a Keras model (`weights.load_pretrained`) or an
+            `onnx_runtime.OnnxModel`.
+        samples, temperature, render_size: one value for all, or a dict by name (missing names
+            get 1, 0.0 and None).
+        seed: seeds the samples.
+    Returns:
+        {name: Rendering}, in the order of `models`.
+    """
+    start = time.perf_counter()
+    loaded = image if isinstance(image, imageio.LoadedImage) else imageio.load_rgb(image)
+    decoded = time.perf_counter()
+    luma = colour.luma_of(loaded.rgb)  # (H, W, 1)
+    shared = {"decode": decoded - start, "luma": time.perf_counter() - decoded}
+    alpha = loaded.alpha
+    del loaded
+    height, width = luma.shape[:2]
+    smalls: dict[tuple[int, int], np.ndarray] = {}  # the Y each input size needs, made once
+    results = {}
+    for name, model in models.items():
+        begin = time.perf_counter()
+        steps = dict(shared)
+        h, w = model_input_size(model, height, width, _per_model(render_size, name, None))
+        if (h, w) not in smalls:
+            smalls[(h, w)] = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
+        t = time.perf_counter()
+        steps["y resize"] = t - begin
+        uv = model_predict_uv(model, smalls[(h, w)], _per_model(samples, name, 1),
+                              _per_model(temperature, name, 0.0), seed)[:, 0]  # (S, h, w, 2)
+        steps["forward"] = time.perf_counter() - t
+        rgb8 = render_uv(luma, uv, steps)
+        results[name] = Rendering(rgb8=rgb8[0] if len(rgb8) == 1 else rgb8, alpha=alpha, luma=luma,
+                                  seconds=time.perf_counter() - begin, seen=(h, w), steps=steps)
+    return results

@@ -8,6 +8,7 @@ A run folder holds:
     model.weights.h5     weights after the last finished epoch
     best.weights.h5      with early stopping: the best validation epoch
     checkpoints/         epoch-NNNN.weights.h5 + epoch-NNNN.optimizer.npz for --resume
+    train.lock           held by the training writing the folder (see colourise_core.runlock)
 
 Every file is written atomically, and state.json only points at a checkpoint once it is
 complete, so a run killed at any moment resumes from its last finished epoch.
@@ -18,6 +19,7 @@ callback stops training by setting `self.model.stop_training = True`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -27,10 +29,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from colourise_core import distribute, models
+from colourise_core import distribute, models, seeding
 from colourise_core.data import datasets, pipeline, stream
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
+from colourise_core.runlock import crash_point, locked_run
 
 # Per-family defaults (chapter 4 for the dissertation's three): batch size, learning rate,
 # Adam beta_1, augmentation; and the validation log each family monitors. Owned by the families.
@@ -54,6 +57,16 @@ class TrainConfig:
     dropout: float | None = None  # CNN only; None: 0.2 (4.1.4)
     latent_dim: int | None = None  # CVAE only; None: 1024
     recon_weight: float | None = None  # CVAE only, W of equation 4.5; None: 1
+    rebalance: float | None = None  # unet only: lambda of the class rebalancing; None: 0.5, 1: off
+    extra: tuple | None = None  # more training datasets, "NAME:PATH" each (e.g. "folder:photos-extra.zip")
+    crops: bool = False  # read images at native size and train on random square crops (multi-scale)
+    crop_min: float = 0.5  # smallest random crop side, as a share of an image's shorter side
+    steps_per_epoch: int | None = None  # at most this many batches an epoch (a checkpoint each); None: all
+    mdn_components: int | None = None  # CVAE only: K-component MDN conditional encoder; None: off (6.1.3)
+    rarity_mix: float | None = None  # CVAE only: chroma-rarity weighted reconstruction, ECCV16 lambda; None: off
+    grad_weight: float | None = None  # CVAE only: chroma-gradient term weight; None: off
+    free_bits: float | None = None  # CVAE only: KL nats per dimension not charged; None: off
+    kl_anneal_steps: int | None = None  # CVAE only: KL weight ramp 0 -> 1 in steps; None: off
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
@@ -74,6 +87,8 @@ class TrainConfig:
             fill["resolution"] = DATASET_RESOLUTION[self.dataset]
         if self.classes is not None:
             fill["classes"] = tuple(self.classes)
+        if self.extra is not None:
+            fill["extra"] = tuple(self.extra)
         return dataclasses.replace(self, **fill)
 
     def model_overrides(self) -> dict:
@@ -154,8 +169,15 @@ def compile_model(model, config: TrainConfig) -> None:
 def make_datasets(config: TrainConfig):
     """The training and validation datasets of a (resolved) config."""
     shapes = ShapeSetConfig(luma_matched=config.luma_matched) if config.dataset == "shapes" else None
-    train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
-                                  resolution=config.resolution, limit=config.limit, seed=config.seed, shapes_config=shapes)
+    if config.extra or config.crops:  # several datasets and/or random crops at native size
+        from colourise_core.data import crops
+
+        sources = [(config.dataset, config.data)] + [crops.parse_source(s) for s in config.extra or ()]
+        train = crops.load_mixture(sources, split="train", resolution=config.resolution, crops=config.crops,
+                                   crop_min=config.crop_min, limit=config.limit, seed=config.seed)
+    else:
+        train = datasets.load_dataset(config.dataset, data=config.data, split="train", classes=config.classes,
+                                      resolution=config.resolution, limit=config.limit, seed=config.seed, shapes_config=shapes)
     # Validation comes from the training split (10% held back), never from the test split, so
     # that early stopping cannot select on the images the metrics are reported on.
     train, val = pipeline.split_train_val(train, val_fraction=0.1, seed=config.seed)
@@ -165,9 +187,10 @@ def make_datasets(config: TrainConfig):
 
 
 def _batches(dataset, config: TrainConfig, training: bool):
-    target = models.get_family(config.model).target
-    return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training,
-                               augment=bool(config.augment) and training, seed=config.seed, target=target)
+    family = models.get_family(config.model)
+    augment = (family.augment_config() or True) if config.augment and training else False
+    return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training, augment=augment,
+                               seed=config.seed, target=family.target, random_crops=training)
 
 
 def _step(model, y, target, training: bool, runner=None) -> dict | None:
@@ -178,19 +201,20 @@ def _step(model, y, target, training: bool, runner=None) -> dict | None:
     return family.train_step(model, y, target) if training else family.test_step(model, y, target)
 
 
-def _prefetched(batches):
-    """Yield batches[0], batches[1], ... preparing the next one in a thread (numpy and cv2 free
-    the GIL, so decoding and augmentation overlap the training step)."""
+def _prefetched(batches, steps: int | None = None):
+    """Yield batches[0], batches[1], ... (the first `steps`) preparing the next one in a thread
+    (numpy and cv2 free the GIL, so decoding and augmentation overlap the training step)."""
+    n = len(batches) if steps is None else min(steps, len(batches))
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(batches.__getitem__, 0)
-        for step in range(len(batches)):
+        for step in range(n):
             batch = pending.result()
-            if step + 1 < len(batches):
+            if step + 1 < n:
                 pending = pool.submit(batches.__getitem__, step + 1)
             yield batch
 
 
-def _run_epoch(model, batches, callbacks, training: bool, runner=None) -> dict:
+def _run_epoch(model, batches, callbacks, training: bool, steps: int | None = None, runner=None) -> dict:
     """Mean logs over an epoch: Keras' running means, or averaged here for a family whose steps
     return per-batch logs (`average_logs`)."""
     family = models.family_of(model)
@@ -198,7 +222,8 @@ def _run_epoch(model, batches, callbacks, training: bool, runner=None) -> dict:
     if runner is not None and runner.wraps_step:
         runner.start_epoch_part()
     totals, count, logs = {}, 0, {}
-    for step, (y, target) in enumerate(iter(batches) if getattr(batches, "stream", False) else _prefetched(batches)):
+    source = itertools.islice(iter(batches), steps) if getattr(batches, "stream", False) else _prefetched(batches, steps)
+    for step, (y, target) in enumerate(source):
         if training:
             callbacks.on_train_batch_begin(step)
         logs = _step(model, y, target, training, runner)
@@ -231,13 +256,15 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         distribute.WorkerLostError: a worker of a multi-worker run stopped (the message names it).
     """
     config = config.resolved()
-    keras.utils.set_random_seed(config.seed)  # the same initial weights in every process (and run)
     runner = distribute.make_runner(config.distribute, config.batch_size, config.precision)
     with distribute.session(runner, config.precision):
-        return _train(config, Path(out_dir), callbacks, resume, runner)
+        if runner is not None and not runner.plan.is_chief:  # writes nothing: no folder, no lock
+            return _train(config, out_dir, callbacks, resume, runner)
+        return _locked_train(config, out_dir, callbacks, resume, runner)
 
 
-def _train(config: TrainConfig, run: Path, callbacks, resume: bool, runner) -> TrainResult:
+def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, runner=None) -> TrainResult:
+    run = Path(out_dir)
     chief = runner is None or runner.plan.is_chief  # only the chief writes the run folder
     if chief:
         (run / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -248,6 +275,7 @@ def _train(config: TrainConfig, run: Path, callbacks, resume: bool, runner) -> T
                                      precision=config.precision)
         distribute.rebatch(runner, config.batch_size)
 
+    seeding.seed_everything(config.seed)  # weights, dropout and keras.random draws (data order: config.seed)
     with distribute.scope(runner):  # variables made on every replica
         model = models.build_model(config.model, config.resolution, **config.model_overrides())
         compile_model(model, config)
@@ -286,15 +314,17 @@ def _train(config: TrainConfig, run: Path, callbacks, resume: bool, runner) -> T
         if chief:
             _write_json(run / "distribution.json", {**runner.plan.record(), "from_epoch": epoch0})
 
-    cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=len(train_batches), verbose=0)
+    steps = len(train_batches) if config.steps_per_epoch is None else min(config.steps_per_epoch, len(train_batches))
+    cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=steps, verbose=0)
     model.stop_training = False
     cb.on_train_begin()
     monitor = MONITOR[config.model]
     epoch = epoch0
     for epoch in range(epoch0, config.epochs):
         cb.on_epoch_begin(epoch)
+        seeding.seed_epoch(model, epoch)  # dropout/noise draws depend on (seed, epoch): resume == uninterrupted
         start = time.perf_counter()
-        logs = _run_epoch(model, train_batches, cb, training=True, runner=runner)
+        logs = _run_epoch(model, train_batches, cb, training=True, steps=steps, runner=runner)
         seconds += time.perf_counter() - start
         train_batches.on_epoch_end()
         if model.stop_training:  # stopped mid-epoch: the epoch is not finished, keep the last checkpoint
@@ -323,17 +353,37 @@ def _train(config: TrainConfig, run: Path, callbacks, resume: bool, runner) -> T
     return TrainResult(run_dir=run, history=history, model=model, epochs_done=done, train_seconds=seconds)
 
 
+_locked_train = locked_run(_train)  # one trainer per run folder; --resume first cleans an interrupted write
+
+
 def _checkpoint(model, run: Path, epoch: int, history: list, seconds: float, best: dict) -> None:
-    """Write the epoch's files, then state.json (the commit point), then drop older checkpoints."""
+    """Write the epoch's files, then state.json (the commit point), then drop older checkpoints.
+
+    Order: every file of the new epoch is complete (written to a temporary name, then renamed)
+    before state.json names it; until then state.json names the previous epoch, whose
+    checkpoint is still there. A kill at any instant leaves one of the two complete, and
+    `--resume` (runlock.clean_interrupted) removes what the other left behind.
+    """
     ckpt = run / "checkpoints" / f"epoch-{epoch:04d}"
-    models.save_weights_atomic(model, f"{ckpt}.weights.h5")
+    _save_weights_staged(model, Path(f"{ckpt}.weights.h5"), "checkpoint-weights", epoch)
     _save_optimizers(model, Path(f"{ckpt}.optimizer.npz"))
+    crash_point("checkpoint-written", epoch)
+    _save_weights_staged(model, run / "model.weights.h5", "model-weights", epoch)
     _write_json(run / "history.json", history)
+    crash_point("before-state", epoch)
     _write_json(run / "state.json", {"epoch": epoch, "train_seconds": seconds, "best": best})
-    models.save_weights_atomic(model, run / "model.weights.h5")
+    crash_point("after-state", epoch)
     for old in (run / "checkpoints").glob("epoch-*"):
         if not old.name.startswith(f"epoch-{epoch:04d}."):
             old.unlink(missing_ok=True)
+
+
+def _save_weights_staged(model, path: Path, point: str, epoch: int) -> None:
+    """Save weights complete under a temporary name, then rename (crash_point in between)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.weights.h5")
+    models.save_weights_atomic(model, tmp)
+    crash_point(point, epoch)  # tests: a kill here leaves the temporary file behind
+    os.replace(tmp, path)
 
 
 def load_run(run_dir: str | os.PathLike, best: bool = False) -> keras.Model:

@@ -189,3 +189,45 @@ class AppServer:
 def launch_chromium(playwright):
     """Debian's chromium, headless, driven by Playwright (no browser download)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# ------------------------------------------------------------------ the bytes of a download button
+class DownloadRecorder:
+    """Produces a download button's bytes in AppTest, as a click would.
+
+    AppTest builds a fresh mock runtime with its own MediaFileManager for every run and drops
+    it after; a download button with callable data registers the callable there (deferred, run
+    on click). `install(monkeypatch)` keeps the last run's manager, and `bytes_of(at, key)`
+    executes the button's deferred callable through it and reads the stored file back, like
+    the browser's request after a click.
+    """
+
+    def __init__(self):
+        self.manager = None
+
+    def install(self, monkeypatch) -> "DownloadRecorder":
+        from streamlit.runtime.media_file_manager import MediaFileManager
+        from streamlit.testing.v1 import app_test
+
+        recorder = self
+
+        class Recording(MediaFileManager):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                recorder.manager = self
+
+        monkeypatch.setattr(app_test, "MediaFileManager", Recording)
+        return self
+
+    def bytes_of(self, at, key: str) -> tuple[bytes, str]:
+        """(data, file name) of the download button with widget key `key` in the last run."""
+        button = next((b for b in at.get("download_button") if b.key == key), None)
+        assert button is not None, f"no download button {key!r}; have {[b.key for b in at.get('download_button')]}"
+        proto = button.proto
+        if proto.deferred_file_id:
+            url = self.manager.execute_deferred(proto.deferred_file_id)
+        else:
+            url = proto.url
+        name = url.rsplit("/", 1)[-1]
+        stored = self.manager._storage.get_file(name)  # MemoryMediaFileStorage: the bytes served for the URL
+        return stored.content, stored.filename

@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.runtime import pages_manager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_fixtures import colour_png, make_tiny_weights, shapes_zip  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 TIMEOUT = 180  # seconds per script run: TensorFlow and the first model loads take a while on a CPU
 
 
@@ -30,34 +27,30 @@ def tiny_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path, tiny_weights):
-    """Tiny weights, a private runs folder, no dataset archives, and routing as on a running server.
-
-    Streamlit runs the first request of a fresh server in its old `pages/`-folder mode, until
-    app.py's st.navigation turns it off for the process; every page's `require_entrypoint()` then
-    reruns through app.py (tests/test_app_e2e.py checks that first visit in a browser). AppTest
-    turns that mode back on before every run, so every run would be a "first" one, and the guard's
-    rerun would swallow button clicks. The patch gives AppTest the state of a server that has
-    served its first request.
-    """
+    """Tiny weights, a private runs folder, no dataset archives."""
     monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
-    real_init = pages_manager.PagesManager.__init__
 
-    def init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
 
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+def run_app(only=None):
+    """The app's router, as `streamlit run app.py` runs it; `only` routes to that page alone."""
+    import app
+
+    app.main(only)
 
 
 def start(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    if page:
-        at.switch_page(f"pages/{page}.py").run()
+    at = AppTest.from_function(run_app, default_timeout=TIMEOUT, kwargs={"only": page}).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("colourise" in m.value for m in at.sidebar.markdown)  # app.py's frame is drawn
     return at
+
+
+def switch_page(at: AppTest, page: str) -> AppTest:
+    """Open pages/<page>.py in the same session (its state, the sidebar's choice) and run it."""
+    at.kwargs["only"] = page
+    return at.run()
 
 
 def captions(at: AppTest) -> list[str]:
@@ -142,10 +135,10 @@ def test_missing_weights_are_explained_and_pages_still_work(monkeypatch, tmp_pat
     assert any("No pretrained weights yet" in i.value for i in at.sidebar.info)
     assert any("No weights to colourise with yet" in i.value for i in at.info)
     for page, text in (("diversity", "No CVAE"), ("shape_set", "No Shape Set weights yet")):
-        at.switch_page(f"pages/{page}.py").run()
+        switch_page(at, page)
         assert not at.exception
         assert any(text in i.value for i in at.info)
-    at.switch_page("pages/ill_posed.py").run()
+    switch_page(at, "ill_posed")
     assert not at.exception and at.get("plotly_chart")
 
 
@@ -214,7 +207,7 @@ def test_retrain_one_epoch_then_the_run_is_on_compare(tmp_path):
     assert any(o.startswith("my run: tiny (CNN, shapes, 1 ep.)") for o in options)
     assert any(b.key == "retrain_download_tiny" for b in at.get("download_button"))
     at.sidebar.selectbox(key="sidebar_weights").set_value(f"run:{run}").run()
-    at.switch_page("pages/compare.py").run()
+    switch_page(at, "compare")
     assert set(model_captions(at)) == {"CNN"}  # a run holds one model; the others say so
     assert sum("Not in my run: tiny" in i.value for i in at.info) == 2
 

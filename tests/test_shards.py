@@ -74,7 +74,7 @@ def test_pack_cli_with_classes(archive, tmp_path):
     out = tmp_path / "cats"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run([sys.executable, "-m", "colourise_core", "data", "pack", str(path), "--out", str(out),
-                           "--shard-size", "256MB", "--classes", "cat"], env=env, capture_output=True, text=True, timeout=120)
+                           "--shard-size", "256MB", "--classes", "cat"], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["shards"] == 2 and summary["skipped"]["grey"] == 1

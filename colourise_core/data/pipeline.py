@@ -68,11 +68,13 @@ class YUVBatches(keras.utils.PyDataset):
         augment: False, True (AugmentConfig()) or an AugmentConfig.
         seed: seed of the order and of the augmentation.
         target: "uv" -> (y (B,H,W,1), uv (B,H,W,2)); "yuv" -> (y, yuv (B,H,W,3)).
+        random_crops: for a dataset that crops (`crops` True, see data.crops), random crops
+            seeded per (seed, epoch, batch); otherwise its central squares.
         **pydataset_kwargs: workers, use_multiprocessing, max_queue_size.
     """
 
     def __init__(self, dataset, batch_size: int, shuffle: bool = True, augment=False, seed: int = 0,
-                 target: str = "uv", **pydataset_kwargs):
+                 target: str = "uv", random_crops: bool = False, **pydataset_kwargs):
         super().__init__(**pydataset_kwargs)
         if target not in ("uv", "yuv"):
             raise DatasetError(f"YUVBatches: target must be 'uv' or 'yuv', got {target!r}")
@@ -82,6 +84,7 @@ class YUVBatches(keras.utils.PyDataset):
         self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), shuffle
         self.augment = AugmentConfig() if augment is True else (augment or None)
         self.seed, self.target, self.epoch = seed, target, 0
+        self.random_crops = bool(random_crops) and getattr(dataset, "crops", False)
         self._order = self._make_order()
 
     def _make_order(self) -> np.ndarray:
@@ -97,7 +100,10 @@ class YUVBatches(keras.utils.PyDataset):
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} out of range for {len(self)} batches")
         idx = self._order[i * self.batch_size : (i + 1) * self.batch_size]
-        rgb = self.dataset.load(idx)  # (B, H, W, 3)
+        if self.random_crops:
+            rgb = self.dataset.load(idx, rng=np.random.default_rng([self.seed, self.epoch, i, 1]))  # (B, H, W, 3)
+        else:
+            rgb = self.dataset.load(idx)  # (B, H, W, 3)
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
             rgb = augment_batch(rgb, rng, self.augment)
@@ -122,6 +128,7 @@ class Subset:
         self.labels = None if dataset.labels is None else dataset.labels[self.indices]
         masks = getattr(dataset, "masks", None)
         self.masks = None if masks is None else masks[self.indices]
+        self.crops = getattr(dataset, "crops", False)  # load takes rng= (random crops)
 
     @property
     def skipped_grey(self) -> int:
@@ -131,9 +138,9 @@ class Subset:
     def __len__(self) -> int:
         return len(self.indices)
 
-    def load(self, indices) -> np.ndarray:
-        """float32 (n, res, res, 3) of the given subset positions."""
-        return self.dataset.load(self.indices[np.asarray(indices, np.int64)])
+    def load(self, indices, **kwargs) -> np.ndarray:
+        """float32 (n, res, res, 3) of the given subset positions (kwargs: e.g. rng of a cropping dataset)."""
+        return self.dataset.load(self.indices[np.asarray(indices, np.int64)], **kwargs)
 
     def load_all(self, max_items: int | None = None) -> np.ndarray:
         """float32 (n, res, res, 3) of the first `max_items` subset items (all by default)."""

@@ -153,6 +153,19 @@ class StreamBatches:
         for y, t in self.dataset().as_numpy_iterator():
             yield y, t
 
+    def __getitem__(self, i: int):
+        """Batch i of the current epoch, for code that loops `for i in range(len(b)): b[i]` (a
+        family's data statistics): in order it streams; any other index starts the epoch again."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"batch {i} out of range for {len(self)} batches")
+        if getattr(self, "_cursor", None) is None or self._cursor[0] != i:
+            self._cursor = (0, iter(self))
+            for _ in range(i):
+                next(self._cursor[1])
+        batch = next(self._cursor[1])
+        self._cursor = (i + 1, self._cursor[1])
+        return batch
+
 
 def for_config(config, target: str, num_workers: int = 1, worker: int = 0, global_batch: int | None = None):
     """(train, val) StreamBatches when `config.data` is a packed folder, else None.

@@ -20,10 +20,10 @@ from pathlib import Path
 import keras
 
 from colourise_core.errors import WeightsError
-from colourise_core.models import cgan, cnn, cvae
+from colourise_core.models import cgan, cnn, cvae, unet
 from colourise_core.models.family import Family
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (cnn.FAMILY, cgan.FAMILY, cvae.FAMILY)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (cnn.FAMILY, cgan.FAMILY, cvae.FAMILY, unet.FAMILY)}
 MODEL_NAMES = tuple(FAMILIES)
 DISSERTATION_MODELS = ("cnn", "cgan", "cvae")  # the 2020 dissertation's three architectures
 DEFAULT_FAMILY = "cnn"  # what a TrainConfig trains when it names no model
@@ -57,7 +57,13 @@ def default_config(name: str, resolution: int, **overrides):
 
 
 def config_to_dict(config) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    """The config as JSON-able dict; optional fields (metadata "optional") at their default are left
+    out, so adding an option to a family keeps the specs of existing weights unchanged."""
+    d = json.loads(json.dumps(dataclasses.asdict(config)))
+    for f in dataclasses.fields(config):
+        if f.metadata.get("optional") and getattr(config, f.name) == f.default:
+            d.pop(f.name, None)
+    return d
 
 
 def make_spec(name: str, config) -> dict:

@@ -61,6 +61,10 @@ class Family:
         return {k: getattr(train_config, k) for k in self.train_options if getattr(train_config, k) is not None}
 
     # ---- training -------------------------------------------------------------------------
+    def augment_config(self):
+        """The AugmentConfig used when a run augments (None: the dissertation's, 4.1.3)."""
+        return None
+
     def compile(self, model, learning_rate: float, beta_1: float) -> None:
         """Compile with Adam (and the family's loss)."""
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1), loss="mse")

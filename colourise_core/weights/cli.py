@@ -123,7 +123,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
                         help=f"folder with {MANIFEST_NAME} and the weight files (default: ${WEIGHTS_DIR_ENV} or weights/)")
     parser = subparsers.add_parser("weights", help="list, verify, download or publish the pretrained weights",
                                    description="Pretrained weights: the manifest, sha256 checks and the Hugging Face Hub.")
-    sub = parser.add_subparsers(dest="weights_command", metavar="{list,verify,download,publish}", required=True)
+    sub = parser.add_subparsers(dest="weights_command", metavar="{list,verify,download,publish,export}", required=True)
 
     p = sub.add_parser("list", parents=[common], help="table of sets, models, resolutions and metrics")
     p.set_defaults(func=_guarded(_cmd_list))
@@ -146,4 +146,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
     p.add_argument("--message", default=None, help="commit message")
     p.add_argument("--no-pin", action="store_true", help="do not write the new commit into the manifest's hub.revision")
     p.set_defaults(func=_guarded(_cmd_publish))
+
+    from colourise_core import onnx_export  # `weights export SET --format onnx`
+
+    onnx_export.register_cli(sub, common, _guarded)
     return parser

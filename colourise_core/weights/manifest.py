@@ -44,9 +44,9 @@ def resolve_weights_dir(path: str | os.PathLike | None = None) -> Path:
 
 
 def _model_names() -> tuple[str, ...]:
-    from colourise_core.models import MODEL_NAMES  # imports Keras: only when a manifest is read
+    from colourise_core.family_names import FAMILY_NAMES  # not colourise_core.models: no Keras import
 
-    return tuple(MODEL_NAMES)
+    return tuple(FAMILY_NAMES)
 
 
 def is_int(value: Any) -> bool:

@@ -1,0 +1,9 @@
+"""The model families' names, importable without Keras.
+
+`colourise_core.models.FAMILIES` is the registry of the families' code and imports Keras (and so
+TensorFlow, seconds at start-up). What only needs the names (reading the weights manifest, the
+CLI's choices, the app's labels, the ONNX runtime) reads them here, so a process that runs the
+ONNX runtime never imports TensorFlow. tests/test_onnx.py checks that the two agree.
+"""
+
+FAMILY_NAMES = ("cnn", "cgan", "cvae")

@@ -1,0 +1,152 @@
+"""Guided colourisation without a network: the classic methods behind one call, and their CLI.
+
+`colourise IMAGE --model levin --hints hints.json` spreads the hints' colours (Levin et al. 2004);
+`colourise IMAGE --model welsh --reference REF.jpg` transfers a reference photo's colours
+(Welsh et al. 2002). Both keep the input's luma; a colour input is turned to grey first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from colourise_core import classic, hints as hints_mod, imageio
+from colourise_core.colour import rgb_to_y
+from colourise_core.errors import ColouriseError, ImageError
+
+METHODS = ("levin", "welsh")  # the classic methods' names on the CLI and in the app
+
+
+def check_args(method: str, hints, reference) -> None:
+    """Refuse a method without what it needs, or given what it would ignore.
+
+    Args:
+        method: a CLI model name (a classic method or a learned family).
+        hints: the --hints value or None.
+        reference: the --reference value or None.
+    Raises:
+        ColouriseError: naming the missing or unused argument.
+    """
+    if method == "levin" and hints is None:
+        raise ColouriseError("--model levin needs --hints HINTS.json: Levin's method spreads the colours "
+                             "of the hints it is given, and has none")
+    if method == "welsh" and reference is None:
+        raise ColouriseError("--model welsh needs --reference REF.jpg: a colour photo to take the colours from")
+    if reference is not None and method != "welsh":
+        raise ColouriseError(f"--reference is used only by --model welsh, not by --model {method}")
+    if hints is not None and method == "welsh":
+        raise ColouriseError("--hints is not used by --model welsh (use --model levin, or a model that takes hints)")
+
+
+def load_reference(src, name: str | None = None) -> np.ndarray:
+    """A reference photo's RGB (H, W, 3), decoded under the same limits as any input.
+
+    Raises:
+        ImageError: unreadable, too large, or greyscale (nothing to transfer).
+    """
+    image = imageio.load_rgb(src, name=name)
+    label = f"the reference {image.name}"
+    if image.was_grey:
+        raise ImageError(f"{label} is greyscale: there is no colour to transfer; choose a colour photo")
+    return classic.check_reference(image.rgb, label)
+
+
+def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.ndarray | None = None,
+                     seed: int = 0, hints_name: str | None = None) -> np.ndarray:
+    """Colourise one image with a classic method.
+
+    Args:
+        rgb: (H, W, 3) or (H, W, 1) float image in [0, 1]; only its luma is used.
+        method: "levin" (needs hints: a `Hints`, dict, JSON text or path) or "welsh" (needs
+            `reference`, a colour RGB array).
+        seed: Welsh's jitter seed.
+        hints_name: what messages call the hints (e.g. "hints file h.json").
+    Returns:
+        (H, W, 3) float32 RGB whose luma is the input's.
+    """
+    rgb = np.asarray(rgb, np.float32)
+    y = rgb if rgb.shape[-1] == 1 else rgb_to_y(rgb)  # (H, W, 1)
+    if method == "levin":
+        parsed = hints_mod.parse_hints(hints, y.shape[1], y.shape[0], name=hints_name)
+        return classic.levin_colourise(y, parsed)
+    if method == "welsh":
+        return classic.welsh_colourise(y, classic.check_reference(reference), seed=seed)
+    raise ColouriseError(f"unknown classic method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def cmd_colourise(args) -> int:
+    """`colourise IMAGE... --model levin|welsh`: each result saved as STEM.METHOD.png in --out.
+
+    Returns:
+        0, or 1 when some image failed (its message printed, the others still done).
+    """
+    check_args(args.model, args.hints, args.reference)
+    reference = load_reference(args.reference) if args.model == "welsh" else None
+    hints = hints_mod.read_hints(args.hints) if args.hints is not None else None  # file errors: once
+    out = Path(args.out)
+    failures = 0
+    for path in args.images:
+        try:
+            image = imageio.load_rgb(path)
+            rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed,
+                                   hints_name=f"hints file {Path(args.hints).name}" if args.hints else None)
+        except ColouriseError as e:
+            print(f"error: {Path(path).name}: {e}", file=sys.stderr)
+            failures += 1
+            continue
+        target = out / f"{Path(path).stem}.{args.model}.png"
+        imageio.save_png_atomic(target, rgb, image.alpha)
+        print(target)
+    return 1 if failures else 0
+
+
+# ----------------------------------------------------------------------------- the hints curve
+
+CURVE_NS = (0, 1, 2, 5, 10, 20, 50, 100)  # numbers of true hints (ideepcolor, SIGGRAPH 2017 fig. 6)
+
+
+def true_hints_prefix(rgb: np.ndarray, n: int, n_max: int, seed: int = 0) -> hints_mod.Hints:
+    """The first n of n_max random true hints: the sets for growing n are nested, so a curve over
+    n adds information point by point rather than redrawing it."""
+    full = hints_mod.random_true_hints(rgb, n_max, seed=seed)
+    return hints_mod.Hints(points=full.points[:n], width=full.width, height=full.height, radius=full.radius)
+
+
+def levin_true_hints(rgb: np.ndarray, n: int, n_max: int = 100, seed: int = 0) -> np.ndarray:
+    """Levin et al.'s colouring of rgb's luma from n of its own true colours (grey when n = 0).
+
+    Returns:
+        (H, W, 3) float32 RGB.
+    """
+    rgb = np.asarray(rgb, np.float32)
+    y = rgb_to_y(rgb)
+    if n == 0:
+        return np.repeat(y, 3, axis=-1)
+    return classic.levin_colourise(y, true_hints_prefix(rgb, n, max(n, n_max), seed))
+
+
+def hints_curve(rgb: np.ndarray, ns=CURVE_NS, seed: int = 0, methods: dict | None = None) -> list[dict]:
+    """PSNR and colourfulness against the number of random true hints, per method.
+
+    Args:
+        rgb: (H, W, 3) colour image in [0, 1] (the truth).
+        ns: the numbers of hints (nested sets, one seed).
+        methods: name -> fn(rgb, n, n_max, seed) -> RGB; default {"levin": levin_true_hints}
+            (a learned family that takes hints adds its own).
+    Returns:
+        [{"method", "n", "psnr", "colourfulness"}, ...], colourfulness of the truth under "truth".
+    """
+    from colourise_core import metrics
+
+    methods = methods or {"levin": levin_true_hints}
+    n_max = max(ns)
+    rows = []
+    for name, fn in methods.items():
+        for n in ns:
+            out = fn(rgb, n, n_max, seed)
+            rows.append({"method": name, "n": int(n), "psnr": metrics.psnr(out, rgb),
+                         "colourfulness": metrics.colourfulness(out)})
+    rows.append({"method": "truth", "n": None, "psnr": None, "colourfulness": metrics.colourfulness(rgb)})
+    return rows

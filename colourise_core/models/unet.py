@@ -1,0 +1,284 @@
+"""`unet`: a U-Net over chroma classes with class rebalancing and optional user hints.
+
+Past the dissertation (its 6.1.2-6.1.3 future work), as the field later did it:
+- Zhang, Isola, Efros, "Colorful Image Colorization" (ECCV 2016): logits over Q quantised chroma
+  bins, cross-entropy against soft-encoded targets, class rebalancing, annealed-mean decoding
+  (maths in `chroma`);
+- Zhang et al., "Real-Time User-Guided Image Colorization with Learned Deep Priors"
+  (SIGGRAPH 2017): a UV hint map and a mask as extra inputs, hints simulated in training;
+- Ronneberger et al. (U-Net): skip connections; dilated convolutions in the bottleneck widen
+  the receptive field (ECCV16's conv5-6).
+
+Network: x = [Y - 0.5, hint U, hint V, hint mask] (N, H, W, 4), H and W multiples of 16
+    -> stride-2 convs to H/16 -> dilated convs -> 2x upsampling with skips from H/8 and H/4
+    -> logits (N, H/4, W/4, Q). Chroma is smooth; the full-resolution luma carries the detail.
+The bin prior (from the training data) and the decoding settings (temperature, how much of the
+rebalancing to undo) are non-trainable weights, so they travel with the weight file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import keras
+import numpy as np
+from keras import layers, ops
+
+from colourise_core.models import chroma
+from colourise_core.models.family import Family
+
+OUTPUT_STRIDE = 4  # logits at 1/4 of the input's size
+STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
+
+
+@dataclasses.dataclass(frozen=True)
+class UNetConfig:
+    resolution: int = 128  # training crop side; also the default longer side seen at inference
+    widths: tuple = (16, 32, 64, 128, 256)  # channels at H/2, H/2 (2nd conv), H/4, H/8, H/16
+    dilations: tuple = (2, 2, 4)  # the bottleneck's 3x3 convs at H/16 (receptive field)
+    decoder_widths: tuple = (128, 128)  # convs after upsampling to H/8 and to H/4
+    bin_step: float = 0.05  # UV grid spacing: ECCV16's 10 ab units (chroma.AB_TO_UV); Q = 300
+    soft_sigma: float = 0.025  # soft-encoding Gaussian: ECCV16's 5 ab units
+    soft_k: int = 5  # nearest bins sharing a target's mass (ECCV16)
+    prior_sigma: float = 0.025  # smoothing of the empirical prior (ECCV16: 5 ab units)
+    rebalance: float = 0.5  # lambda of ECCV16 eq. 4 (0.5 there); 1.0 turns rebalancing off
+    temperature: float = 0.38  # annealed-mean T at inference (ECCV16); tuned on validation after training
+    unrebalance: float = 0.0  # fraction of log w subtracted from the logits at decode time (tuned likewise)
+    hint_none: float = 0.5  # training: share of images given no hints (SIGGRAPH17: 50%)
+    hint_p: float = 0.125  # training: hint count ~ Geometric(p) otherwise (SIGGRAPH17: 1/8)
+    hint_max: int = 32  # training: at most this many hints per image
+    hint_patch: int = 5  # training: a hint is the mean UV of a square of 1..hint_patch pixels
+    seed: int = 0  # seeds the simulated hints
+
+    @classmethod
+    def for_resolution(cls, resolution: int, **overrides) -> "UNetConfig":
+        if resolution % STRIDE:
+            raise ValueError(f"unet needs a resolution that is a multiple of {STRIDE}, got {resolution}")
+        return cls(resolution=resolution, **overrides)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "UNetConfig":
+        d = dict(d)
+        for k in ("widths", "dilations", "decoder_widths"):
+            d[k] = tuple(d[k])
+        return cls(**d)
+
+
+def _conv(x, filters, name, stride=1, dilation=1):
+    x = layers.Conv2D(filters, 3, strides=stride, dilation_rate=dilation, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def build_network(config: UNetConfig, q: int) -> keras.Model:
+    """x (N, H, W, 4) -> logits (N, H/4, W/4, Q)."""
+    w = config.widths
+    x_in = keras.Input(shape=(None, None, 4), name="x")
+    x = _conv(x_in, w[0], "e1", stride=2)  # (N, H/2, W/2, w0)
+    x = _conv(x, w[1], "e1b")
+    x = _conv(x, w[2], "e2", stride=2)  # (N, H/4, W/4, w2)
+    skip4 = x = _conv(x, w[2], "e2b")
+    x = _conv(x, w[3], "e3", stride=2)  # (N, H/8, W/8, w3)
+    skip8 = x = _conv(x, w[3], "e3b")
+    x = _conv(x, w[4], "e4", stride=2)  # (N, H/16, W/16, w4)
+    for i, d in enumerate(config.dilations):
+        x = _conv(x, w[4], f"mid{i}", dilation=d)
+    x = layers.UpSampling2D(2, interpolation="bilinear", name="up8")(x)  # (N, H/8, W/8, w4)
+    x = layers.Concatenate(name="skip8")([x, skip8])
+    x = _conv(x, config.decoder_widths[0], "d8")
+    x = layers.UpSampling2D(2, interpolation="bilinear", name="up4")(x)  # (N, H/4, W/4, .)
+    x = layers.Concatenate(name="skip4")([x, skip4])
+    x = _conv(x, config.decoder_widths[1], "d4")
+    logits = layers.Conv2D(q, 1, name="logits")(x)  # (N, H/4, W/4, Q)
+    return keras.Model(x_in, logits, name="unet_net")
+
+
+class UNet(keras.Model):
+    """The network plus its chroma bins, prior and decoding settings.
+
+    `model(x)` gives logits (N, H/4, W/4, Q); x is (N, H, W, 4), or Y alone (N, H, W, 1) (no hints).
+    `train_on_batch(x, target)` trains on soft-encoded targets (N, H/4, W/4, 2k) from `encode_target`:
+    the k nearest bins of each output pixel's true UV, then their weights.
+    """
+
+    colourise_name = "unet"
+
+    def __init__(self, config: UNetConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.resolution = config.resolution
+        self.grid = chroma.BinGrid(config.bin_step)
+        self.centres = self.grid.centres  # (Q, 2)
+        q = len(self.centres)
+        self.net = build_network(config, q)
+        self.prior = self.add_weight(shape=(q,), initializer=keras.initializers.Constant(1.0 / q),
+                                     trainable=False, name="prior")  # p~ of ECCV16 eq. 4
+        self.decode = self.add_weight(shape=(2,), trainable=False, name="decode",  # (T, unrebalance)
+                                      initializer=keras.initializers.Constant([config.temperature, config.unrebalance]))
+        self.ce_tracker = keras.metrics.Mean(name="ce")
+
+    def call(self, x, training=False):
+        if x.shape[-1] == 1:
+            x = ops.concatenate([x, ops.zeros_like(x), ops.zeros_like(x), ops.zeros_like(x)], axis=-1)
+        y = x[..., :1] - 0.5
+        return self.net(ops.concatenate([y, x[..., 1:]], axis=-1), training=training)
+
+    def encode_target(self, uv: np.ndarray) -> np.ndarray:
+        """True UV (N, H, W, 2) -> the loss's target (N, H/4, W/4, 2k): the k nearest bins of each
+        4 x 4 block's mean UV (as floats), then their Gaussian weights (ECCV16 soft encoding)."""
+        idx, w = self.grid.soft_encode_sparse(_downsample(uv, OUTPUT_STRIDE), self.config.soft_sigma, self.config.soft_k)
+        return np.concatenate([idx.astype(np.float32), w], axis=-1)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Rebalanced cross-entropy against soft-encoded targets (ECCV16 eq. 2), weighted per pixel
+        by w of the nearest bin (eq. 3-4)."""
+        k = self.config.soft_k
+        index = ops.cast(y[..., :k], "int32")  # (N, h, w, k), nearest first
+        ce = chroma.sparse_cross_entropy(ops.cast(y_pred, "float32"), index, ops.cast(y[..., k:], "float32"))  # (N, h, w)
+        w = chroma.rebalance_weights_ops(ops.convert_to_tensor(self.prior), self.config.rebalance)  # (Q,)
+        self.ce_tracker.update_state(ops.mean(ce))
+        return ops.mean(ce * ops.take(w, index[..., 0]))
+
+    def bin_weights(self) -> np.ndarray:
+        """The rebalancing weights w (Q,) of the stored prior."""
+        return chroma.rebalance_weights(keras.ops.convert_to_numpy(self.prior), self.config.rebalance)
+
+    def set_decoding(self, temperature: float, unrebalance: float) -> None:
+        """Store the decoding settings chosen on a validation split (they are saved with the weights)."""
+        self.decode.assign(np.array([temperature, unrebalance], "float32"))
+
+
+def build(config: UNetConfig = UNetConfig()) -> UNet:
+    """Build the unet from its config (built: weights exist)."""
+    model = UNet(config, name="unet")
+    r = config.resolution
+    model(np.zeros((1, r, r, 4), "float32"))
+    return model
+
+
+def simulate_hints(uv: np.ndarray, rng: np.random.Generator, config: UNetConfig):
+    """Hints as a user might give them, from the true chroma (SIGGRAPH17 3.3).
+
+    Per image: none with probability `hint_none`, else Geometric(`hint_p`) hints (at most
+    `hint_max`); each a square of 1..`hint_patch` pixels at a random place, given the mean UV of
+    the true image over that square.
+
+    Args:
+        uv: (N, H, W, 2) true chroma.
+    Returns:
+        (hint_uv (N, H, W, 2), mask (N, H, W, 1)) float32.
+    """
+    n, h, w, _ = uv.shape
+    hint = np.zeros((n, h, w, 2), np.float32)
+    mask = np.zeros((n, h, w, 1), np.float32)
+    for i in range(n):
+        if rng.random() < config.hint_none:
+            continue
+        for _ in range(min(int(rng.geometric(config.hint_p)), config.hint_max)):
+            s = int(rng.integers(1, config.hint_patch + 1))
+            r, c = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+            hint[i, r:r + s, c:c + s] = uv[i, r:r + s, c:c + s].reshape(-1, 2).mean(axis=0)
+            mask[i, r:r + s, c:c + s] = 1.0
+    return hint, mask
+
+
+def _pack(y, hints=None) -> np.ndarray:
+    """(y (N, H, W, 1), optional (hint_uv, mask)) -> x (N, H, W, 4)."""
+    y = np.asarray(y, np.float32)
+    if hints is None:
+        return np.concatenate([y, np.zeros(y.shape[:-1] + (3,), np.float32)], axis=-1)
+    hint_uv, mask = (np.asarray(a, np.float32) for a in hints)
+    return np.concatenate([y, hint_uv * mask, mask], axis=-1)
+
+
+class UNetFamily(Family):
+    """Training: Adam on the rebalanced soft cross-entropy, hints simulated per batch, flips only.
+    Inference: logits -> annealed mean (the stored temperature, or the caller's) -> UV, upsampled."""
+
+    name = "unet"
+    config_cls = UNetConfig
+    defaults = dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=True)
+    train_options = ("rebalance",)
+    takes_hints = True
+    temperature_default = None  # None: the model's stored temperature
+
+    def build(self, config):
+        return build(config)
+
+    def config_overrides(self, train_config):
+        return {**super().config_overrides(train_config), "seed": train_config.seed}
+
+    def augment_config(self):
+        from colourise_core.data.pipeline import AugmentConfig
+
+        return AugmentConfig(flip=True, shift=0.0, rotation=0.0)  # crops give the rest
+
+    def compile(self, model, learning_rate, beta_1):
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
+
+    def prepare(self, model, train_batches, max_images: int = 4000) -> None:
+        """Set the bin prior from the training data's chroma (at the output resolution)."""
+        counts = np.zeros(len(model.centres), np.float64)
+        seen = 0
+        for i in range(len(train_batches)):
+            _, uv = train_batches[i]
+            small = _downsample(uv, OUTPUT_STRIDE)
+            counts += np.bincount(chroma.nearest_bin(small, model.centres).ravel(), minlength=len(counts))
+            seen += len(uv)
+            if seen >= max_images:
+                break
+        prior = chroma.smooth_prior(counts, model.centres, model.config.prior_sigma)
+        model.prior.assign(prior.astype("float32"))
+
+    def _rng(self, model):
+        if not hasattr(model, "_hint_rng"):
+            model._hint_rng = np.random.default_rng(model.config.seed)
+        return model._hint_rng
+
+    def train_step(self, model, y, target):
+        x = _pack(y, simulate_hints(target, self._rng(model), model.config))
+        logs = model.train_on_batch(x, model.encode_target(target), return_dict=True)
+        return {k: float(v) for k, v in logs.items()}
+
+    def test_step(self, model, y, target):  # validation: automatic colouring, no hints
+        logs = model.test_on_batch(_pack(y), model.encode_target(target), return_dict=True)
+        return {k: float(v) for k, v in logs.items()}
+
+    def stride(self, model):
+        return STRIDE
+
+    def input_size(self, model, height, width, render_size=None):
+        """The longer side scaled to `render_size` (default: the training resolution), aspect kept."""
+        return super().input_size(model, height, width, render_size or model.resolution)
+
+    def inference_graphs(self, model):
+        return {"logits": model.net}
+
+    def decode_logits(self, model, logits: np.ndarray, temperature: float | None = None) -> np.ndarray:
+        """Logits (N, h, w, Q) -> UV (N, h, w, 2) by the annealed mean, after subtracting the stored
+        fraction of log w (undoing part of the rebalancing)."""
+        t_stored, alpha = (float(v) for v in keras.ops.convert_to_numpy(model.decode))
+        t = t_stored if temperature is None else float(temperature)
+        log_p = chroma.log_softmax_np(np.asarray(logits, np.float64)) - alpha * np.log(model.bin_weights())
+        return chroma.annealed_mean(log_p, model.centres, t)
+
+    def predict_uv(self, model, y, samples=1, temperature=None, seed=0, hints=None):
+        """UV (S, N, h, w, 2) at the input's size; `temperature` is the annealed-mean T ("vividness")."""
+        y = np.asarray(y, np.float32)
+        x = _pack(y, hints)
+        x[..., :1] -= 0.5  # the graph is the bare network: centre Y as UNet.call does
+        logits = self.run_graph(model, "logits", x)  # (N, h/4, w/4, Q)
+        small = self.decode_logits(model, logits, temperature)  # (N, h/4, w/4, 2)
+        h, w = y.shape[1:3]
+        uv = np.stack([cv2.resize(s, (w, h), interpolation=cv2.INTER_LINEAR) for s in small])  # (N, h, w, 2)
+        return np.repeat(uv[None], samples, axis=0) if samples > 1 else uv[None]
+
+
+def _downsample(uv: np.ndarray, k: int) -> np.ndarray:
+    """Mean over k x k blocks (the loss's average pooling). (N, H, W, 2) -> (N, H/k, W/k, 2)."""
+    n, h, w, c = uv.shape
+    return uv[:, : h // k * k, : w // k * k].reshape(n, h // k, k, w // k, k, c).mean(axis=(2, 4))
+
+
+FAMILY = UNetFamily()

@@ -1,0 +1,73 @@
+"""Which runtime runs the models, on which device, and loading a set's models in parallel.
+
+Runtimes (the CLI's --runtime, the app's setting):
+    keras   the default and the trainer's: Keras 3 on its backend (TensorFlow; JAX where set), on
+            the backend's GPU when it sees one (requirements-gpu.txt), else the CPU.
+    onnx    the graphs of `weights export SET --format onnx` run by onnxruntime (the `onnx` extra;
+            onnxruntime-gpu's CUDA provider when it sees a GPU). Never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+RUNTIMES = ("keras", "onnx")
+DEFAULT_RUNTIME = "keras"
+
+
+def check(runtime: str) -> str:
+    """`runtime` if known, else a ValueError naming the choices."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    return runtime
+
+
+def keras_device() -> str:
+    """A line naming Keras' backend and the device it computes on (imports the backend)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        device = f"GPU ({', '.join(g.name.split(':', 1)[-1] for g in gpus)})" if gpus else "CPU"
+        return f"Keras {keras.__version__} on TensorFlow {tf.__version__}, {device}"
+    if backend == "jax":
+        import jax
+
+        devices = jax.devices()
+        kinds = sorted({d.platform.upper() for d in devices})
+        return f"Keras {keras.__version__} on JAX {jax.__version__}, {'/'.join(kinds)} ({len(devices)} device(s))"
+    return f"Keras {keras.__version__} on {backend}"
+
+
+def describe(runtime: str) -> str:
+    """What runs the models under `runtime`: e.g. "ONNX Runtime 1.31.1 on CPU (CPUExecutionProvider)"."""
+    if check(runtime) == "onnx":
+        from colourise_core import onnx_runtime
+
+        return onnx_runtime.describe()
+    return keras_device()
+
+
+def load_one(name: str, weights: str, runtime: str = DEFAULT_RUNTIME, weights_dir=None):
+    """One model of a weight set (or run folder, Keras only) under `runtime`."""
+    if check(runtime) == "onnx":
+        from colourise_core import onnx_runtime
+
+        return onnx_runtime.load(name, weights, weights_dir=weights_dir)
+    from colourise_core.weights import load_pretrained
+
+    return load_pretrained(name, weights, **({"weights_dir": weights_dir} if weights_dir else {}))
+
+
+def load_models(names, weights: str, runtime: str = DEFAULT_RUNTIME, weights_dir=None, parallel: bool = True) -> dict:
+    """{name: model} of a weight set under `runtime`, loaded on parallel threads (file reads,
+    hashing and onnxruntime's session set-up overlap); the first error is raised."""
+    names = list(names)
+    if not parallel or len(names) < 2:
+        return {n: load_one(n, weights, runtime, weights_dir) for n in names}
+    with ThreadPoolExecutor(len(names)) as pool:
+        futures = {n: pool.submit(load_one, n, weights, runtime, weights_dir) for n in names}
+        return {n: f.result() for n, f in futures.items()}

@@ -1,0 +1,75 @@
+"""End to end: the "Guide the colours" page in a real headless Chromium, hints placed by clicking the photo.
+
+`streamlit run app.py` in a subprocess (tests/app_fixtures.py); the photo is the
+streamlit-image-coordinates component (an iframe), clicked at three points like a person would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app_fixtures import CHROMIUM, AppServer, colour_png, launch_chromium
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+MISSING = [what for what, ok in (("playwright", sync_playwright is not None), (CHROMIUM, shutil.which(CHROMIUM))) if not ok]
+if MISSING and not os.environ.get("CI"):
+    pytest.skip(f"end-to-end browser test needs {', '.join(MISSING)}", allow_module_level=True)
+
+TIMEOUT_MS = 120_000
+
+
+def wait_idle(page) -> None:
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=TIMEOUT_MS)
+
+
+def test_three_clicks_place_three_hints_and_change_the_result(tmp_path):
+    env = {"COLOURISE_WEIGHTS_DIR": str(tmp_path / "no-weights"), "COLOURISE_APP_RUNS_DIR": str(tmp_path / "runs")}
+    with AppServer(env, log=tmp_path / "server.log") as srv, sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(f"{srv.url}/guide")
+        page.get_by_role("heading", name="Guide the colours").wait_for(timeout=TIMEOUT_MS)
+        page.get_by_role("radiogroup").get_by_text("Upload", exact=True).click()
+        photo = tmp_path / "photo.png"
+        photo.write_bytes(colour_png((120, 160)))
+        page.locator("input[type=file]").first.set_input_files(str(photo))
+        result = page.get_by_text(re.compile(r"^Levin et al\. 2004 · 0 hint\(s\)"))
+        result.wait_for(timeout=TIMEOUT_MS)
+        wait_idle(page)
+        clickable = page.frame_locator("iframe[title*='streamlit_image_coordinates']").locator("img")
+        clickable.wait_for(timeout=TIMEOUT_MS)
+        box = clickable.bounding_box()
+        result_image = page.locator('[data-testid="stImage"]').filter(has_text="Levin et al. 2004").locator("img")
+        shots = [result_image.screenshot()]
+        for n, (fx, fy) in enumerate(((0.3, 0.3), (0.8, 0.2), (0.5, 0.85)), start=1):
+            clickable.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+            page.get_by_text(re.compile(rf"^Levin et al\. 2004 · {n} hint\(s\)")).wait_for(timeout=TIMEOUT_MS)
+            wait_idle(page)
+            shots.append(result_image.screenshot())
+            assert shots[-1] != shots[-2], f"the result did not change after hint {n}"
+        # move the selected (third) hint, undo the move, then clear all
+        page.get_by_role("radiogroup").get_by_text("moves the selected hint", exact=True).click()
+        wait_idle(page)
+        clickable.click(position={"x": box["width"] * 0.1, "y": box["height"] * 0.1})
+        page.get_by_text(re.compile(r"^Hint 3 at \((\d|1\d), (\d|1\d)\)")).wait_for(timeout=TIMEOUT_MS)  # near (8, 6)
+        page.get_by_text(re.compile(r"^Levin et al\. 2004 · 3 hint\(s\)")).wait_for(timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Undo").click()
+        page.get_by_text(re.compile(r"^Hint 3 at \(80, 10\d\)")).wait_for(timeout=TIMEOUT_MS)  # back at (0.5, 0.85)
+        page.get_by_role("button", name="Clear all").click()
+        page.get_by_text(re.compile(r"^Levin et al\. 2004 · 0 hint\(s\)")).wait_for(timeout=TIMEOUT_MS)
+        wait_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(tmp_path / "guide.png"), full_page=True)
+        if os.environ.get("E2E_SCREENSHOT_DIR"):
+            Path(os.environ["E2E_SCREENSHOT_DIR"]).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tmp_path / "guide.png", Path(os.environ["E2E_SCREENSHOT_DIR"]) / "guide.png")
+        browser.close()
