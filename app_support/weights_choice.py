@@ -108,9 +108,9 @@ def session_runs(session_id: str) -> list[WeightSource]:
 
 def session_id() -> str:
     """This browser session's id (a uuid kept in session_state)."""
-    if paths.SESSION_KEY not in st.session_state:
-        st.session_state[paths.SESSION_KEY] = paths.new_session_id()
-    return st.session_state[paths.SESSION_KEY]
+    from app_support import sessions
+
+    return sessions.current().id  # also hooks the session's end (its folder is removed then)
 
 
 def all_sources() -> tuple[list[WeightSource], str | None]:

@@ -54,7 +54,7 @@ def load_reference(src, name: str | None = None) -> np.ndarray:
 
 
 def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.ndarray | None = None,
-                     seed: int = 0) -> np.ndarray:
+                     seed: int = 0, hints_name: str | None = None) -> np.ndarray:
     """Colourise one image with a classic method.
 
     Args:
@@ -62,13 +62,14 @@ def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.nda
         method: "levin" (needs hints: a `Hints`, dict, JSON text or path) or "welsh" (needs
             `reference`, a colour RGB array).
         seed: Welsh's jitter seed.
+        hints_name: what messages call the hints (e.g. "hints file h.json").
     Returns:
         (H, W, 3) float32 RGB whose luma is the input's.
     """
     rgb = np.asarray(rgb, np.float32)
     y = rgb if rgb.shape[-1] == 1 else rgb_to_y(rgb)  # (H, W, 1)
     if method == "levin":
-        parsed = hints_mod.parse_hints(hints, y.shape[1], y.shape[0])
+        parsed = hints_mod.parse_hints(hints, y.shape[1], y.shape[0], name=hints_name)
         return classic.levin_colourise(y, parsed)
     if method == "welsh":
         return classic.welsh_colourise(y, classic.check_reference(reference), seed=seed)
@@ -89,7 +90,8 @@ def cmd_colourise(args) -> int:
     for path in args.images:
         try:
             image = imageio.load_rgb(path)
-            rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed)
+            rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed,
+                                   hints_name=f"hints file {Path(args.hints).name}" if args.hints else None)
         except ColouriseError as e:
             print(f"error: {Path(path).name}: {e}", file=sys.stderr)
             failures += 1
@@ -98,3 +100,53 @@ def cmd_colourise(args) -> int:
         imageio.save_png_atomic(target, rgb, image.alpha)
         print(target)
     return 1 if failures else 0
+
+
+# ----------------------------------------------------------------------------- the hints curve
+
+CURVE_NS = (0, 1, 2, 5, 10, 20, 50, 100)  # numbers of true hints (ideepcolor, SIGGRAPH 2017 fig. 6)
+
+
+def true_hints_prefix(rgb: np.ndarray, n: int, n_max: int, seed: int = 0) -> hints_mod.Hints:
+    """The first n of n_max random true hints: the sets for growing n are nested, so a curve over
+    n adds information point by point rather than redrawing it."""
+    full = hints_mod.random_true_hints(rgb, n_max, seed=seed)
+    return hints_mod.Hints(points=full.points[:n], width=full.width, height=full.height, radius=full.radius)
+
+
+def levin_true_hints(rgb: np.ndarray, n: int, n_max: int = 100, seed: int = 0) -> np.ndarray:
+    """Levin et al.'s colouring of rgb's luma from n of its own true colours (grey when n = 0).
+
+    Returns:
+        (H, W, 3) float32 RGB.
+    """
+    rgb = np.asarray(rgb, np.float32)
+    y = rgb_to_y(rgb)
+    if n == 0:
+        return np.repeat(y, 3, axis=-1)
+    return classic.levin_colourise(y, true_hints_prefix(rgb, n, max(n, n_max), seed))
+
+
+def hints_curve(rgb: np.ndarray, ns=CURVE_NS, seed: int = 0, methods: dict | None = None) -> list[dict]:
+    """PSNR and colourfulness against the number of random true hints, per method.
+
+    Args:
+        rgb: (H, W, 3) colour image in [0, 1] (the truth).
+        ns: the numbers of hints (nested sets, one seed).
+        methods: name -> fn(rgb, n, n_max, seed) -> RGB; default {"levin": levin_true_hints}
+            (a learned family that takes hints adds its own).
+    Returns:
+        [{"method", "n", "psnr", "colourfulness"}, ...], colourfulness of the truth under "truth".
+    """
+    from colourise_core import metrics
+
+    methods = methods or {"levin": levin_true_hints}
+    n_max = max(ns)
+    rows = []
+    for name, fn in methods.items():
+        for n in ns:
+            out = fn(rgb, n, n_max, seed)
+            rows.append({"method": name, "n": int(n), "psnr": metrics.psnr(out, rgb),
+                         "colourfulness": metrics.colourfulness(out)})
+    rows.append({"method": "truth", "n": None, "psnr": None, "colourfulness": metrics.colourfulness(rgb)})
+    return rows

@@ -58,7 +58,7 @@ def input_size(model, height: int, width: int, render_size: int | None = None) -
 
 
 def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
-               hints=None) -> np.ndarray:
+               hints=None, component: int | None = None) -> np.ndarray:
     """UV for a batch of luma at the model's input size.
 
     Args:
@@ -69,17 +69,19 @@ def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None
         seed: seeds the samples.
         hints: None, or (uv (N, h, w, 2), mask (N, h, w, 1)) at the input size; a family that
             takes none raises a ColouriseError.
+        component: a mixture's component to sample (the MDN CVAE); None: chosen by weight.
     Returns:
         (S, N, h, w, 2).
     """
     from colourise_core import models
 
+    extra = {} if component is None else {"component": component}
     return models.family_of(model).predict_uv(model, np.asarray(y, "float32"), samples=samples,
-                                               temperature=temperature, seed=seed, hints=hints)
+                                               temperature=temperature, seed=seed, hints=hints, **extra)
 
 
 def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                   render_size: int | None = None) -> np.ndarray:
+                   render_size: int | None = None, component: int | None = None) -> np.ndarray:
     """Colourise a full-resolution luma image.
 
     Args:
@@ -90,7 +92,7 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
     height, width = luma.shape[:2]
     h, w = input_size(model, height, width, render_size)
     y_small = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
-    uv = predict_uv(model, y_small, samples, temperature, seed)[:, 0]  # (S, h, w, 2)
+    uv = predict_uv(model, y_small, samples, temperature, seed, component=component)[:, 0]  # (S, h, w, 2)
     out = np.empty((len(uv), height, width, 3), np.float32)
     rows = max(1, TILE_PIXELS // width)
     for i, uv_s in enumerate(uv):
@@ -102,7 +104,7 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
 
 
 def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                    render_size: int | None = None) -> Colourisation:
+                    render_size: int | None = None, component: int | None = None) -> Colourisation:
     """Colourise an image (path, bytes, PIL image or array), keeping its luma and alpha.
 
     A colour input is turned to grey first (its Y); modes L, LA, RGB, RGBA, P, CMYK and 16-bit
@@ -113,7 +115,7 @@ def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, se
     alpha = loaded.alpha
     del loaded  # a decoded photo's float RGB is not needed any more (288 MB at 24 MP)
     start = time.perf_counter()
-    rgb = colourise_luma(model, luma, samples, temperature, seed, render_size)
+    rgb = colourise_luma(model, luma, samples, temperature, seed, render_size, component=component)
     seconds = time.perf_counter() - start
     return Colourisation(rgb=rgb[0] if samples == 1 else rgb, alpha=alpha, luma=luma, seconds=seconds)
 

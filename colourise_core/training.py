@@ -8,6 +8,7 @@ A run folder holds:
     model.weights.h5     weights after the last finished epoch
     best.weights.h5      with early stopping: the best validation epoch
     checkpoints/         epoch-NNNN.weights.h5 + epoch-NNNN.optimizer.npz for --resume
+    train.lock           held by the training writing the folder (see colourise_core.runlock)
 
 Every file is written atomically, and state.json only points at a checkpoint once it is
 complete, so a run killed at any moment resumes from its last finished epoch.
@@ -31,6 +32,7 @@ from colourise_core import models, seeding
 from colourise_core.data import datasets, pipeline
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
+from colourise_core.runlock import crash_point, locked_run
 
 # Per-family defaults (chapter 4 for the dissertation's three): batch size, learning rate,
 # Adam beta_1, augmentation; and the validation log each family monitors. Owned by the families.
@@ -59,6 +61,11 @@ class TrainConfig:
     crops: bool = False  # read images at native size and train on random square crops (multi-scale)
     crop_min: float = 0.5  # smallest random crop side, as a share of an image's shorter side
     steps_per_epoch: int | None = None  # at most this many batches an epoch (a checkpoint each); None: all
+    mdn_components: int | None = None  # CVAE only: K-component MDN conditional encoder; None: off (6.1.3)
+    rarity_mix: float | None = None  # CVAE only: chroma-rarity weighted reconstruction, ECCV16 lambda; None: off
+    grad_weight: float | None = None  # CVAE only: chroma-gradient term weight; None: off
+    free_bits: float | None = None  # CVAE only: KL nats per dimension not charged; None: off
+    kl_anneal_steps: int | None = None  # CVAE only: KL weight ramp 0 -> 1 in steps; None: off
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
@@ -223,6 +230,7 @@ def _run_epoch(model, batches, callbacks, training: bool, steps: int | None = No
     return family.epoch_logs(logs) if logs else logs
 
 
+@locked_run  # one trainer per run folder; --resume first cleans an interrupted write
 def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume: bool = False) -> TrainResult:
     """Train a model, writing a run folder (see the module docstring).
 
@@ -275,6 +283,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     epoch = epoch0
     for epoch in range(epoch0, config.epochs):
         cb.on_epoch_begin(epoch)
+        seeding.seed_epoch(model, epoch)  # dropout/noise draws depend on (seed, epoch): resume == uninterrupted
         start = time.perf_counter()
         logs = _run_epoch(model, train_batches, cb, training=True, steps=steps)
         seconds += time.perf_counter() - start
@@ -303,16 +312,33 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
 
 
 def _checkpoint(model, run: Path, epoch: int, history: list, seconds: float, best: dict) -> None:
-    """Write the epoch's files, then state.json (the commit point), then drop older checkpoints."""
+    """Write the epoch's files, then state.json (the commit point), then drop older checkpoints.
+
+    Order: every file of the new epoch is complete (written to a temporary name, then renamed)
+    before state.json names it; until then state.json names the previous epoch, whose
+    checkpoint is still there. A kill at any instant leaves one of the two complete, and
+    `--resume` (runlock.clean_interrupted) removes what the other left behind.
+    """
     ckpt = run / "checkpoints" / f"epoch-{epoch:04d}"
-    models.save_weights_atomic(model, f"{ckpt}.weights.h5")
+    _save_weights_staged(model, Path(f"{ckpt}.weights.h5"), "checkpoint-weights", epoch)
     _save_optimizers(model, Path(f"{ckpt}.optimizer.npz"))
+    crash_point("checkpoint-written", epoch)
+    _save_weights_staged(model, run / "model.weights.h5", "model-weights", epoch)
     _write_json(run / "history.json", history)
+    crash_point("before-state", epoch)
     _write_json(run / "state.json", {"epoch": epoch, "train_seconds": seconds, "best": best})
-    models.save_weights_atomic(model, run / "model.weights.h5")
+    crash_point("after-state", epoch)
     for old in (run / "checkpoints").glob("epoch-*"):
         if not old.name.startswith(f"epoch-{epoch:04d}."):
             old.unlink(missing_ok=True)
+
+
+def _save_weights_staged(model, path: Path, point: str, epoch: int) -> None:
+    """Save weights complete under a temporary name, then rename (crash_point in between)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.weights.h5")
+    models.save_weights_atomic(model, tmp)
+    crash_point(point, epoch)  # tests: a kill here leaves the temporary file behind
+    os.replace(tmp, path)
 
 
 def load_run(run_dir: str | os.PathLike, best: bool = False) -> keras.Model:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app_support import inputs, loader, memo, runtime_choice, views, weights_choice
+from app_support import inputs, loader, memo, runtime_choice, sessions, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import imageio, inference, metrics
 from colourise_core.errors import ColouriseError
@@ -38,14 +38,15 @@ class Result:
 def colourise_all(nets: dict, picked, render_size: int | None) -> dict[str, Result]:
     """Every loaded model on the picked image: decoded once, luma once (`inference.colourise_many`)."""
     locks = [lock for _, lock in nets.values()]  # always taken in MODELS order: no deadlock
-    for lock in locks:
-        lock.acquire()
-    try:
-        out = inference.colourise_many(picked.loaded, {m: net for m, (net, _) in nets.items()},
-                                       render_size={m: render_size for m in nets if m != "cvae"})
-    finally:
+    with sessions.work_slot(" and ".join(MODEL_LABELS[m] for m in nets)):  # server-wide limit on concurrent work
         for lock in locks:
-            lock.release()
+            lock.acquire()
+        try:
+            out = inference.colourise_many(picked.loaded, {m: net for m, (net, _) in nets.items()},
+                                           render_size={m: render_size for m in nets if m != "cvae"})
+        finally:
+            for lock in locks:
+                lock.release()
     results = {}
     for model, r in out.items():
         scores = None

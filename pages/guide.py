@@ -18,7 +18,7 @@ from pages import serve_directly
 
 MODES = ("Hints", "A reference photo")
 DEFAULT_SAMPLE = "Colour - parachute in a blue sky (Imagenette val 6561)"
-DISPLAY_SIDE = 512  # the clickable photo and the results are shown at most this large
+DISPLAY_SIDE = 440  # the clickable photo and the results: two fit side by side at 1280 px without rescaling
 CLICK_ACTIONS = ("adds a hint", "moves the selected hint")
 COLOUR_WAYS = ("Colours at this brightness (U, V plane)", "Colour picker")
 WHY_LUMA = ("A hint gives only the colour's chroma (U, V): the grey photo already fixes every pixel's brightness "

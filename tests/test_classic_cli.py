@@ -91,5 +91,5 @@ def test_hints_outside_one_image_others_still_done(files, capsys):
                      "--hints", str(files / "hints.json"), "--out", str(files / "out")])
     assert code == 1
     err = capsys.readouterr().err
-    assert "small.png: the hints: point 2 (x=57, y=36) is outside the 30x20 image" in err.replace("hints file hints.json", "the hints")
+    assert "error: small.png: hints file hints.json: point 2 (x=57, y=36) is outside the 30x20 image" in err
     assert sorted(p.name for p in (files / "out").iterdir()) == ["old.levin.png"]

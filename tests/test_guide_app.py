@@ -182,3 +182,20 @@ def test_downloaded_png_has_the_hint_colours_at_the_hints():
     assert np.abs(small[15, 5] * 255 - colours[0]).max() <= 2 and np.abs(small[15, 35] * 255 - colours[1]).max() <= 2
     grey = guide.levin_result(y_full, [], radius=0)
     assert np.array_equal(grey, np.repeat(y_full, 3, -1))
+
+
+def test_lesson_part_five_psnr_grows_with_true_hints():
+    at = AppTest.from_function(run_app, default_timeout=TIMEOUT, kwargs={"only": "ill_posed"}).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(h.value == "5. Add information and it becomes well-posed" for h in at.header)
+
+    def shown():
+        c = next(c for img in at.image for c in img.captions if c.startswith("Levin et al. with"))
+        return float(c.split("PSNR ")[1].split(" dB")[0])
+
+    at10 = shown()
+    at.slider(key="ill_hints_n").set_value(0).run()
+    at0 = shown()
+    at.slider(key="ill_hints_n").set_value(100).run()
+    assert not at.exception
+    assert shown() > at10 > at0

@@ -54,3 +54,20 @@ def test_two_seeded_runs_give_identical_weights_and_histories(tmp_path, name):
     assert all(np.array_equal(x, y) for x, y in zip(_weights(a.model), _weights(b.model)))
     other = training.train(training.TrainConfig(**{**config.__dict__, "seed": 12}), tmp_path / "c")
     assert _history(other) != _history(a)  # another seed: another run
+
+
+def test_seed_epoch_makes_an_epochs_dropout_independent_of_the_past():
+    """Dropout masks of epoch e are the same whether epochs before it ran (or a resume skipped them)."""
+    seeding.seed_everything(0)
+    model = models.build_model("cnn", 32)  # dropout 0.2
+    y = np.random.default_rng(0).random((2, 32, 32, 1), dtype=np.float32)
+    seeding.seed_epoch(model, 2)
+    first = keras.ops.convert_to_numpy(model(y, training=True))
+    for _ in range(3):
+        model(y, training=True)  # draws that an interrupted run would not have made
+    seeding.seed_epoch(model, 2)
+    again = keras.ops.convert_to_numpy(model(y, training=True))
+    seeding.seed_epoch(model, 3)
+    other = keras.ops.convert_to_numpy(model(y, training=True))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
