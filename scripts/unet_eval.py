@@ -8,7 +8,7 @@
 2. Targets: Imagenette val and photos-extra val, each photo colourised as a user would (its
    luma at full size, the model at its default input size): UV MSE, PSNR, colourfulness beside
    the grey baseline and the truth's colourfulness (target 1); the same with 10 true hints at
-   random points (target 2).
+   random points, each a disc of `--hint-radius` pixels (target 2).
 
     python scripts/unet_eval.py --run /work/runs/unet-general/run --tune --export weights/general/unet.weights.h5
 """
@@ -84,7 +84,7 @@ def _photos(data: str, split: str, limit: int | None):
                 return
 
 
-def measure(model, data: str, split: str, limit: int | None, n_hints: int) -> dict:
+def measure(model, data: str, split: str, limit: int | None, n_hints: int, radius: int = 4) -> dict:
     """Target 1 and 2 figures on one dataset's split, photo by photo at full size."""
     sums: dict = {}
     count = 0
@@ -94,7 +94,7 @@ def measure(model, data: str, split: str, limit: int | None, n_hints: int) -> di
         pred = inference.colourise_luma(model, luma)[0]
         rows = {"model": _scores(pred, true), "grey": _scores(metrics.grey_baseline(true), true)}
         if n_hints:
-            h = hints.random_true_hints(rgb8, n_hints, seed=count)
+            h = hints.random_true_hints(rgb8, n_hints, seed=count, radius=radius)
             rows["hints"] = _scores(inference.colourise_luma(model, luma, hints=h)[0], true)
         rows["truth"] = {"colourfulness": metrics.colourfulness(true)}
         for who, vals in rows.items():
@@ -121,7 +121,9 @@ def main(argv=None) -> int:
     p.add_argument("--imagenette", default="../shared/datasets/imagenette-128.zip")
     p.add_argument("--photos", default="../shared/datasets/photos-extra.zip")
     p.add_argument("--limit", type=int, default=500, help="Imagenette val images (seeded subset; 0: all)")
+    p.add_argument("--photos-limit", type=int, default=0, help="photos-extra val images (0: all 100)")
     p.add_argument("--hints", type=int, default=10)
+    p.add_argument("--hint-radius", type=int, default=4, help="radius of each true hint, in image pixels")
     p.add_argument("--export", default=None, help="write the tuned inference weights here")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -131,9 +133,9 @@ def main(argv=None) -> int:
     if args.tune:
         report["decoding"] = tune(model, Path(args.run), args.gap, args.val_limit)
         print(json.dumps(report["decoding"]["chosen"]), flush=True)
-    report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints)
+    report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints, args.hint_radius)
     print("imagenette", json.dumps(report["imagenette_val"]), flush=True)
-    report["photos_extra_val"] = measure(model, args.photos, "val", None, args.hints)
+    report["photos_extra_val"] = measure(model, args.photos, "val", args.photos_limit or None, args.hints, args.hint_radius)
     print("photos-extra", json.dumps(report["photos_extra_val"]), flush=True)
     report["seconds"] = time.time() - start
     if args.export:

@@ -47,6 +47,7 @@ class Family:
     takes_hints = False
     fixed_size = False
     temperature_default = 0.0
+    eager_graphs = False  # True: run_graph calls the graphs eagerly (no retracing, no symbolic sizes)
 
     # ---- building -------------------------------------------------------------------------
     def default_config(self, resolution: int, **overrides):
@@ -96,6 +97,16 @@ class Family:
         """The same losses without an update (validation)."""
         return {k: float(v) for k, v in model.test_on_batch(y, target, return_dict=True).items()}
 
+    def replica_step(self, model, y, target, training: bool) -> dict:
+        """One replica's part of a distributed step (tensors in and out, inside `strategy.run`).
+
+        Used by `distribute_tf.Runner` (--distribute mirrored|multiworker). Returns the logs as
+        means over this replica's images; the loss it differentiates must be a mean over the
+        replica's images / replicas in sync (Keras' losses do this; see `distribute.replica_scaled`),
+        so the summed gradients are the global batch's.
+        """
+        return (model.train_step if training else model.test_step)((y, target))
+
     def epoch_logs(self, logs: dict) -> dict:
         """The logs of a finished epoch (a family may add its "loss")."""
         return logs
@@ -128,7 +139,11 @@ class Family:
         runner = getattr(model, "graph_runners", {}).get(name)  # e.g. an onnxruntime session
         if runner is not None:
             return runner(inputs)
-        out = graph.predict_on_batch(inputs)  # compiled once per input size, not eager
+        if self.eager_graphs:  # layers that need concrete sizes (bilinear upsampling): called eagerly
+            out = graph(inputs, training=False)
+            out = [keras.ops.convert_to_numpy(o) for o in out] if isinstance(out, (list, tuple)) else keras.ops.convert_to_numpy(out)
+        else:
+            out = graph.predict_on_batch(inputs)  # compiled once per input size, not eager
         return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
 
     def check_hints(self, hints) -> None:

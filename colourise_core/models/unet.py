@@ -203,6 +203,7 @@ class UNetFamily(Family):
     train_options = ("rebalance",)
     takes_hints = True
     temperature_default = UNetConfig.temperature  # predict_uv with None uses the model's stored (tuned) one
+    eager_graphs = True  # TensorFlow's traced bilinear upsampling fails once a graph is generalised to any size
 
     def build(self, config):
         return build(config)
