@@ -262,6 +262,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     else:
         if config.init_weights:
             models.load_weights_checked(model, config.init_weights)
+            compile_model(model, config)  # a fresh optimizer: a run's file also holds its own (learning rate, moments)
+            _build_optimizers(model)
         else:
             models.family_of(model).prepare(model, train_batches)  # e.g. statistics of the training data
         _write_json(run / "spec.json", model.spec)
