@@ -12,4 +12,6 @@ Streamlit. The modules:
 - `training_job`: background training with a progress callback and a stop flag.
 - `shapes_draw`: user-placed (or canvas-drawn) Shape Set images.
 - `ill_posed`: the figures of the "Why is it ill-posed?" page (pages/ill_posed.py).
+- `sessions`: session lifecycle (per-session store, end, folder removal) and server-wide limits.
+- `datacheck`: the Retrain page's check of an uploaded zip against the decoding policy.
 """

@@ -17,7 +17,7 @@ import streamlit as st
 from app_support import memo, paths
 
 SOURCES = ("Sample gallery", "Upload", "Camera")
-APP_MAX_PIXELS = 25_000_000  # larger images are resized to this before colourising
+APP_MAX_PIXELS = 8_000_000  # larger images are decoded straight to this size (memory budget: docs/APP.md)
 MAX_PIXELS_ENV = "COLOURISE_APP_MAX_PIXELS"  # overrides APP_MAX_PIXELS
 
 
@@ -65,24 +65,27 @@ def _thumbnail(path: str, mtime: int, side: int = 160) -> np.ndarray:
 def _decode(data: bytes, name: str):
     """(LoadedImage, None, note) for an image, or (None, the library's ImageError message, None).
 
-    Images over max_pixels() are resized to it (memory on a shared server); `note` says so.
+    Images over max_pixels() are decoded straight to about that size (JPEG draft, integer
+    reduce; never a full-size float copy) and resized to it exactly; `note` says so.
     """
     from colourise_core import imageio
     from colourise_core.errors import ImageError
 
+    limit = max_pixels()
     try:
-        loaded = imageio.load_rgb(data, name=name)
+        _, w0, h0 = imageio.read_header(data, name)  # the stored size, before any reduction
+        loaded = imageio.load_rgb(data, name=name, max_pixels=limit)
     except ImageError as e:
         return None, str(e), None
     h, w = loaded.rgb.shape[:2]
-    limit = max_pixels()
-    if h * w <= limit:
+    if h * w <= limit and h0 * w0 <= limit:
         return loaded, None, None
-    scale = (limit / (h * w)) ** 0.5
+    scale = min(1.0, (limit / (h * w)) ** 0.5)
     size = (max(1, int(h * scale)), max(1, int(w * scale)))
-    alpha = None if loaded.alpha is None else imageio.resize_float(loaded.alpha, size)
-    loaded = dataclasses.replace(loaded, rgb=imageio.resize_float(loaded.rgb, size), alpha=alpha)
-    note = (f"{name} has {h * w / 1e6:.3g} megapixels; the app colourises at most {limit / 1e6:.3g}, "
+    if size != (h, w):
+        alpha = None if loaded.alpha is None else imageio.resize_float(loaded.alpha, size)
+        loaded = dataclasses.replace(loaded, rgb=imageio.resize_float(loaded.rgb, size), alpha=alpha)
+    note = (f"{name} has {h0 * w0 / 1e6:.3g} megapixels; the app colourises at most {limit / 1e6:.3g}, "
             f"so it works on a {size[1]} x {size[0]} copy.")
     return loaded, None, note
 
@@ -93,7 +96,7 @@ def decode(data: bytes, name: str) -> Picked | None:
     The decoded image is kept for this session's next reruns (only the latest two).
     """
     digest = hashlib.sha1(data).hexdigest()
-    loaded, problem, note = memo.get("decoded", (digest, name), lambda: _decode(data, name), keep=2)
+    loaded, problem, note = memo.get("decoded", (digest, name), lambda: _decode(data, name), keep=1)
     if problem:
         st.error(problem, icon=":material/broken_image:")
         return None

@@ -1,7 +1,8 @@
 """A tiny per-session memo: results that survive reruns (sliders, downloads) but not sessions.
 
 Model results are large (a 1-megapixel colourisation is 12 MB of float32), so each memo keeps
-only its few most recent entries.
+only its few most recent entries. They are held in the session's server-side record
+(`sessions`), not in st.session_state, so they are freed as soon as the session ends.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable
 
-import streamlit as st
+from app_support import sessions
 
 
 def get(name: str, key: tuple, compute: Callable[[], Any], keep: int = 6) -> Any:
     """`compute()` once per `key` in this session; `name` separates memos (e.g. "compare")."""
-    store = st.session_state.setdefault(f"_memo_{name}", OrderedDict())
+    store = sessions.current().store.setdefault(name, OrderedDict())
     if key in store:
         store.move_to_end(key)
         return store[key]
@@ -27,6 +28,6 @@ def get(name: str, key: tuple, compute: Callable[[], Any], keep: int = 6) -> Any
 
 def clear(name: str | None = None) -> None:
     """Forget one memo, or all of this session's memos."""
-    for k in [k for k in st.session_state.keys() if k.startswith("_memo_")]:
-        if name is None or k == f"_memo_{name}":
-            del st.session_state[k]
+    store = sessions.current().store
+    for k in [k for k in store if name is None or k == name]:
+        del store[k]

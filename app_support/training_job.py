@@ -24,7 +24,7 @@ import keras
 class Progress:
     """A snapshot of a job, safe to read from the script thread."""
 
-    status: str  # "starting" | "running" | "finished" | "stopped" | "failed"
+    status: str  # "starting" | "waiting" (for a server training slot) | "running" | "finished" | "stopped" | "failed"
     epoch: int  # epochs finished
     epochs: int
     batch: int  # batches done in the current epoch
@@ -107,8 +107,13 @@ class TrainingJob:
                 self._state["history"] = self._state["history"] + [append]
 
     def _run(self) -> None:
+        from app_support import sessions
         from colourise_core.training import train
 
+        if not sessions.training_slot(self.stop_requested, on_wait=lambda: self._update(status="waiting")):
+            self._update(status="stopped")  # stopped while waiting for a slot
+            self._end = time.perf_counter()
+            return
         try:
             train(self.config, self.run_dir, callbacks=[ProgressCallback(self)])
         except Exception as e:  # noqa: BLE001 - any failure is shown to the user, the app goes on
@@ -117,6 +122,7 @@ class TrainingJob:
         else:
             self._update(status="stopped" if self.stop_requested.is_set() else "finished")
         finally:
+            sessions.release_training_slot()
             self._end = time.perf_counter()
 
     def progress(self) -> Progress:

@@ -20,11 +20,13 @@ def fit_side(height: int, width: int, max_side: int) -> tuple[int, int]:
 
 
 def for_display(rgb: np.ndarray, max_side: int = DISPLAY_SIDE) -> np.ndarray:
-    """uint8 (h, w, 3) copy of `rgb` downscaled for the screen."""
+    """uint8 (h, w, 3) copy of `rgb` (float in [0, 1], or uint8) downscaled for the screen."""
     rgb = np.asarray(rgb)
     if rgb.ndim == 3 and rgb.shape[2] == 1:
         rgb = np.repeat(rgb, 3, axis=2)
     size = fit_side(rgb.shape[0], rgb.shape[1], max_side)
+    if rgb.dtype == np.uint8:  # stored results: shrink as uint8, no full-size float copy
+        return rgb.copy() if size == rgb.shape[:2] else cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_AREA)
     if size != rgb.shape[:2]:
         rgb = imageio.resize_float(rgb, size)
     return colour.to_uint8(rgb)

@@ -17,7 +17,7 @@ from app_support import paths
 
 SIDEBAR_KEY = "sidebar_weights"
 PENDING_KEY = "_pending_weights"  # a choice to apply before the sidebar widget is drawn
-MODEL_LABELS = {"cnn": "CNN", "cgan": "CGAN", "cvae": "CVAE"}
+MODEL_LABELS = {"cnn": "CNN", "cgan": "CGAN", "cvae": "CVAE", "unet": "U-Net"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,7 @@ def manifest_sources() -> tuple[list[WeightSource], str | None]:
         return [], str(e)
     out = []
     for name, entry in sorted(manifest["sets"].items()):
-        models = tuple(m for m in ("cnn", "cgan", "cvae") if m in entry["models"])
+        models = tuple(m for m in MODEL_LABELS if m in entry["models"])
         local = all((folder / entry["models"][m]["file"]).is_file() for m in models)
         classes = tuple(entry["classes"]) if entry.get("classes") else None
         version = ",".join(entry["models"][m]["sha256"][:16] for m in models)
@@ -108,9 +108,9 @@ def session_runs(session_id: str) -> list[WeightSource]:
 
 def session_id() -> str:
     """This browser session's id (a uuid kept in session_state)."""
-    if paths.SESSION_KEY not in st.session_state:
-        st.session_state[paths.SESSION_KEY] = paths.new_session_id()
-    return st.session_state[paths.SESSION_KEY]
+    from app_support import sessions
+
+    return sessions.current().id  # also hooks the session's end (its folder is removed then)
 
 
 def all_sources() -> tuple[list[WeightSource], str | None]:
@@ -154,6 +154,15 @@ def selected() -> WeightSource | None:
     if key in by_key:
         return by_key[key]
     return by_key.get(f"set:{DEFAULT_SET}") or (sources[0] if sources else None)
+
+
+def with_model(model: str, preferred: WeightSource | None) -> WeightSource | None:
+    """`preferred` when it holds `model`, else the first manifest set that does (e.g. the U-Net's
+    "general" set beside a dissertation set), else None."""
+    if preferred is not None and preferred.has(model):
+        return preferred
+    sets, _ = manifest_sources()
+    return next((s for s in sets if s.has(model) and s.local), None)
 
 
 def find(predicate) -> list[WeightSource]:

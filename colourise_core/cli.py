@@ -5,8 +5,10 @@
                        [--runtime keras|onnx] [--verbose]
     colourise IMAGE... --model levin --hints HINTS.json | --model welsh --reference REF.jpg
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
+          [--distribute none|mirrored|multiworker] [--precision float32|mixed_float16|mixed_bfloat16]
     evaluate --model M --weights W --dataset D [--data PATH] [--split test]
     weights list|verify|download|publish|export
+    data pack SOURCE --out DIR [--shard-size 256MB] [--dataset D] [--classes NAME...]
     reproduce [--quick] [--out reports/]
 """
 
@@ -29,24 +31,63 @@ def _load_model(name: str, weights: str | None):
     return weights_mod.load_pretrained(name, weights or weights_mod.DEFAULT_SET)
 
 
+SAMPLES_MAX = 64  # --samples upper bound (a CVAE sample is one full-size output each)
+RENDER_SIZE_RANGE = (32, 4096)  # --render-size: smaller is meaningless, larger costs minutes
+TEMPERATURE_MAX = 100.0
+SEED_MAX = 2**32 - 1
+WORK_BUDGET_ENV = "COLOURISE_CLI_MEMORY_BUDGET"  # bytes the full-size outputs may take at once
+WORK_BUDGET = 2 * 1024**3  # default: 2 GiB of uint8 (S, H, W, 3) outputs per image
+
+
+def _work_budget() -> int:
+    try:
+        return int(float(os.environ.get(WORK_BUDGET_ENV) or WORK_BUDGET))
+    except ValueError:
+        return WORK_BUDGET
+
+
+def _check_samples_fit(label: str, samples: int, height: int, width: int) -> None:
+    """Refuse a sample count whose full-size outputs (S, H, W, 3) uint8 exceed the budget."""
+    per_sample = height * width * 3
+    budget = _work_budget()
+    if samples * per_sample > budget:
+        fit = max(1, budget // per_sample)
+        raise ColouriseError(
+            f"{label}: {samples} samples of a {width} x {height} image need "
+            f"{samples * per_sample / 1024**3:.1f} GiB; at most {fit} fit in the memory budget of "
+            f"{budget / 1024**3:.1f} GiB (set {WORK_BUDGET_ENV} to change it). Use --samples {fit} or fewer.")
+
+
+def _prepare_out(out: Path) -> None:
+    """Create --out, or say in one line why it cannot be used."""
+    if out.exists() and not out.is_dir():
+        raise ColouriseError(f"--out {out} is an existing file, not a folder; choose a folder name")
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ColouriseError(f"--out {out} is not writable (permission denied); choose another folder")
+
+
 def cmd_colourise(args) -> int:
     import time
 
-    from colourise_core import guided, imageio, inference, runtime
+    from colourise_core import guided, imageio, inference, outputs, runtime
     from colourise_core.weights import DEFAULT_SET
 
     guided.check_args(args.model, args.hints, args.reference)
     if args.model in guided.METHODS:  # the classic methods: no network
         return guided.cmd_colourise(args)
 
-    names = MODEL_CHOICES if args.model == "all" else (args.model,)
+    names = (runtime.models_in(args.weights or DEFAULT_SET, MODEL_CHOICES) if args.model == "all"  # what the set has
+             else (args.model,))
     if args.hints is not None:  # a model that takes no hints refuses them (never a silent ignore)
         from colourise_core import models
 
         for name in names:
             models.get_family(name).check_hints(args.hints)
     out = Path(args.out)
-    failures = 0
+    _prepare_out(out)
+    bases = outputs.plan_names(args.images)  # unique per input: same stems never collide
+    failures, written = 0, {}
     start = time.perf_counter()
     loaded_models = runtime.load_models(names, args.weights or DEFAULT_SET, args.runtime)  # in parallel
     if args.verbose:
@@ -54,28 +95,62 @@ def cmd_colourise(args) -> int:
               f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
     samples = {name: args.samples for name in names if name == "cvae"}
     temperature = {name: args.temperature for name in names if name == "cvae"}
+    if args.vividness is not None:
+        from colourise_core.family_names import VIVIDNESS_FAMILIES
+
+        vivid = [name for name in names if name in VIVIDNESS_FAMILIES]
+        if not vivid:
+            raise ColouriseError(f"--vividness applies to {', '.join(VIVIDNESS_FAMILIES)}, not to {args.model}")
+        if not 0.0 < args.vividness <= 1.0:
+            raise ColouriseError(f"--vividness must be in (0, 1] (1: the muted mean, small: vivid), got {args.vividness}")
+        temperature.update({name: args.vividness for name in vivid})
+    hints = {name: args.hints for name in names} if args.hints is not None else None
     render_size = {name: args.render_size for name in names if name != "cvae"}
-    for path in args.images:
-        try:
-            image = imageio.load_rgb(path)
-        except ColouriseError as e:
-            print(f"error: {e}", file=sys.stderr)
-            failures += 1
-            continue
-        stem = Path(path).stem
-        results = inference.colourise_many(image, loaded_models, samples=samples, temperature=temperature,
-                                           seed=args.seed, render_size=render_size)  # decoded once, luma once
-        for name, result in results.items():
-            n = samples.get(name, 1)
-            rgbs = [result.rgb8] if n == 1 else list(result.rgb8)
-            for i, rgb in enumerate(rgbs):
-                suffix = f".{name}.{i}.png" if n > 1 else f".{name}.png"
-                target = out / f"{stem}{suffix}"
-                imageio.save_png_atomic(target, rgb, result.alpha, compress_level=1)  # fast encoder
-                print(target)
-            if args.verbose:
-                steps = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.steps.items())
-                print(f"  {name}: saw {result.seen[1]}x{result.seen[0]}; {steps}", file=sys.stderr)
+    def targets_of(base: str) -> dict[str, list[Path]]:
+        return {name: [out / f"{base}.{name}.{i}.png" for i in range(samples[name])] if samples.get(name, 1) > 1
+                else [out / f"{base}.{name}.png"] for name in names}
+
+    try:
+        for path, base in zip(args.images, bases):
+            targets = targets_of(base)
+            existing = [t for ts in targets.values() for t in ts if t.exists()]
+            if existing and not args.overwrite:
+                if not args.skip_existing:
+                    print(f"error: not overwriting {', '.join(str(t) for t in existing)} (from {path}); "
+                          "pass --overwrite to replace, or --skip-existing to keep them", file=sys.stderr)
+                    failures += 1
+                    continue
+                print(f"skipped {path}: {', '.join(t.name for t in existing)} already in {out}", file=sys.stderr)
+            todo = {n: m for n, m in loaded_models.items()
+                    if args.overwrite or not all(t.exists() for t in targets[n])}
+            if not todo:
+                continue
+            try:
+                image = imageio.load_rgb(path)
+                _check_samples_fit(image.name, max(samples.values(), default=1), *image.rgb.shape[:2])
+            except ColouriseError as e:
+                print(f"error: {e}", file=sys.stderr)
+                failures += 1
+                continue
+            results = inference.colourise_many(image, todo, samples=samples, temperature=temperature,
+                                               seed=args.seed, render_size=render_size, hints=hints)  # decoded once, luma once
+            del image
+            for name, result in results.items():
+                n = samples.get(name, 1)
+                rgbs = [result.rgb8] if n == 1 else list(result.rgb8)
+                for target, rgb in zip(targets[name], rgbs):
+                    if target.exists() and not args.overwrite:
+                        continue  # --skip-existing: this one is kept
+                    imageio.save_png_atomic(target, rgb, result.alpha, compress_level=1)  # fast encoder
+                    written[target.name] = str(path)
+                    print(target)
+                if args.verbose:
+                    steps = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.steps.items())
+                    print(f"  {name}: saw {result.seen[1]}x{result.seen[0]}; {steps}", file=sys.stderr)
+            del results
+    finally:
+        if written:
+            outputs.write_name_map(out, written)
     return 1 if failures else 0
 
 
@@ -108,8 +183,11 @@ def cmd_train(args) -> int:
         resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         augment=args.augment, dropout=args.dropout, latent_dim=args.latent_dim, recon_weight=args.recon_weight,
         rebalance=args.rebalance, extra=tuple(args.extra) if args.extra else None, crops=args.crops, crop_min=args.crop_min,
-        steps_per_epoch=args.steps_per_epoch,
-        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed)
+        steps_per_epoch=args.steps_per_epoch, model_config=_json_object(args.model_config),
+        mdn_components=args.mdn, rarity_mix=args.rarity_mix, grad_weight=args.grad_weight, free_bits=args.free_bits,
+        kl_anneal_steps=args.kl_anneal_steps,
+        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed,
+        distribute=args.distribute, precision=args.precision)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
     print(json.dumps({"run_dir": str(result.run_dir), "epochs": result.epochs_done,
@@ -131,6 +209,18 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _json_object(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise ColouriseError(f"--model-config must be a JSON object, got {text!r} ({e})") from None
+    if not isinstance(value, dict):
+        raise ColouriseError(f"--model-config must be a JSON object, got {text!r}")
+    return value
+
+
 def _bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
@@ -140,6 +230,8 @@ def _bool(text: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from colourise_core import argcheck, outputs
+
     parser = argparse.ArgumentParser(prog="colourise", description="Colourise greyscale images with a CNN, a CGAN or a CVAE.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -151,11 +243,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "image's pixels after EXIF orientation (levin, and models that take hints)")
     p.add_argument("--reference", default=None, metavar="REF.jpg", help="welsh: a colour photo to take the colours from")
     p.add_argument("--weights", default=None, help="a weight set name (see `weights list`) or a run folder; default imagenette")
-    p.add_argument("--out", default="colourised")
-    p.add_argument("--samples", type=int, default=1, help="CVAE samples per image")
-    p.add_argument("--temperature", type=float, default=0.0, help="CVAE latent std scale (0: the mean)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--render-size", type=int, default=None, help="longer side the CNN/CGAN sees (default: training size)")
+    p.add_argument("--out", default="colourised",
+                   help=f"output folder (created); {outputs.NAME_MAP} there maps outputs to inputs")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: keep them, report, exit 1)")
+    p.add_argument("--skip-existing", action="store_true", help="keep existing outputs silently (resume a batch; exit 0)")
+    p.add_argument("--samples", type=argcheck.int_in(1, SAMPLES_MAX), default=1,
+                   help=f"CVAE samples per image, 1..{SAMPLES_MAX}, and at most what fits in "
+                        f"{WORK_BUDGET // 1024**3} GiB at the image's size (uint8 RGB per sample)")
+    p.add_argument("--temperature", type=argcheck.float_in(0.0, TEMPERATURE_MAX), default=0.0,
+                   help=f"CVAE latent std scale, 0..{TEMPERATURE_MAX:g} (0: the mean)")
+    p.add_argument("--vividness", type=float, default=None, metavar="T",
+                   help="unet: the annealed-mean temperature in (0, 1]: 1 the muted mean, towards 0 the most "
+                        "likely colour (vivid); default: the value chosen on validation, stored with the weights")
+    p.add_argument("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
+    p.add_argument("--render-size", type=argcheck.int_in(*RENDER_SIZE_RANGE), default=None,
+                   help=f"longer side the CNN/CGAN sees, {RENDER_SIZE_RANGE[0]}..{RENDER_SIZE_RANGE[1]} "
+                        "(default: training size)")
     p.add_argument("--runtime", choices=("keras", "onnx"), default="keras",
                    help="keras (default; TensorFlow) or onnx (onnxruntime, the `onnx` extra; export the set first "
                         "with `weights export SET --format onnx`)")
@@ -167,28 +270,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=("shapes", "cifar10", "imagenette", "faces", "folder"), required=True)
     p.add_argument("--data", default=None, help="folder or .zip/.tar archive in split/class/image layout")
     p.add_argument("--classes", nargs="+", default=None)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--learning-rate", type=float, default=None)
-    p.add_argument("--resolution", type=int, default=None, help="32, 64 or 128 for the dissertation's models; unet: any multiple of 16")
+    p.add_argument("--epochs", type=argcheck.int_in(1, 100_000), default=10, help="1..100000")
+    p.add_argument("--batch-size", type=argcheck.int_in(1, 65_536), default=None, help="1..65536")
+    p.add_argument("--learning-rate", type=argcheck.float_in(0.0, 10.0, low_open=True), default=None, help="(0, 10]")
+    p.add_argument("--resolution", type=argcheck.int_in(16, 4096), default=None, help="32, 64 or 128 for the dissertation's models; unet: any multiple of 16 (16..4096)")
     p.add_argument("--augment", type=_bool, default=None)
-    p.add_argument("--dropout", type=float, default=None)
-    p.add_argument("--latent-dim", type=int, default=None)
-    p.add_argument("--recon-weight", type=float, default=None)
-    p.add_argument("--rebalance", type=float, default=None, help="unet: class-rebalancing lambda (default 0.5; 1 turns it off)")
+    p.add_argument("--dropout", type=argcheck.float_in(0.0, 1.0, high_open=True), default=None, help="[0, 1)")
+    p.add_argument("--latent-dim", type=argcheck.int_in(1, 65_536), default=None, help="1..65536")
+    p.add_argument("--recon-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="0..1e+06")
+    p.add_argument("--rebalance", type=argcheck.float_in(0.0, 1.0), default=None, help="unet: class-rebalancing lambda, 0..1 (default 0.5; 1 turns it off)")
     p.add_argument("--extra", action="append", default=None, metavar="NAME:PATH",
                    help="another training dataset (repeatable), e.g. folder:../shared/datasets/photos-extra.zip")
     p.add_argument("--crops", action="store_true", help="train on random square crops of the images at native size (multi-scale)")
-    p.add_argument("--crop-min", type=float, default=0.5, help="smallest crop side, as a share of the shorter side")
-    p.add_argument("--steps-per-epoch", type=int, default=None, help="at most N batches an epoch (each epoch checkpoints)")
+    p.add_argument("--crop-min", type=argcheck.float_in(0.0, 1.0, low_open=True), default=0.5, help="smallest crop side, as a share of the shorter side, (0, 1]")
+    p.add_argument("--steps-per-epoch", type=argcheck.int_in(1), default=None, help="at most N >= 1 batches an epoch (each epoch checkpoints)")
+    p.add_argument("--model-config", default=None, metavar="JSON",
+                   help='more model config fields as a JSON object, e.g. \'{"widths": [16, 32, 32, 64, 64]}\'')
+    p.add_argument("--mdn", type=argcheck.int_in(1, 64), nargs="?", const=8, default=None, metavar="K",
+                   help="CVAE: conditional encoder as a K-component mixture density network (default K 8)")
+    p.add_argument("--rarity-mix", type=argcheck.float_in(0.0, 1.0), default=None, help="CVAE: weight pixels by chroma rarity, uniform mix lambda (0.5)")
+    p.add_argument("--grad-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="CVAE: weight of the chroma-gradient term")
+    p.add_argument("--free-bits", type=argcheck.float_in(0.0, 1e3), default=None, help="CVAE: KL nats per latent dimension not charged")
+    p.add_argument("--kl-anneal-steps", type=argcheck.int_in(0), default=None, help="CVAE: steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
-    p.add_argument("--limit", type=int, default=None, help="train on a seeded subset of N images")
-    p.add_argument("--val-limit", type=int, default=1000)
-    p.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
+    p.add_argument("--limit", type=argcheck.int_in(1), default=None, help="train on a seeded subset of N >= 1 images")
+    p.add_argument("--val-limit", type=argcheck.int_in(1), default=1000, help=">= 1")
+    p.add_argument("--early-stopping", type=argcheck.int_in(0), default=0, metavar="PATIENCE", help=">= 0 epochs (0: off)")
     p.add_argument("--init-weights", default=None, help="fine-tune from this .weights.h5 (same model and resolution)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--distribute", choices=("none", "mirrored", "multiworker"), default="none",
+                   help="mirrored: every local GPU; multiworker: the machines of TF_CONFIG (docs/DISTRIBUTED.md); "
+                        "--batch-size is then the global batch")
+    p.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+                   help="mixed precision on GPUs (weights stay float32)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="UV MSE, PSNR and colourfulness beside the all-grey baseline, as JSON")
@@ -198,15 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None)
     p.add_argument("--split", default="test")
     p.add_argument("--classes", nargs="+", default=None)
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--limit", type=argcheck.int_in(1), default=None, help=">= 1")
+    p.add_argument("--temperature", type=argcheck.float_in(0.0, TEMPERATURE_MAX), default=None,
+                   help=f"0..{TEMPERATURE_MAX:g}; CVAE latent std scale (default 0), unet vividness (default: stored)")
     p.add_argument("--full", action="store_true", help="also SSIM, CDF AUC, within-5 and colourfulness gap")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
     p.set_defaults(func=cmd_evaluate)
 
     from colourise_core import weights as weights_mod
 
     weights_mod.register_cli(sub)
+    from colourise_core.data import shards  # `data pack` (issue 14)
+
+    shards.register_cli(sub)
     try:
         from colourise_core import reproduce
 
@@ -216,6 +336,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_message(e: OSError) -> str:
+    """One line for an OS error: what failed, on which path, and what to do."""
+    import errno
+
+    where = f" {e.filename}" if e.filename else ""
+    if e.filename2:
+        where += f" -> {e.filename2}"
+    what = e.strerror or str(e)
+    hint = {errno.ENOSPC: "free some disk space or choose another --out",
+            errno.EDQUOT: "free some disk space or choose another --out",
+            errno.EACCES: "check the permissions or choose another folder",
+            errno.EPERM: "check the permissions or choose another folder",
+            errno.EROFS: "the file system is read-only; choose another folder",
+            errno.EEXIST: "a file is in the way of a folder; choose another name",
+            errno.ENOTDIR: "a file is in the way of a folder; choose another name",
+            errno.EISDIR: "a folder is in the way of a file; choose another name"}.get(e.errno)
+    return f"{what}:{where}" + (f" ({hint})" if hint else "")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -223,6 +362,13 @@ def main(argv=None) -> int:
     except (ColouriseError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: out of memory; use a smaller --render-size or fewer --samples, or resize the image",
+              file=sys.stderr)
+        return 3
+    except OSError as e:
+        print(f"error: {_os_message(e)}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

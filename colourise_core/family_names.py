@@ -6,4 +6,6 @@ CLI's choices, the app's labels, the ONNX runtime) reads them here, so a process
 ONNX runtime never imports TensorFlow. tests/test_onnx.py checks that the two agree.
 """
 
-FAMILY_NAMES = ("cnn", "cgan", "cvae")
+FAMILY_NAMES = ("cnn", "cgan", "cvae", "unet")
+DISSERTATION_FAMILIES = ("cnn", "cgan", "cvae")  # the 2020 dissertation's three; unet goes past it
+VIVIDNESS_FAMILIES = ("unet",)  # their temperature is the annealed mean's: --vividness, the app's slider

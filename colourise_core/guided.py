@@ -54,7 +54,7 @@ def load_reference(src, name: str | None = None) -> np.ndarray:
 
 
 def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.ndarray | None = None,
-                     seed: int = 0) -> np.ndarray:
+                     seed: int = 0, hints_name: str | None = None) -> np.ndarray:
     """Colourise one image with a classic method.
 
     Args:
@@ -62,13 +62,14 @@ def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.nda
         method: "levin" (needs hints: a `Hints`, dict, JSON text or path) or "welsh" (needs
             `reference`, a colour RGB array).
         seed: Welsh's jitter seed.
+        hints_name: what messages call the hints (e.g. "hints file h.json").
     Returns:
         (H, W, 3) float32 RGB whose luma is the input's.
     """
     rgb = np.asarray(rgb, np.float32)
     y = rgb if rgb.shape[-1] == 1 else rgb_to_y(rgb)  # (H, W, 1)
     if method == "levin":
-        parsed = hints_mod.parse_hints(hints, y.shape[1], y.shape[0])
+        parsed = hints_mod.parse_hints(hints, y.shape[1], y.shape[0], name=hints_name)
         return classic.levin_colourise(y, parsed)
     if method == "welsh":
         return classic.welsh_colourise(y, classic.check_reference(reference), seed=seed)
@@ -76,25 +77,96 @@ def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.nda
 
 
 def cmd_colourise(args) -> int:
-    """`colourise IMAGE... --model levin|welsh`: each result saved as STEM.METHOD.png in --out.
+    """`colourise IMAGE... --model levin|welsh`: each result saved as BASE.METHOD.png in --out.
+
+    Output names, --overwrite / --skip-existing and the name map follow the learned models' path
+    (colourise_core.outputs): an existing output is kept and reported unless told otherwise.
 
     Returns:
         0, or 1 when some image failed (its message printed, the others still done).
     """
+    from colourise_core import outputs
+    from colourise_core.cli import _prepare_out
+
     check_args(args.model, args.hints, args.reference)
     reference = load_reference(args.reference) if args.model == "welsh" else None
     hints = hints_mod.read_hints(args.hints) if args.hints is not None else None  # file errors: once
+    hints_name = f"hints file {Path(args.hints).name}" if args.hints is not None else None
+    overwrite, skip = getattr(args, "overwrite", False), getattr(args, "skip_existing", False)
     out = Path(args.out)
-    failures = 0
-    for path in args.images:
-        try:
-            image = imageio.load_rgb(path)
-            rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed)
-        except ColouriseError as e:
-            print(f"error: {Path(path).name}: {e}", file=sys.stderr)
-            failures += 1
-            continue
-        target = out / f"{Path(path).stem}.{args.model}.png"
-        imageio.save_png_atomic(target, rgb, image.alpha)
-        print(target)
+    _prepare_out(out)
+    failures, written = 0, {}
+    try:
+        for path, base in zip(args.images, outputs.plan_names(args.images)):
+            target = out / f"{base}.{args.model}.png"
+            if target.exists() and not overwrite:
+                if not skip:
+                    print(f"error: not overwriting {target} (from {path}); pass --overwrite to replace, or "
+                          "--skip-existing to keep it", file=sys.stderr)
+                    failures += 1
+                continue
+            try:
+                image = imageio.load_rgb(path)
+                rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed,
+                                       hints_name=hints_name)
+            except ColouriseError as e:
+                print(f"error: {Path(path).name}: {e}", file=sys.stderr)
+                failures += 1
+                continue
+            imageio.save_png_atomic(target, rgb, image.alpha, compress_level=1)
+            written[target.name] = str(path)
+            print(target)
+    finally:
+        if written:
+            outputs.write_name_map(out, written)
     return 1 if failures else 0
+
+
+# ----------------------------------------------------------------------------- the hints curve
+
+CURVE_NS = (0, 1, 2, 5, 10, 20, 50, 100)  # numbers of true hints (ideepcolor, SIGGRAPH 2017 fig. 6)
+
+
+def true_hints_prefix(rgb: np.ndarray, n: int, n_max: int, seed: int = 0) -> hints_mod.Hints:
+    """The first n of n_max random true hints: the sets for growing n are nested, so a curve over
+    n adds information point by point rather than redrawing it."""
+    full = hints_mod.random_true_hints(rgb, n_max, seed=seed)
+    return hints_mod.Hints(points=full.points[:n], width=full.width, height=full.height, radius=full.radius)
+
+
+def levin_true_hints(rgb: np.ndarray, n: int, n_max: int = 100, seed: int = 0) -> np.ndarray:
+    """Levin et al.'s colouring of rgb's luma from n of its own true colours (grey when n = 0).
+
+    Returns:
+        (H, W, 3) float32 RGB.
+    """
+    rgb = np.asarray(rgb, np.float32)
+    y = rgb_to_y(rgb)
+    if n == 0:
+        return np.repeat(y, 3, axis=-1)
+    return classic.levin_colourise(y, true_hints_prefix(rgb, n, max(n, n_max), seed))
+
+
+def hints_curve(rgb: np.ndarray, ns=CURVE_NS, seed: int = 0, methods: dict | None = None) -> list[dict]:
+    """PSNR and colourfulness against the number of random true hints, per method.
+
+    Args:
+        rgb: (H, W, 3) colour image in [0, 1] (the truth).
+        ns: the numbers of hints (nested sets, one seed).
+        methods: name -> fn(rgb, n, n_max, seed) -> RGB; default {"levin": levin_true_hints}
+            (a learned family that takes hints adds its own).
+    Returns:
+        [{"method", "n", "psnr", "colourfulness"}, ...], colourfulness of the truth under "truth".
+    """
+    from colourise_core import metrics
+
+    methods = methods or {"levin": levin_true_hints}
+    n_max = max(ns)
+    rows = []
+    for name, fn in methods.items():
+        for n in ns:
+            out = fn(rgb, n, n_max, seed)
+            rows.append({"method": name, "n": int(n), "psnr": metrics.psnr(out, rgb),
+                         "colourfulness": metrics.colourfulness(out)})
+    rows.append({"method": "truth", "n": None, "psnr": None, "colourfulness": metrics.colourfulness(rgb)})
+    return rows

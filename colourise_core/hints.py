@@ -117,12 +117,13 @@ def read_hints(src: HintsSource) -> dict | Hints:
     return obj
 
 
-def parse_hints(src: HintsSource, width: int, height: int) -> Hints:
+def parse_hints(src: HintsSource, width: int, height: int, name: str | None = None) -> Hints:
     """Parse and validate hints against an image of `width` x `height` pixels.
 
     Args:
         src: a `Hints` (re-validated for this size), a dict, JSON text, bytes, or a path.
         width, height: the image size after EXIF orientation.
+        name: what messages call the hints (default: "hints file NAME" for a path, else "the hints").
     Returns:
         Hints with every point inside the image.
     Raises:
@@ -133,6 +134,7 @@ def parse_hints(src: HintsSource, width: int, height: int) -> Hints:
     if isinstance(src, Hints):
         src = json.loads(to_json(src))
     obj, label = _load(src)
+    label = name or label
     if not isinstance(obj, dict):
         raise HintsError(f"{label}: expected a JSON object {{\"points\": [...]}}, got a {type(obj).__name__}")
     if "points" not in obj:

@@ -61,7 +61,7 @@ class LoadedImage:
 # ----------------------------------------------------------------------------- decoding
 
 
-def open_image(src: ImageSource, name: str | None = None) -> Image.Image:
+def open_image(src: ImageSource, name: str | None = None, max_pixels: int | None = None) -> Image.Image:
     """Decode an image fully and safely, with its EXIF orientation applied.
 
     Animated GIF/WebP/APNG give their first frame. No file stays open afterwards.
@@ -71,6 +71,10 @@ def open_image(src: ImageSource, name: str | None = None) -> Image.Image:
             array (uint8, uint16, bool or float in [0, 1]; (H, W) or (H, W, 1|2|3|4)).
         name: the name to use in error messages; defaults to the file's name, else
             "the uploaded data".
+        max_pixels: decode straight to about the size needed, never below it (JPEG: Pillow's
+            draft mode decodes at 1/2, 1/4 or 1/8 scale; other formats are reduced by an integer
+            factor right after decoding), so a 24 MP photo used at 6 MP never costs 24 MP of float
+            memory. The caller resizes to its exact size. None: full size.
     Returns:
         A loaded PIL image, detached from any file (a copy; the caller's image is untouched).
     Raises:
@@ -88,7 +92,7 @@ def open_image(src: ImageSource, name: str | None = None) -> Image.Image:
         _check_file(path, label)
         try:
             with open(path, "rb") as fp:
-                return _decode(fp, label)
+                return _decode(fp, label, max_pixels)
         except OSError as err:  # permission denied, I/O error: decoding errors are ImageError
             raise ImageError(f"{label} could not be read ({err}).") from err
     if isinstance(src, (bytes, bytearray, memoryview)):
@@ -104,7 +108,41 @@ def open_image(src: ImageSource, name: str | None = None) -> Image.Image:
     label = name or _UPLOAD_NAME
     if not data:
         raise ImageError(f"{label} is empty (0 bytes). Upload the image file again.")
-    return _decode(io.BytesIO(data), label)
+    return _decode(io.BytesIO(data), label, max_pixels)
+
+
+def read_header(data: bytes, label: str) -> tuple[str, int, int]:
+    """The (mode, width, height) of encoded image bytes, from the header alone (no pixels).
+
+    The same policy as `open_image`: unknown formats, broken headers and images over
+    `MAX_PIXELS` raise `ImageError` naming `label` (never an object's repr).
+    """
+    if not data:
+        raise ImageError(f"{label} is empty (0 bytes).")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                mode, (width, height) = img.mode, img.size
+        except Image.DecompressionBombError as err:
+            raise _too_large(label, _pixels_in(str(err)), None) from err
+        except UnidentifiedImageError as err:
+            raise ImageError(f"{label} is not an image Pillow can read (unknown or unsupported format).") from err
+        except Exception as err:  # a known format with a broken header
+            raise ImageError(f"{label} is truncated or corrupt: {err}.") from err
+    if width * height > MAX_PIXELS:
+        raise _too_large(label, width * height, (width, height))
+    return mode, width, height
+
+
+def decode_bytes(data: bytes, label: str) -> Image.Image:
+    """Decode encoded image bytes under `open_image`'s policy, without EXIF transposition.
+
+    For training data, whose pixels are used as stored. Raises `ImageError` naming `label`.
+    """
+    if not data:
+        raise ImageError(f"{label} is empty (0 bytes).")
+    return _decode(io.BytesIO(data), label, transpose=False)
 
 
 def _check_file(path: Path, label: str) -> None:
@@ -119,8 +157,12 @@ def _check_file(path: Path, label: str) -> None:
         raise ImageError(f"{label} is empty (0 bytes). The file was probably not copied fully.")
 
 
-def _decode(fp: BinaryIO, label: str) -> Image.Image:
-    """Read the header, check the pixel count, then force a full decode of the first frame."""
+def _decode(fp: BinaryIO, label: str, max_pixels: int | None = None, transpose: bool = True) -> Image.Image:
+    """Read the header, check the pixel count, then force a full decode of the first frame.
+
+    With `max_pixels`, a larger image is decoded at a reduced scale where the format allows
+    (JPEG draft) and reduced by an integer factor right after (others).
+    """
     with warnings.catch_warnings():
         # MAX_PIXELS decides, not Pillow's lower warning threshold; Pillow's own
         # DecompressionBombError (over twice its limit) is still reported below.
@@ -141,6 +183,9 @@ def _decode(fp: BinaryIO, label: str) -> Image.Image:
         width, height = img.size
         if width * height > MAX_PIXELS:
             raise _too_large(label, width * height, (width, height))
+        if max_pixels and width * height > max_pixels and img.format == "JPEG":
+            scale = (max_pixels / (width * height)) ** 0.5  # draft keeps at least this size
+            img.draft(img.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
         try:
             img.load()  # full decode: truncated data fails here, not later
         except Image.DecompressionBombError as err:
@@ -149,6 +194,14 @@ def _decode(fp: BinaryIO, label: str) -> Image.Image:
             raise ImageError(
                 f"{label} is truncated or corrupt: {err}. Re-export or re-download the file."
             ) from err
+        factor = int((img.width * img.height / max_pixels) ** 0.5) if max_pixels else 1
+        if factor > 1:  # still at least max_pixels after this: the caller resizes exactly
+            try:
+                img = img.reduce(factor)  # box average by an integer factor, before any float copy
+            except (ValueError, OSError):  # modes reduce() does not handle: keep the full size
+                pass
+        if not transpose:
+            return img
         return _finish(img, label)
 
 
@@ -234,7 +287,7 @@ def _array_to_pil(arr: np.ndarray, label: str) -> Image.Image:
 # ----------------------------------------------------------------------------- loading
 
 
-def load_rgb(src: ImageSource, name: str | None = None) -> LoadedImage:
+def load_rgb(src: ImageSource, name: str | None = None, max_pixels: int | None = None) -> LoadedImage:
     """Decode any image to float32 RGB in [0, 1], keeping its alpha and 16-bit precision.
 
     Modes: 1, L, LA, P (palette transparency becomes alpha), RGB, RGBA, CMYK (incl. Adobe
@@ -245,6 +298,7 @@ def load_rgb(src: ImageSource, name: str | None = None) -> LoadedImage:
         src: anything `open_image` accepts; numpy arrays are scaled directly (uint16 colour
             keeps its precision).
         name: the name to use in messages and in the result.
+        max_pixels: as `open_image` (a reduced decode of large images; not for arrays).
     Returns:
         A `LoadedImage`.
     Raises:
@@ -255,7 +309,7 @@ def load_rgb(src: ImageSource, name: str | None = None) -> LoadedImage:
         values, mode = _array_to_float(src, label)  # (H, W, C)
         colour, alpha = _split_alpha(values)
         return _result(colour, alpha, mode, label, mode in _GREY_MODES)
-    img = open_image(src, name=name)
+    img = open_image(src, name=name, max_pixels=max_pixels)
     label = name or _label_of(src)
     mode = img.mode
     if mode in _MODES_16BIT or mode == "F":

@@ -15,7 +15,7 @@ from pages import serve_directly
 def page() -> None:
     """The lesson: why is colourisation ill-posed?"""
     st.title("Why is colourisation ill-posed?")
-    st.caption("A lesson in four parts, after chapter 2.2 of the dissertation. Turning a colour photo grey is easy and "
+    st.caption("A lesson in five parts, after chapter 2.2 of the dissertation. Turning a colour photo grey is easy and "
                "exact; turning it back is not, because many colour images share one grey image.")
 
     st.header("1. Hadamard's three conditions")
@@ -136,6 +136,43 @@ def page() -> None:
                          f"{np.mean([metrics.colourfulness(o) for o in outs]):.1f}", width="stretch")
     elif source is None:
         st.info("With weights (sidebar), a live demo of the three models appears here.", icon=":material/info:")
+    well_posed(picked)
+
+
+def well_posed(picked) -> None:
+    """Part 5: reveal N true colours and the problem becomes well-posed (Levin et al. 2004 spreads them)."""
+    st.header("5. Add information and it becomes well-posed")
+    st.markdown(
+        "The grey image lacks two numbers per pixel. Tell the colouriser a few of them, the true colour at N "
+        "random points, and the missing information shrinks: with enough hints only one colouring fits. Levin et "
+        "al.'s method (SIGGRAPH 2004) spreads each hint to the neighbouring pixels of similar luma; the curve shows "
+        "how close it comes to the original (PSNR) as N grows. The *Guide the colours* page lets you place hints "
+        "yourself.")
+    if picked is None or not picked.is_colour:
+        st.info("Pick a colour image in part 2 (e.g. the parachute): its true colours are the hints.",
+                icon=":material/info:")
+        return
+    from colourise_core import guided
+
+    work = imageio.resize_float(picked.rgb, views.fit_side(*picked.rgb.shape[:2], 160))  # ~25k px: a fast curve
+    ns = tuple(range(0, 101, 5)) + (1, 2)
+    ns = tuple(sorted(set(ns)))
+    rows = memo.get("ill_curve", (picked.digest,), lambda: guided.hints_curve(work, ns=ns, seed=0), keep=2)
+    levin = [r for r in rows if r["method"] == "levin"]
+    n = st.slider("N true colours revealed", 0, 100, 10, key="ill_hints_n")
+    fig = go.Figure(go.Scatter(x=[r["n"] for r in levin], y=[r["psnr"] for r in levin], mode="lines+markers",
+                               name="Levin et al. 2004"))
+    fig.add_hline(y=levin[0]["psnr"], line_dash="dot", annotation_text="grey (N = 0)")
+    fig.add_vline(x=n, line_dash="dash", line_color="grey")
+    fig.update_layout(height=320, xaxis_title="N random true colours", yaxis_title="PSNR against the original (dB)",
+                      margin=dict(l=10, r=10, t=30, b=10), title="More information, closer to the one true colouring")
+    a, b = st.columns([3, 2])
+    a.plotly_chart(fig, key="ill_hints_curve")
+    out = memo.get("ill_hints", (picked.digest, n), lambda: guided.levin_true_hints(work, n, 100, seed=0), keep=4)
+    psnr = metrics.psnr(out, work)
+    b.image(views.labelled_grid([(f"N = {n}", out), ("original", work)], height=200), width="stretch",
+            caption=f"Levin et al. with {n} true colour(s): PSNR {psnr:.2f} dB, colourfulness "
+                    f"{metrics.colourfulness(out):.1f} (original {metrics.colourfulness(work):.1f}).")
 
 
 if __name__ == "__main__":  # Streamlit ran this file itself: see pages.serve_directly

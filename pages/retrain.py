@@ -10,7 +10,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_support import loader, paths, weights_choice
+from app_support import datacheck, loader, paths, sessions, weights_choice
 from app_support.training_job import TrainingJob
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core.data import open_source
@@ -74,6 +74,7 @@ def page() -> None:
         p = job.progress()
         st.subheader(f"Run {job.run_dir.name}: {MODEL_LABELS[job.config.model]} on {job.config.dataset}")
         text = {"starting": "Loading the data and building the model...",
+                "waiting": "Waiting for a free training slot (the server trains one model at a time)...",
                 "running": f"Epoch {min(p.epoch + 1, p.epochs)} of {p.epochs}, batch {p.batch} of {p.steps}",
                 "finished": f"Finished {p.epoch} epoch(s)", "stopped": f"Stopped after {p.epoch} finished epoch(s)",
                 "failed": "Failed"}[p.status]
@@ -127,17 +128,21 @@ def page() -> None:
             else:
                 target = session_dir / "_uploads" / paths.safe_name(upload.name, "data.zip")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                if not target.is_file() or target.stat().st_size != upload.size:
-                    target.write_bytes(upload.getvalue())
                 try:
+                    if not target.is_file() or target.stat().st_size != upload.size:
+                        sessions.check_disk(sessions.current(), upload.size)  # per-session and total quotas
+                        target.write_bytes(upload.getvalue())
                     with open_source(target) as src:
                         found, splits, names = len(src), src.splits, src.classes()
-                except ColouriseError as e:
+                    skipped_note = datacheck.check_zip(target)  # the decoding policy, before any training
+                except (ColouriseError, sessions.QuotaError) as e:
                     st.error(f"This zip cannot be used: {e}", icon=":material/folder_off:")
                     target.unlink(missing_ok=True)
                 else:
                     data = target
                     st.caption(f"{found} images; splits: {', '.join(splits) or 'none'}; classes: {', '.join(names) or 'none'}")
+                    if skipped_note:
+                        st.warning(skipped_note, icon=":material/broken_image:")
                     if names:
                         classes = tuple(st.multiselect("Classes (none: all)", names, key="retrain_zip_classes")) or None
         if problem:
@@ -181,7 +186,14 @@ def page() -> None:
                              val_limit=int(val_limit), seed=int(seed))
         run_name = paths.safe_name(name or f"{model}-{dataset}-{time.strftime('%H%M%S')}")
         run_dir = paths.unique_child(session_dir, run_name)
+        try:  # a public deployment's limits: disk, and epochs per session
+            sessions.check_disk(sessions.current())
+            sessions.reserve_epochs(sessions.current(), int(epochs))
+        except sessions.QuotaError as e:
+            st.error(str(e), icon=":material/block:")
+            st.stop()
         st.session_state[JOB_KEY] = TrainingJob(config, run_dir).start()
+        sessions.current().jobs.append(st.session_state[JOB_KEY])  # stopped when the session ends
         st.session_state.pop("retrain_handled", None)
         st.rerun()
 

@@ -128,3 +128,19 @@ def test_jittered_sample_one_per_cell():
     assert len(set(zip(ys.tolist(), xs.tolist()))) == 200
     ys, xs = classic.jittered_sample(3, 4, 200)
     assert sorted(zip(ys.tolist(), xs.tolist())) == [(i, j) for i in range(3) for j in range(4)]
+
+
+def test_hints_curve_rises_from_grey():
+    from colourise_core import guided, metrics
+
+    img = load_rgb(PARACHUTE).rgb
+    rows = guided.hints_curve(img, ns=(0, 1, 10, 100), seed=1)
+    levin = {r["n"]: r for r in rows if r["method"] == "levin"}
+    grey = metrics.psnr(np.repeat(rgb_to_y(img), 3, -1), img)
+    assert levin[0]["psnr"] == pytest.approx(grey)  # no hints: the grey image
+    assert levin[100]["psnr"] > levin[10]["psnr"] > levin[0]["psnr"]
+    assert levin[100]["psnr"] > grey + 3
+    assert [r["method"] for r in rows][-1] == "truth"
+    # nested sets: the 10 hints are the first 10 of the 100
+    h10, h100 = guided.true_hints_prefix(img, 10, 100, 1), guided.true_hints_prefix(img, 100, 100, 1)
+    assert h10.points == h100.points[:10]

@@ -6,20 +6,21 @@ not cropped, as the dissertation did) with cv2 INTER_AREA to resolution x resolu
 
 Greyscale images carry no colour to learn and are skipped and counted (`skipped_grey`): first by
 their header mode when the dataset is built (no pixel decoding), then, if an RGB image turns out
-to have equal channels when it is decoded, it is replaced by the next colour image.
+to have equal channels when it is decoded, it is replaced by the next colour image. Images that
+break the decoding policy (`policy`: too large, corrupt, truncated) are skipped and counted the
+same way (`skipped_bad`, named in `bad`); too many of them stop the run with a summary.
 """
 
 from __future__ import annotations
 
-import io
 import threading
 from dataclasses import replace
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from ..errors import DatasetError, ImageError
+from . import policy
 from .shapes import ShapeSetConfig, generate_shapes
 from .sources import ImageSource, open_source
 
@@ -36,18 +37,18 @@ IMAGENETTE_CLASSES = {
     "n03417042": "garbage truck", "n03425413": "gas pump", "n03445777": "golf ball",
     "n03888257": "parachute",
 }
-GREY_MODES = {"L", "LA", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}  # single-channel modes
+GREY_MODES = policy.GREY_MODES  # single-channel modes
 GREY_TOLERANCE = 2.0 / 255  # decoded RGB with all |R-G|, |G-B| at most this is greyscale
 CACHE_BUDGET = 1.5e9  # bytes: decoded images are kept in memory when the whole set fits
 
 
 def _decode(data: bytes, resolution: int, key: str) -> np.ndarray:
-    """Image bytes -> uint8 (res, res, 3) RGB, stretched with INTER_AREA."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            rgb = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"cannot decode image {key!r}: {exc}; remove or replace the file") from exc
+    """Image bytes -> uint8 (res, res, 3) RGB, stretched with INTER_AREA (policy: `policy`).
+
+    Raises:
+        ImageError: naming `key`, when the image breaks the decoding policy.
+    """
+    rgb = policy.decode_rgb(data, key)
     if rgb.shape[:2] != (resolution, resolution):
         rgb = cv2.resize(rgb, (resolution, resolution), interpolation=cv2.INTER_AREA)
     return rgb
@@ -82,12 +83,13 @@ class ImageDataset:
     """
 
     def __init__(self, name, resolution, *, class_names=(), labels=None, source=None, keys=None,
-                 arrays=None, masks=None, skipped_grey=0, cache_budget=CACHE_BUDGET):
+                 arrays=None, masks=None, skipped_grey=0, cache_budget=CACHE_BUDGET, bad=None):
         self.name, self.resolution = name, int(resolution)
         self.class_names = tuple(class_names)
         self.labels = None if labels is None else np.asarray(labels, np.int64)
         self.masks = masks
         self.skipped_grey = int(skipped_grey)
+        self.bad = bad if bad is not None else policy.BadImages(name)  # skipped: they break the policy
         self._source, self._keys, self._arrays = source, keys, arrays  # arrays: uint8 (N,r,r,3)
         n = len(arrays) if arrays is not None else len(keys)
         self._n = n
@@ -123,7 +125,7 @@ class ImageDataset:
                     self._cache = np.empty((self._n, self.resolution, self.resolution, 3), np.uint8)
         if self._cache is not None and self._cached[i]:
             return self._cache[i]
-        rgb = _decode(self._source.read(self._keys[i]), self.resolution, self._keys[i])
+        rgb = _decode(self._source.read(self._keys[i]), self.resolution, self._label(i))
         if is_grey(rgb):
             return None
         if self._cache is not None:
@@ -131,12 +133,31 @@ class ImageDataset:
             self._cached[i] = True
         return rgb
 
+    @property
+    def skipped_bad(self) -> int:
+        """Images skipped for breaking the decoding policy (corrupt, too large, truncated)."""
+        return len(self.bad)
+
+    def _label(self, i: int) -> str:
+        return f"{self._source.path.name}: {self._keys[i]}"
+
     def _get(self, i: int) -> np.ndarray:
-        """Item i, or the next colour item when i is greyscale (counted once in skipped_grey)."""
+        """Item i, or the next colour item when i is greyscale (counted once in skipped_grey)
+        or bad (counted once in skipped_bad; too many stop with a summary)."""
         j = i
         for _ in range(self._n):
             if j not in self._grey:
-                rgb = self._item(j)
+                try:
+                    rgb = self._item(j)
+                except policy.BAD as err:
+                    with self._lock:
+                        if j not in self._grey:
+                            self._grey.add(j)
+                            self.bad.add(self._label(j), err)
+                    self.bad.check(self._n)
+                    rgb = None
+                    j = (j + 1) % self._n
+                    continue
                 if rgb is not None:
                     return rgb
                 with self._lock:
@@ -171,62 +192,40 @@ class ImageDataset:
         return out
 
 
-def _pick(order, keep, limit, where: str):
-    """First `limit` positions of `order` (a permutation) for which keep(pos) is True."""
+def _pick(order, keep, limit, where: str, bad: policy.BadImages | None = None, label=str):
+    """First `limit` positions of `order` (a permutation) for which keep(pos) is True.
+
+    keep(pos) raising one of `policy.BAD` skips pos and records it in `bad` (label(pos) names
+    it); too many bad images stop with a summary.
+    """
     chosen, dropped = [], 0
+    bad = bad if bad is not None else policy.BadImages(where)
     for pos in order:
         if limit is not None and len(chosen) >= limit:
             break
-        if keep(int(pos)):
+        try:
+            wanted = keep(int(pos))
+        except policy.BAD as err:
+            bad.add(label(int(pos)), err)
+            continue
+        if wanted:
             chosen.append(int(pos))
         else:
             dropped += 1
+    bad.check(len(chosen) + dropped + len(bad))
     if not chosen:
         raise DatasetError(f"{where}: no colour images to load ({dropped} greyscale skipped); "
                            "choose another split or classes, or a colour dataset")
     return sorted(chosen), dropped
 
 
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def _jpeg_channels(data: bytes) -> int | None:
-    """Number of colour components in a JPEG's frame header, or None if it cannot tell."""
-    if data[:2] != b"\xff\xd8":
-        return None
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in _SOF:
-            return data[pos + 9] if pos + 9 < len(data) else None
-        if marker == 0xD9 or marker == 0xDA:  # end of image / start of scan before a frame
-            return None
-        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-    return None
-
-
 def _header_grey(source: ImageSource, key: str) -> bool:
     """True if the image's header says it has a single channel (decodes no pixels).
 
-    JPEG frame headers are parsed directly (PIL.Image.open costs ~15x more); any other
-    format, or a JPEG this cannot parse, goes through Pillow's header reader.
+    Raises:
+        ImageError, ArchiveError: the member breaks the decoding policy (see `policy`).
     """
-    data = source.read(key)
-    channels = _jpeg_channels(data)
-    if channels is not None:
-        return channels == 1
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return im.mode in GREY_MODES
-    except (OSError, ValueError) as exc:
-        raise ImageError(
-            f"{source.path}: cannot read image {key!r}: {exc}; remove or replace it"
-        ) from exc
+    return policy.header_grey(source.read(key), f"{source.path.name}: {key}")
 
 
 def _canon(name: str) -> str:
@@ -267,11 +266,13 @@ def _from_source(name, data, split, classes, resolution, limit, seed, cache_budg
     n = len(entries)
     order = range(n) if limit is None else np.random.default_rng(seed).permutation(n)
     where = f"{name} in {source.path} (split {split}, classes {classes})"
-    chosen, grey = _pick(order, lambda p: not _header_grey(source, entries[p].key), limit, where)
+    bad = policy.BadImages(where)
+    chosen, grey = _pick(order, lambda p: not _header_grey(source, entries[p].key), limit, where, bad,
+                         label=lambda p: entries[p].key)
     labels = [index[entries[p].label] for p in chosen] if folders else None
     keys = [entries[p].key for p in chosen]
     return ImageDataset(name, resolution, class_names=class_names, labels=labels, source=source,
-                        keys=keys, skipped_grey=grey, cache_budget=cache_budget)
+                        keys=keys, skipped_grey=grey, cache_budget=cache_budget, bad=bad)
 
 
 def _cifar10_keras(split, classes, resolution, limit, seed) -> ImageDataset:

@@ -57,7 +57,13 @@ def default_config(name: str, resolution: int, **overrides):
 
 
 def config_to_dict(config) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    """The config as JSON-able dict; optional fields (metadata "optional") at their default are left
+    out, so adding an option to a family keeps the specs of existing weights unchanged."""
+    d = json.loads(json.dumps(dataclasses.asdict(config)))
+    for f in dataclasses.fields(config):
+        if f.metadata.get("optional") and getattr(config, f.name) == f.default:
+            d.pop(f.name, None)
+    return d
 
 
 def make_spec(name: str, config) -> dict:

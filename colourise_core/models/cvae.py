@@ -11,6 +11,18 @@
 Training decodes a reparametrised sample of p(z | YUV); inference decodes samples of q(z | Y)
 whose standard deviation is scaled by a temperature (0 gives the mean). Resolution rule: one
 stride-2 stage per halving from the resolution down to 2x2 (4 at 32 px, 5 at 64, 6 at 128).
+
+Options past the dissertation (6.1.3, after Deshpande et al., CVPR 2017), all off by default so
+the dissertation's CVAE and its shipped weights are unchanged:
+- `mdn_components` K > 0: the conditional encoder is a Mixture Density Network (models/mdn.py)
+  giving K Gaussians over z and their weights; the training encoder's KL is then taken against
+  N(0, I) (the VAE prior) and the MDN learns the training encoder's codes by their negative
+  log-likelihood under the mixture. Sampling picks a component by weight (or the one asked for)
+  and draws within it, the temperature scaling its spread.
+- `rarity_mix` > 0: the reconstruction error of each pixel weighted by its chroma's rarity in the
+  training data; `grad_weight` > 0: a chroma-gradient term against blur (models/chroma_loss.py).
+- `free_bits` / `kl_anneal_steps`: the KL is not charged below a floor per dimension / ramps up
+  from 0, so the latent carries the colour field instead of being ignored.
 """
 
 from __future__ import annotations
@@ -21,6 +33,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from colourise_core.distribute import replica_scaled
+from colourise_core.models import chroma_loss, mdn
 from colourise_core.models.family import Family
 
 # Encoder conv filters (down to 2x2) and decoder transposed-conv filters (up from 2x2).
@@ -29,6 +43,9 @@ _LAYOUTS = {
     64: ((8, 16, 32, 64, 128), (128, 64, 32, 16, 8)),
     128: ((8, 16, 32, 64, 128, 128), (128, 128, 64, 32, 16, 8)),
 }
+
+
+OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +58,14 @@ class CVAEConfig:
     head_filters: int = 8  # transposed conv after joining Y
     recon_weight: float = 1.0  # W of equation 4.5 (1: the dissertation's unweighted final model)
     seed: int = 0  # seeds the reparametrisation noise in training
+    # Options (6.1.3); a field at its default is left out of the spec, so older specs still match.
+    mdn_components: int = dataclasses.field(default=0, metadata=OPTION)  # 0: one Gaussian q(z|Y); K: an MDN (CLI --mdn: 8)
+    mdn_weight: float = dataclasses.field(default=1.0, metadata=OPTION)  # weight of the mixture NLL term
+    rarity_mix: float = dataclasses.field(default=0.0, metadata=OPTION)  # 0: unweighted MSE; lambda of ECCV16's uniform mix (0.5)
+    rarity_bins: int = dataclasses.field(default=16, metadata=OPTION)  # UV histogram bins per axis for the rarity weights
+    grad_weight: float = dataclasses.field(default=0.0, metadata=OPTION)  # weight of the chroma-gradient term (0: off)
+    free_bits: float = dataclasses.field(default=0.0, metadata=OPTION)  # KL nats per latent dimension not charged (0: off)
+    kl_anneal_steps: int = dataclasses.field(default=0, metadata=OPTION)  # steps of the KL weight's 0 -> 1 ramp (0: off)
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "CVAEConfig":
@@ -56,21 +81,28 @@ class CVAEConfig:
         return cls(**d)
 
 
+def kl_per_dim(mu_p, logvar_p, mu_q, logvar_q):
+    """KL(N(mu_p, var_p) || N(mu_q, var_q)) of equation 4.7 per dimension (shape of mu_p).
+
+    log(s_q / s_p) + (s_p^2 + (mu_p - mu_q)^2) / (2 s_q^2) - 1/2.
+    """
+    return 0.5 * (logvar_q - logvar_p) + (ops.exp(logvar_p) + ops.square(mu_p - mu_q)) / (2.0 * ops.exp(logvar_q)) - 0.5
+
+
 def kl_divergence(mu_p, logvar_p, mu_q, logvar_q):
     """KL(N(mu_p, var_p) || N(mu_q, var_q)) of equation 4.7, summed over the last axis.
 
-    log(s_q / s_p) + (s_p^2 + (mu_p - mu_q)^2) / (2 s_q^2) - 1/2, per dimension.
     Returns: (N,) tensor.
     """
-    per_dim = 0.5 * (logvar_q - logvar_p) + (ops.exp(logvar_p) + ops.square(mu_p - mu_q)) / (2.0 * ops.exp(logvar_q)) - 0.5
-    return ops.sum(per_dim, axis=-1)
+    return ops.sum(kl_per_dim(mu_p, logvar_p, mu_q, logvar_q), axis=-1)
 
 
 class CVAE(keras.Model):
     """Training encoder + conditional encoder + decoder.
 
-    `model(y)` with Y (N, R, R, 1) gives the UV decoded at the conditional mean (temperature 0);
-    `model(yuv)` with (N, R, R, 3) is the training pass used by `fit` and `compute_loss`.
+    `model(y)` with Y (N, R, R, 1) gives the UV decoded at the conditional mean (temperature 0;
+    with an MDN, the mean of each image's heaviest component); `model(yuv)` with (N, R, R, 3)
+    is the training pass used by `fit` and `compute_loss`.
     """
 
     colourise_name = "cvae"
@@ -78,54 +110,130 @@ class CVAE(keras.Model):
     def __init__(self, train_encoder, cond_encoder, decoder, config: CVAEConfig, **kwargs):
         super().__init__(**kwargs)
         self.train_encoder, self.cond_encoder, self.decoder = train_encoder, cond_encoder, decoder
+        self.config = config
         self.resolution = config.resolution
         self.recon_weight = config.recon_weight
         self.latent_dim = config.latent_dim
+        self.components = max(1, config.mdn_components)  # K: 1 for the dissertation's Gaussian
+        self.is_mdn = config.mdn_components > 0
         self.seed_generator = keras.random.SeedGenerator(config.seed)
         self.recon_tracker = keras.metrics.Mean(name="recon")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        if self.is_mdn:
+            self.nll_tracker = keras.metrics.Mean(name="nll")
+        if config.grad_weight > 0:
+            self.grad_tracker = keras.metrics.Mean(name="grad")
+        self.chroma_weights = None
+        if config.rarity_mix > 0:  # (B, B) rarity weights of the UV bins, saved with the weights
+            b = config.rarity_bins
+            self.chroma_weights = self.add_weight(shape=(b, b), initializer="ones", trainable=False, name="chroma_weights")
 
     def call(self, inputs, training=False):
         if inputs.shape[-1] == 1:  # inference: Y (N, R, R, 1) -> UV (N, R, R, 2)
-            mu_q, _ = self.cond_encoder(inputs, training=training)
+            if self.is_mdn:
+                logits, means, _ = self.cond_encoder(inputs, training=training)  # (N, K), (N, K, L)
+                top = ops.one_hot(ops.argmax(logits, axis=-1), self.components)  # (N, K)
+                mu_q = ops.sum(ops.expand_dims(top, -1) * means, axis=1)  # (N, L)
+            else:
+                mu_q, _ = self.cond_encoder(inputs, training=training)
             return self.decoder([mu_q, inputs], training=training)[..., 1:]
         y = inputs[..., :1]  # training: YUV (N, R, R, 3)
         mu_p, logvar_p = self.train_encoder(inputs, training=training)  # (N, latent) each
-        mu_q, logvar_q = self.cond_encoder(y, training=training)
+        q = self.cond_encoder(y, training=training)  # (mu_q, logvar_q), or MDN (logits, means, logvars)
         eps = keras.random.normal(ops.shape(mu_p), seed=self.seed_generator)
         z = mu_p + ops.exp(0.5 * logvar_p) * eps  # reparametrisation trick (3.11)
         yuv = self.decoder([z, y], training=training)  # (N, R, R, 3)
-        return yuv, mu_p, logvar_p, mu_q, logvar_q
+        if self.is_mdn:
+            return (yuv, mu_p, logvar_p, z, *q)
+        return (yuv, mu_p, logvar_p, *q)
+
+    def _reconstruction(self, target, yuv_pred):
+        """Equation 4.6's MSE over YUV, or with per-pixel chroma-rarity weights."""
+        if self.chroma_weights is None:
+            return ops.mean(ops.square(target - yuv_pred))
+        weights = chroma_loss.pixel_weights(target[..., 1:], ops.cast(self.chroma_weights, target.dtype))  # (N, R, R)
+        return chroma_loss.weighted_mse(target, yuv_pred, weights)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """W * MSE(YUV, decoded) + KL(p(z|YUV) || q(z|Y)) (equation 4.5), with metric updates."""
-        yuv_pred, mu_p, logvar_p, mu_q, logvar_q = y_pred
-        target = x if y is None else y  # (N, R, R, 3)
-        recon = ops.mean(ops.square(ops.cast(target, yuv_pred.dtype) - yuv_pred))
-        kl = ops.mean(kl_divergence(mu_p, logvar_p, mu_q, logvar_q))
+        """W * reconstruction + KL (equation 4.5), with metric updates; the options add terms.
+
+        Faithful: W * MSE(YUV, decoded) + mean KL(p(z|YUV) || q(z|Y)). With an MDN the KL is
+        against N(0, I) and the MDN's NLL of the (gradient-stopped) training code z is added,
+        weighted by `mdn_weight`; `grad_weight` adds the chroma-gradient term; `free_bits` and
+        `kl_anneal_steps` change how the KL is charged.
+        """
+        cfg = self.config
+        yuv_pred, mu_p, logvar_p = y_pred[:3]
+        target = ops.cast(x if y is None else y, yuv_pred.dtype)  # (N, R, R, 3)
+        recon = self._reconstruction(target, yuv_pred)
+        if self.is_mdn:
+            z, logits, means, logvars = y_pred[3:]
+            kl_dims = mdn.kl_to_standard_normal(mu_p, logvar_p)  # (N, L)
+        else:
+            mu_q, logvar_q = y_pred[3:]
+            kl_dims = kl_per_dim(mu_p, logvar_p, mu_q, logvar_q)
+        kl = ops.mean(ops.sum(kl_dims, axis=-1))
+        charged = mdn.free_bits_kl(kl_dims, cfg.free_bits) if cfg.free_bits > 0 else kl
+        if cfg.kl_anneal_steps > 0 and self.optimizer is not None:
+            charged = mdn.kl_anneal_factor(self.optimizer.iterations, cfg.kl_anneal_steps) * charged
         self.recon_tracker.update_state(recon)
         self.kl_tracker.update_state(kl)
-        return self.recon_weight * recon + kl
+        loss = self.recon_weight * recon + charged
+        if cfg.grad_weight > 0:
+            grad = chroma_loss.gradient_loss(target[..., 1:], yuv_pred[..., 1:])
+            self.grad_tracker.update_state(grad)
+            loss = loss + cfg.grad_weight * grad
+        if self.is_mdn:
+            nll = ops.mean(mdn.mixture_nll(ops.stop_gradient(z), logits, means, logvars))
+            self.nll_tracker.update_state(nll)
+            loss = loss + cfg.mdn_weight * nll
+        return replica_scaled(loss)  # / replicas under tf.distribute, as Keras' losses (distribute.py)
 
-    def sample_uv(self, y: np.ndarray, n: int = 1, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
-        """Decode n samples of q(z | Y) per image, the standard deviation scaled by temperature.
+    def mixture(self, y: np.ndarray):
+        """The conditional encoder's mixture for each image, numpy.
 
         Args:
             y: (N, R, R, 1) luma.
-            n: samples per image.
-            temperature: 0 gives the conditional mean, 1 the learnt spread, > 1 more.
-            seed: numpy seed of the noise, so a sample set is reproducible.
         Returns:
-            (n, N, R, R, 2) UV.
+            (logits (N, K), means (N, K, L), logvars (N, K, L)); K = 1 without an MDN.
         """
-        y = np.asarray(y, "float32")
-        mu, logvar = (np.asarray(a) for a in self.cond_encoder.predict_on_batch(y))
-        eps = np.random.default_rng(seed).standard_normal((n,) + mu.shape).astype("float32")
-        z = mu[None] + temperature * np.exp(0.5 * logvar)[None] * eps  # (n, N, latent)
-        z = z.reshape((-1, mu.shape[-1]))
-        y_rep = np.broadcast_to(y[None], (n,) + y.shape).reshape((-1,) + y.shape[1:])
-        yuv = np.asarray(self.decoder.predict_on_batch([z, y_rep]))
-        return yuv[..., 1:].reshape((n,) + y.shape[:-1] + (2,))
+        out = FAMILY.run_graph(self, "cond_encoder", np.asarray(y, "float32"))
+        if self.is_mdn:
+            return tuple(out)
+        mu, logvar = out
+        return np.zeros((len(mu), 1), "float32"), mu[:, None], logvar[:, None]
+
+    def mixture_weights(self, y: np.ndarray) -> np.ndarray:
+        """(N, K) weight of each component per image (all 1 without an MDN)."""
+        return mdn.mixture_weights(self.mixture(y)[0])
+
+    def sample_uv(self, y: np.ndarray, n: int = 1, temperature: float = 1.0, seed: int = 0,
+                  component: int | None = None) -> np.ndarray:
+        """Decode n samples of q(z | Y) per image (`CVAEFamily.predict_uv`); returns (n, N, R, R, 2)."""
+        return FAMILY.predict_uv(self, y, samples=n, temperature=temperature, seed=seed, component=component)
+
+    def fit_chroma_prior(self, batches, max_images: int = 4000, sigma: float = 1.0) -> np.ndarray | None:
+        """Set the rarity weights from the training data's UV histogram (before training).
+
+        Args:
+            batches: (y, yuv) batches of the training split (a YUVBatches).
+            max_images: stop after about this many images (the histogram settles quickly).
+            sigma: Gaussian smoothing of the prior, in bins.
+        Returns:
+            the (B, B) weights set, or None when the model has no rarity weighting.
+        """
+        if self.chroma_weights is None:
+            return None
+        counts, seen = np.zeros((self.config.rarity_bins,) * 2), 0
+        for i in range(len(batches)):
+            _, yuv = batches[i]
+            counts += chroma_loss.uv_histogram(yuv[..., 1:], self.config.rarity_bins)
+            seen += len(yuv)
+            if seen >= max_images:
+                break
+        weights = chroma_loss.rarity_weights(counts, self.config.rarity_mix, sigma)
+        self.chroma_weights.assign(weights)
+        return weights
 
 
 def _encoder(channels: int, config: CVAEConfig, name: str) -> keras.Model:
@@ -136,6 +244,8 @@ def _encoder(channels: int, config: CVAEConfig, name: str) -> keras.Model:
         x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"{name}_conv{i}")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)  # (N, 2 * 2 * f)
     x = layers.Dense(config.dense_units, activation="relu", name=f"{name}_dense")(x)
+    if channels == 1 and config.mdn_components > 0:  # the conditional encoder as an MDN (6.1.3)
+        return keras.Model(x_in, mdn.mixture_head(x, config.mdn_components, config.latent_dim, name), name=name)
     mu = layers.Dense(config.latent_dim, name=f"{name}_mu")(x)
     logvar = layers.Dense(config.latent_dim, name=f"{name}_logvar")(x)
     return keras.Model(x_in, [mu, logvar], name=name)
@@ -182,7 +292,7 @@ class CVAEFamily(Family):
     config_cls = CVAEConfig
     defaults = dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=False)
     target = "yuv"
-    train_options = ("latent_dim", "recon_weight")
+    train_options = ("latent_dim", "recon_weight", "mdn_components", "rarity_mix", "grad_weight", "free_bits", "kl_anneal_steps")
     samples = True
     fixed_size = True  # dense layers: exactly R x R
 
@@ -201,24 +311,43 @@ class CVAEFamily(Family):
     def test_step(self, model, y, target):
         return {k: float(v) for k, v in model.test_on_batch(target, target, return_dict=True).items()}
 
+    def replica_step(self, model, y, target, training):
+        return (model.train_step if training else model.test_step)((target, target))  # trained on YUV
+
     def stride(self, model):
         return model.resolution
 
     def inference_graphs(self, model):
         return {"cond_encoder": model.cond_encoder, "decoder": model.decoder}
 
-    def predict_uv(self, model, y, samples=1, temperature=None, seed=0, hints=None):
-        """Decode `samples` draws of q(z | Y), its standard deviation scaled by `temperature`
-        (0 or None: the conditional mean, drawn once and repeated). Returns (S, N, R, R, 2)."""
+    def prepare(self, model, train_batches):
+        model.fit_chroma_prior(train_batches)  # rarity weights from the training UV (no-op when off)
+
+    def predict_uv(self, model, y, samples=1, temperature=None, seed=0, hints=None, component=None):
+        """Decode `samples` draws of q(z | Y), the standard deviation scaled by `temperature`.
+
+        Without an MDN, temperature 0 (or None) gives the conditional mean, drawn once and
+        repeated. With an MDN each sample's component is chosen by its weight (`component`
+        None) or is `component` (0-based), and temperature 0 gives that component's mean.
+        The noise is `default_rng(seed)`: the same seed gives the same samples.
+        Returns (S, N, R, R, 2).
+        """
         self.check_hints(hints)
         t = self.temperature_default if temperature is None else temperature
         y = np.asarray(y, "float32")
-        mu, logvar = self.run_graph(model, "cond_encoder", y)  # (N, latent) each
-        n = samples if t > 0 else 1
-        eps = np.random.default_rng(seed).standard_normal((n,) + mu.shape).astype("float32")
-        z = (mu[None] + t * np.exp(0.5 * logvar)[None] * eps) if t > 0 else mu[None]  # (n, N, latent)
+        if model.is_mdn:
+            logits, means, logvars = model.mixture(y)
+            n = samples if (t > 0 or (component is None and model.components > 1)) else 1  # else all alike
+            z = mdn.sample_latent(logits, means, logvars, n=n, temperature=t, seed=seed, component=component)
+        else:
+            if component not in (None, 0):
+                raise ValueError(f"component {component}: this CVAE has one Gaussian (component 0), not a mixture")
+            mu, logvar = self.run_graph(model, "cond_encoder", y)  # (N, latent) each
+            n = samples if t > 0 else 1
+            eps = np.random.default_rng(seed).standard_normal((n,) + mu.shape).astype("float32")
+            z = (mu[None] + t * np.exp(0.5 * logvar)[None] * eps) if t > 0 else mu[None]  # (n, N, latent)
         y_rep = np.broadcast_to(y[None], (n,) + y.shape).reshape((-1,) + y.shape[1:])
-        yuv = self.run_graph(model, "decoder", [z.reshape((-1, mu.shape[-1])), y_rep])  # (n N, R, R, 3)
+        yuv = self.run_graph(model, "decoder", [z.reshape((-1, z.shape[-1])), y_rep])  # (n N, R, R, 3)
         uv = yuv[..., 1:].reshape((n,) + y.shape[:-1] + (2,))
         return np.repeat(uv, samples, axis=0) if n < samples else uv
 

@@ -1,0 +1,57 @@
+"""Argument types for the command line: numbers checked against a range shown in `--help`.
+
+Each factory returns an argparse `type=` callable whose error names the accepted range, e.g.
+`--samples: 200 is out of range 1..64`. NaN and infinities are refused for every float option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def int_in(low: int, high: int | None = None):
+    """An int type accepting low..high (high None: no upper bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range {span(low, high)}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_in(low: float, high: float | None = None, low_open: bool = False, high_open: bool = False):
+    """A finite float type accepting [low, high] (open ends when asked; high None: no bound)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        below = value <= low if low_open else value < low
+        above = high is not None and (value >= high if high_open else value > high)
+        if below or above:
+            raise argparse.ArgumentTypeError(
+                f"{value:g} is out of range {span(low, high, low_open, high_open)}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def span(low, high=None, low_open: bool = False, high_open: bool = False) -> str:
+    """'1..64', '>= 0', '(0, 1)' style text for help and messages."""
+    fmt = lambda x: str(x) if isinstance(x, int) else f"{x:g}"  # noqa: E731 - ints in full
+    if high is None:
+        return f"> {fmt(low)}" if low_open else f">= {fmt(low)}"
+    if not (low_open or high_open):
+        return f"{fmt(low)}..{fmt(high)}"
+    return f"{'(' if low_open else '['}{fmt(low)}, {fmt(high)}{')' if high_open else ']'}"
