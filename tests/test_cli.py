@@ -76,7 +76,7 @@ def test_missing_weights_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: weights '{tmp_path / 'nowhere'}': there is no run folder {tmp_path / 'nowhere'}"), err
     assert "pass a weights set name or the folder of a training run" in err
-    assert not (tmp_path / "out").exists()
+    assert not list((tmp_path / "out").glob("*.png"))  # nothing written
 
 
 def test_evaluate_prints_json_beside_baseline(tiny_runs, capsys):
@@ -118,14 +118,15 @@ def test_default_weights_work_offline(photos, tmp_path):
     assert np.abs(_luma(out) - _luma(photos / "wide.jpg")).max() <= 1 / 255
 
 
-def test_model_all_with_a_run_folder_is_refused_clearly(tiny_runs, photos, tmp_path, capsys):
-    """A run folder holds one model: `--model all` names the one it holds and writes nothing."""
-    code = cli.main(["colourise", str(photos / "tall.png"), "--model", "all", "--weights", str(tiny_runs["cnn"]),
-                     "--out", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert f"run folder {tiny_runs['cnn']} holds a 'cnn' model, not " in err and "choose model 'cnn'" in err, err
-    assert not (tmp_path / "out").exists()
+def test_model_all_with_a_run_folder_colourises_with_the_model_it_holds(tiny_runs, photos, tmp_path, capsys):
+    """A run folder holds one model: `--model all` writes that model's result only, the same pixels as naming it."""
+    for model, out in (("all", tmp_path / "all"), ("cgan", tmp_path / "named")):
+        assert cli.main(["colourise", str(photos / "tall.png"), "--model", model, "--weights", str(tiny_runs["cgan"]),
+                         "--out", str(out)]) == 0
+    assert sorted(p.name for p in (tmp_path / "all").glob("*.png")) == ["tall.cgan.png"]
+    a = np.asarray(Image.open(tmp_path / "all" / "tall.cgan.png"))
+    b = np.asarray(Image.open(tmp_path / "named" / "tall.cgan.png"))
+    np.testing.assert_array_equal(a, b)
 
 
 def test_render_size_changes_what_the_model_sees(tiny_runs, photos, tmp_path, capsys):
