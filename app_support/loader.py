@@ -13,8 +13,7 @@ import threading
 import streamlit as st
 
 from app_support.weights_choice import MODEL_LABELS, WeightSource
-
-MODEL_NAMES = ("cnn", "cgan", "cvae")
+from colourise_core.family_names import FAMILY_NAMES as MODEL_NAMES  # without importing Keras
 
 
 @st.cache_resource(show_spinner="Loading model weights...", max_entries=32)
@@ -69,9 +68,4 @@ def forget_run(run_dir: str, version: str | None = None) -> None:
         return
     for model in MODEL_NAMES:
         _load.clear(model, str(run_dir), "", version)
-
-
-def clear_all() -> None:
-    """Drop every cached model."""
-    _load.clear()
 

@@ -93,10 +93,10 @@ def default_models():
     from colourise_core.errors import WeightsError
 
     try:
-        loaded = {m: weights.load_pretrained(m, weights.DEFAULT_SET) for m in ("cnn", "cgan", "cvae")}
+        loaded = {m: weights.load_pretrained(m, weights.DEFAULT_SET) for m in models.MODEL_NAMES}
         return loaded, f"weights set {weights.DEFAULT_SET!r}"
     except WeightsError:
-        return {m: models.build_model(m, 128) for m in ("cnn", "cgan", "cvae")}, "random weights, 128 px (imagenette architecture)"
+        return {m: models.build_model(m, 128) for m in models.MODEL_NAMES}, "random weights, 128 px (imagenette architecture)"
 
 
 def time_models(repeat: int) -> dict:
@@ -152,7 +152,7 @@ def random_weights_dir(folder: Path) -> Path:
     from colourise_core import models, weights
 
     entry = {"dataset": "imagenette", "classes": None, "resolution": 128, "models": {}}
-    for m in ("cnn", "cgan", "cvae"):
+    for m in models.MODEL_NAMES:
         net = models.build_model(m, 128)
         rel = f"{weights.DEFAULT_SET}/{m}.weights.h5"
         models.save_weights_atomic(net, folder / rel)

@@ -31,9 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from colourise_core.models import MODEL_NAMES  # noqa: E402 - after the path set-up
+
 PHOTO = REPO / "assets" / "samples" / "Audrey Hepburn.jpg"
 SIZES = {"256x256": (256, 256), "1 MP (1155x866)": (866, 1155)}  # name -> (h, w)
-MODELS = ("cnn", "cgan", "cvae")
+MODELS = MODEL_NAMES
 
 
 def jpeg_bytes(height: int, width: int) -> bytes:
@@ -137,10 +139,10 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from colourise_core.reproduce import hardware_info
+    from colourise_core import hardware
     from eccv16 import build_eccv16
 
-    print(f"machine: {hardware_info()['summary']}", flush=True)
+    print(f"machine: {hardware.describe()['summary']}", flush=True)
     cold = {}
     for size_name in SIZES:
         proc = subprocess.run([sys.executable, __file__, "--cold-worker", size_name, "--weights", args.weights],

@@ -6,4 +6,4 @@ CLI's choices, the app's labels, the ONNX runtime) reads them here, so a process
 ONNX runtime never imports TensorFlow. tests/test_onnx.py checks that the two agree.
 """
 
-FAMILY_NAMES = ("cnn", "cgan", "cvae")
+FAMILY_NAMES = ("cnn", "cgan", "cvae", "unet")

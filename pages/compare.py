@@ -12,9 +12,13 @@ from app_support import inputs, loader, memo, sessions, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, imageio, inference, metrics
 from colourise_core.errors import ColouriseError
+from colourise_core.models import DISSERTATION_MODELS
 from pages import serve_directly
 
-MODELS = ("cnn", "cgan", "cvae")
+MODELS = DISSERTATION_MODELS  # one column each (the registry's dissertation three)
+INTRO = ("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every result "
+         "keeps the input's brightness exactly. A colour input is turned to grey first, and the results are then "
+         "scored against it.")
 RENDER_OPTIONS = [0, 64, 128, 256, 384, 512, 768, 1024]
 
 
@@ -65,9 +69,7 @@ def before_after(results: dict, grey: np.ndarray) -> None:
 def page() -> None:
     """The Compare page."""
     st.title("Compare the CNN, CGAN and CVAE")
-    st.caption("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every "
-               "result keeps the input's brightness exactly. A colour input is turned to grey first, and the "
-               "results are then scored against it.")
+    st.caption(INTRO)
 
     source = weights_choice.selected()
     pick_col, settings_col = st.columns([3, 2], gap="large")

@@ -9,6 +9,7 @@ import streamlit as st
 from app_support import ill_posed, inputs, loader, memo, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, imageio, inference, metrics
+from colourise_core.models import DISSERTATION_MODELS
 from pages import serve_directly
 
 
@@ -115,8 +116,8 @@ def page() -> None:
     if picked is not None and source is not None:
         st.subheader("Live demo")
         small = imageio.resize_float(work, views.fit_side(*work.shape[:2], 256))
-        cols = st.columns(3)
-        for col, model in zip(cols, ("cnn", "cgan", "cvae")):
+        cols = st.columns(len(DISSERTATION_MODELS))
+        for col, model in zip(cols, DISSERTATION_MODELS):
             with col:
                 loaded = loader.load_or_explain(model, source)
                 if loaded is None:

@@ -1,4 +1,6 @@
-"""The 15 shipped weight sets: 3 models x 5 data sets (issue: pretrained weights)."""
+"""The shipped weight sets: the dissertation's 3 models x 5 data sets, and one diverse CVAE (issue: pretrained weights)."""
+
+from colourise_core.models import DISSERTATION_MODELS
 
 SETS = {
     # name: dataset, classes, resolution, extra TrainConfig fields
@@ -12,6 +14,6 @@ SETS = {
     "cifar10-frog-diverse": dict(dataset="cifar10", classes=("frog",), resolution=32,
                                  extra=dict(recon_weight=100000.0), models=("cvae",)),
 }
-MODELS = ("cnn", "cgan", "cvae")
+MODELS = DISSERTATION_MODELS  # every shipped set holds (at most) the dissertation's three
 # The archive each set is read from, relative to the data folder (shapes are generated).
 ARCHIVES = {"cifar10": "cifar10.zip", "faces": "faces-128.zip", "imagenette": "imagenette-128.zip"}
