@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 import pages
-from app_support import weights_choice
+from app_support import runtime_choice, weights_choice
 
 ABOUT = (
     "A reproduction of J. Conway, *Deep Learning Methods to Solve the Inverse Problem of "
@@ -25,12 +25,13 @@ ABOUT = (
 
 
 def frame() -> None:
-    """The sidebar every page shares: title, the weights choice, "about"."""
+    """The sidebar every page shares: title, the weights choice, the runtime and its device, "about"."""
     with st.sidebar:
         st.markdown("### :material/palette: colourise")
         st.caption("Grey in, colour out: a CNN, a conditional GAN and a conditional VAE predict the "
                    "chroma (U, V) of a greyscale photo's luma (Y).")
         weights_choice.choose()
+        runtime_choice.show_device(runtime_choice.choose())
         with st.expander("About", icon=":material/info:"):
             st.markdown(ABOUT)
 

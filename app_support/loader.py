@@ -16,21 +16,23 @@ from app_support.weights_choice import MODEL_LABELS, WeightSource
 from colourise_core.family_names import FAMILY_NAMES as MODEL_NAMES  # without importing Keras
 
 
-@st.cache_resource(show_spinner="Loading model weights...", max_entries=32)
-def _load(model: str, weights: str, weights_dir: str, version: str):
-    """Build `model` from its spec and load verified weights (set name or run folder)."""
-    from colourise_core.weights import load_pretrained
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _load(model: str, weights: str, weights_dir: str, version: str, runtime: str = "keras"):
+    """Build `model` from its spec and load verified weights (set name or run folder), or open
+    its ONNX export (`runtime` "onnx", see colourise_core.runtime)."""
+    from colourise_core.runtime import load_one
 
     del version  # part of the cache key only
-    net = load_pretrained(model, weights, weights_dir=weights_dir or None)
+    net = load_one(model, weights, runtime, weights_dir=weights_dir or None)
     return net, threading.Lock()
 
 
-def load(model: str, source: WeightSource):
-    """(keras model, lock) of `model` from `source`.
+def load(model: str, source: WeightSource, runtime: str = "keras"):
+    """(model, lock) of `model` from `source`: a Keras model, or with runtime "onnx" an
+    `onnx_runtime.OnnxModel` (for pages that colourise through `inference.colourise_many`).
 
     Raises:
-        colourise_core.errors.WeightsError: missing, corrupt or mismatched weights.
+        colourise_core.errors.WeightsError: missing, corrupt or mismatched weights (or no ONNX export).
     """
     from colourise_core.errors import WeightsError
     from colourise_core.weights import resolve_weights_dir
@@ -38,7 +40,30 @@ def load(model: str, source: WeightSource):
     if not source.has(model):
         raise WeightsError(f"{source.label} has no {MODEL_LABELS[model]} model")
     weights_dir = str(resolve_weights_dir()) if source.kind == "set" else ""
-    return _load(model, source.value, weights_dir, source.version)
+    return _load(model, source.value, weights_dir, source.version, runtime)
+
+
+def load_many(models, source: WeightSource, runtime: str = "keras") -> dict:
+    """{model: (model, lock) or the error it raised} for the models `source` has, loaded on
+    parallel threads (file reads, hashing, graph set-up overlap; the cache is shared with `load`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    wanted = [m for m in models if source.has(m)]
+
+    def one(m):
+        add_script_run_ctx(ctx=ctx)  # the cache and session state need this session's context
+        try:
+            return load(m, source, runtime)
+        except Exception as e:  # noqa: BLE001 - reported per column by the page
+            return e
+
+    if len(wanted) < 2:
+        return {m: one(m) for m in wanted}
+    with ThreadPoolExecutor(len(wanted)) as pool:
+        return dict(zip(wanted, pool.map(one, wanted)))
 
 
 def load_or_explain(model: str, source: WeightSource):
@@ -67,5 +92,5 @@ def forget_run(run_dir: str, version: str | None = None) -> None:
         _load.clear()
         return
     for model in MODEL_NAMES:
-        _load.clear(model, str(run_dir), "", version)
+        _load.clear(model, str(run_dir), "", version, "keras")
 

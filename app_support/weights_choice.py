@@ -18,7 +18,7 @@ from colourise_core.run_folder import RunFolder
 
 SIDEBAR_KEY = "sidebar_weights"
 PENDING_KEY = "_pending_weights"  # a choice to apply before the sidebar widget is drawn
-MODEL_LABELS = {name: name.upper() for name in MODEL_NAMES}  # CNN, CGAN, CVAE
+MODEL_LABELS = {"cnn": "CNN", "cgan": "CGAN", "cvae": "CVAE", "unet": "U-Net"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +148,15 @@ def selected() -> WeightSource | None:
     if key in by_key:
         return by_key[key]
     return by_key.get(f"set:{DEFAULT_SET}") or (sources[0] if sources else None)
+
+
+def with_model(model: str, preferred: WeightSource | None) -> WeightSource | None:
+    """`preferred` when it holds `model`, else the first manifest set that does (e.g. the U-Net's
+    "general" set beside a dissertation set), else None."""
+    if preferred is not None and preferred.has(model):
+        return preferred
+    sets, _ = manifest_sources()
+    return next((s for s in sets if s.has(model) and s.local), None)
 
 
 def find(predicate) -> list[WeightSource]:

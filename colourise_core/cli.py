@@ -5,8 +5,10 @@
                        [--runtime keras|onnx] [--verbose]
     colourise IMAGE... --model levin --hints HINTS.json | --model welsh --reference REF.jpg
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
+          [--distribute none|mirrored|multiworker] [--precision float32|mixed_float16|mixed_bfloat16]
     evaluate --model M --weights W --dataset D [--data PATH] [--split test]
     weights list|verify|download|publish|export
+    data pack SOURCE --out DIR [--shard-size 256MB] [--dataset D] [--classes NAME...]
     reproduce [--quick] [--out reports/]
 """
 
@@ -95,6 +97,16 @@ def cmd_colourise(args) -> int:
               f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
     samples = {name: args.samples for name in names if name == "cvae"}
     temperature = {name: args.temperature for name in names if name == "cvae"}
+    if args.vividness is not None:
+        from colourise_core.family_names import VIVIDNESS_FAMILIES
+
+        vivid = [name for name in names if name in VIVIDNESS_FAMILIES]
+        if not vivid:
+            raise ColouriseError(f"--vividness applies to {', '.join(VIVIDNESS_FAMILIES)}, not to {args.model}")
+        if not 0.0 < args.vividness <= 1.0:
+            raise ColouriseError(f"--vividness must be in (0, 1] (1: the muted mean, small: vivid), got {args.vividness}")
+        temperature.update({name: args.vividness for name in vivid})
+    hints = {name: args.hints for name in names} if args.hints is not None else None
     render_size = {name: args.render_size for name in names if name != "cvae"}
     def targets_of(base: str) -> dict[str, list[Path]]:
         return {name: [out / f"{base}.{name}.{i}.png" for i in range(samples[name])] if samples.get(name, 1) > 1
@@ -123,7 +135,7 @@ def cmd_colourise(args) -> int:
                 failures += 1
                 continue
             results = inference.colourise_many(image, todo, samples=samples, temperature=temperature,
-                                               seed=args.seed, render_size=render_size)  # decoded once, luma once
+                                               seed=args.seed, render_size=render_size, hints=hints)  # decoded once, luma once
             del image
             for name, result in results.items():
                 n = samples.get(name, 1)
@@ -197,6 +209,8 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     arg("--crops", action="store_true", help="train on random square crops of the images at native size (multi-scale)")
     arg("--crop-min", type=argcheck.float_in(0.0, 1.0, low_open=True), default=0.5, help="smallest crop side, as a share of the shorter side, (0, 1]")
     arg("--steps-per-epoch", type=argcheck.int_in(1), default=None, help="at most N >= 1 batches an epoch (each epoch checkpoints)")
+    arg("--model-config", type=_json_object, default=None, metavar="JSON",
+        help='more model config fields as a JSON object, e.g. \'{"widths": [16, 32, 32, 64, 64]}\'')
     arg("--mdn", type=argcheck.int_in(1, 64), nargs="?", const=8, default=None, metavar="K", dest="mdn_components",
         help="CVAE: conditional encoder as a K-component mixture density network (default K 8)")
     arg("--rarity-mix", type=argcheck.float_in(0.0, 1.0), default=None, help="CVAE: weight pixels by chroma rarity, uniform mix lambda (0.5)")
@@ -209,7 +223,25 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     arg("--early-stopping", type=argcheck.int_in(0), default=0, metavar="PATIENCE", help=">= 0 epochs (0: off)")
     arg("--init-weights", default=None, help="fine-tune from this .weights.h5 (same model and resolution)")
     arg("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
+    arg("--distribute", choices=("none", "mirrored", "multiworker"), default="none",
+        help="mirrored: every local GPU; multiworker: the machines of TF_CONFIG (docs/DISTRIBUTED.md); "
+             "--batch-size is then the global batch")
+    arg("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+        help="mixed precision on GPUs (weights stay float32)")
     add_config_arguments(p, training.TrainConfig, skip=added)  # the fields not above, e.g. --beta-1
+    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
+    p.add_argument("--resume", action="store_true")
+
+
+def _json_object(text: str) -> dict:
+    """argparse type: a JSON object (--model-config)."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--model-config must be a JSON object, got {text!r} ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"--model-config must be a JSON object, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{WORK_BUDGET // 1024**3} GiB at the image's size (uint8 RGB per sample)")
     p.add_argument("--temperature", type=argcheck.float_in(0.0, TEMPERATURE_MAX), default=0.0,
                    help=f"CVAE latent std scale, 0..{TEMPERATURE_MAX:g} (0: the mean)")
+    p.add_argument("--vividness", type=float, default=None, metavar="T",
+                   help="unet: the annealed-mean temperature in (0, 1]: 1 the muted mean, towards 0 the most "
+                        "likely colour (vivid); default: the value chosen on validation, stored with the weights")
     p.add_argument("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
     p.add_argument("--render-size", type=argcheck.int_in(*RENDER_SIZE_RANGE), default=None,
                    help=f"longer side the CNN/CGAN sees, {RENDER_SIZE_RANGE[0]}..{RENDER_SIZE_RANGE[1]} "
@@ -247,8 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model; checkpoints every epoch, --resume continues",
                        setup=_train_arguments)  # its options are added when `train` is used: they import Keras
-    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
-    p.add_argument("--resume", action="store_true")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="UV MSE, PSNR and colourfulness beside the all-grey baseline, as JSON")
@@ -259,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--classes", nargs="+", default=None)
     p.add_argument("--limit", type=argcheck.int_in(1), default=None, help=">= 1")
-    p.add_argument("--temperature", type=argcheck.float_in(0.0, TEMPERATURE_MAX), default=0.0, help=f"0..{TEMPERATURE_MAX:g}")
+    p.add_argument("--temperature", type=argcheck.float_in(0.0, TEMPERATURE_MAX), default=None,
+                   help=f"0..{TEMPERATURE_MAX:g}; CVAE latent std scale (default 0), unet vividness (default: stored)")
     p.add_argument("--full", action="store_true", help="also SSIM, CDF AUC, within-5 and colourfulness gap")
     p.add_argument("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
     p.set_defaults(func=cmd_evaluate)
@@ -267,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     from colourise_core import weights as weights_mod
 
     weights_mod.register_cli(sub)
+    from colourise_core.data import shards  # `data pack` (issue 14)
+
+    shards.register_cli(sub)
     try:
         from colourise_core import reproduce
     except ImportError as e:  # an optional part: say why it is missing when it is asked for

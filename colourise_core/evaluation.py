@@ -13,7 +13,7 @@ from colourise_core.inference import predict_uv
 
 
 
-def predict_rgb(model, rgb: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
+def predict_rgb(model, rgb: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0) -> np.ndarray:
     """Colourise a batch of true images from their luma.
 
     Args:
@@ -26,7 +26,7 @@ def predict_rgb(model, rgb: np.ndarray, samples: int = 1, temperature: float = 0
     return colour.luma_chroma_to_rgb(y, uv)  # y broadcasts over the samples
 
 
-def evaluate_model(model, dataset, batch_size: int = 256, temperature: float = 0.0, full: bool = False,
+def evaluate_model(model, dataset, batch_size: int = 256, temperature: float | None = None, full: bool = False,
                    limit: int | None = None) -> dict:
     """Metrics of a model and of the all-grey baseline on a dataset.
 
@@ -34,7 +34,7 @@ def evaluate_model(model, dataset, batch_size: int = 256, temperature: float = 0
         model: a built, trained model.
         dataset: an ImageDataset at the model's resolution.
         batch_size: images per forward pass.
-        temperature: CVAE temperature (0: the mean).
+        temperature: the model's temperature (CVAE: 0 the mean; unet: vividness); None: its default.
         full: also SSIM, colourfulness gap, UV-error CDF AUC and share within 5 levels.
         limit: evaluate at most this many images.
     Returns:

@@ -7,3 +7,5 @@ ONNX runtime never imports TensorFlow. tests/test_onnx.py checks that the two ag
 """
 
 FAMILY_NAMES = ("cnn", "cgan", "cvae", "unet")
+DISSERTATION_FAMILIES = ("cnn", "cgan", "cvae")  # the 2020 dissertation's three; unet goes past it
+VIVIDNESS_FAMILIES = ("unet",)  # their temperature is the annealed mean's: --vividness, the app's slider

@@ -77,28 +77,48 @@ def colourise_guided(rgb: np.ndarray, method: str, hints=None, reference: np.nda
 
 
 def cmd_colourise(args) -> int:
-    """`colourise IMAGE... --model levin|welsh`: each result saved as STEM.METHOD.png in --out.
+    """`colourise IMAGE... --model levin|welsh`: each result saved as BASE.METHOD.png in --out.
+
+    Output names, --overwrite / --skip-existing and the name map follow the learned models' path
+    (colourise_core.outputs): an existing output is kept and reported unless told otherwise.
 
     Returns:
         0, or 1 when some image failed (its message printed, the others still done).
     """
+    from colourise_core import outputs
+    from colourise_core.cli import _prepare_out
+
     check_args(args.model, args.hints, args.reference)
     reference = load_reference(args.reference) if args.model == "welsh" else None
     hints = hints_mod.read_hints(args.hints) if args.hints is not None else None  # file errors: once
+    hints_name = f"hints file {Path(args.hints).name}" if args.hints is not None else None
+    overwrite, skip = getattr(args, "overwrite", False), getattr(args, "skip_existing", False)
     out = Path(args.out)
-    failures = 0
-    for path in args.images:
-        try:
-            image = imageio.load_rgb(path)
-            rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed,
-                                   hints_name=f"hints file {Path(args.hints).name}" if args.hints else None)
-        except ColouriseError as e:
-            print(f"error: {Path(path).name}: {e}", file=sys.stderr)
-            failures += 1
-            continue
-        target = out / f"{Path(path).stem}.{args.model}.png"
-        imageio.save_png_atomic(target, rgb, image.alpha)
-        print(target)
+    _prepare_out(out)
+    failures, written = 0, {}
+    try:
+        for path, base in zip(args.images, outputs.plan_names(args.images)):
+            target = out / f"{base}.{args.model}.png"
+            if target.exists() and not overwrite:
+                if not skip:
+                    print(f"error: not overwriting {target} (from {path}); pass --overwrite to replace, or "
+                          "--skip-existing to keep it", file=sys.stderr)
+                    failures += 1
+                continue
+            try:
+                image = imageio.load_rgb(path)
+                rgb = colourise_guided(image.rgb, args.model, hints=hints, reference=reference, seed=args.seed,
+                                       hints_name=hints_name)
+            except ColouriseError as e:
+                print(f"error: {Path(path).name}: {e}", file=sys.stderr)
+                failures += 1
+                continue
+            imageio.save_png_atomic(target, rgb, image.alpha, compress_level=1)
+            written[target.name] = str(path)
+            print(target)
+    finally:
+        if written:
+            outputs.write_name_map(out, written)
     return 1 if failures else 0
 
 

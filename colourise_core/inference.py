@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from colourise_core import colour, imageio
+from colourise_core.errors import ColouriseError
 
 # colourise_core.models (Keras, TensorFlow) is imported by the Keras path only, not at import time:
 # the ONNX runtime's models (onnx_runtime.OnnxModel) run without it.
@@ -80,19 +81,38 @@ def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None
                                                temperature=temperature, seed=seed, hints=hints, **extra)
 
 
-def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                   render_size: int | None = None, component: int | None = None) -> np.ndarray:
+def hint_maps(hints, luma: np.ndarray, size: tuple[int, int]):
+    """User hints (a hints file, JSON text, dict or `hints.Hints`) for a full-size luma (H, W, 1),
+    rasterised at a model's input size: (uv (1, h, w, 2), mask (1, h, w, 1)); None for None."""
+    if hints is None:
+        return None
+    from colourise_core import hints as hints_mod
+
+    parsed = hints_mod.parse_hints(hints, luma.shape[1], luma.shape[0])
+    uv, mask = hints_mod.rasterise(parsed, luma, size=size)
+    return uv[None], mask[None]
+
+
+def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
+                   render_size: int | None = None, hints=None, component: int | None = None) -> np.ndarray:
     """Colourise a full-resolution luma image.
 
     Args:
         luma: (H, W, 1) in [0, 1].
+        hints: user colour hints in the image's pixels (see `colourise_core.hints`), for a model
+            that takes them; a model that takes none raises a ColouriseError.
     Returns:
         (S, H, W, 3) float32 RGB whose luma is `luma`.
     """
     height, width = luma.shape[:2]
     h, w = input_size(model, height, width, render_size)
+    if hints is not None:
+        from colourise_core import models
+
+        models.family_of(model).check_hints(hints)
     y_small = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
-    uv = predict_uv(model, y_small, samples, temperature, seed, component=component)[:, 0]  # (S, h, w, 2)
+    uv = predict_uv(model, y_small, samples, temperature, seed, hint_maps(hints, luma, (h, w)),
+                    component=component)[:, 0]  # (S, h, w, 2)
     out = np.empty((len(uv), height, width, 3), np.float32)
     rows = max(1, TILE_PIXELS // width)
     for i, uv_s in enumerate(uv):
@@ -103,8 +123,8 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
     return out
 
 
-def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, seed: int = 0,
-                    render_size: int | None = None, component: int | None = None) -> Colourisation:
+def colourise_image(image, model, samples: int = 1, temperature: float | None = None, seed: int = 0,
+                    render_size: int | None = None, hints=None, component: int | None = None) -> Colourisation:
     """Colourise an image (path, bytes, PIL image or array), keeping its luma and alpha.
 
     A colour input is turned to grey first (its Y); modes L, LA, RGB, RGBA, P, CMYK and 16-bit
@@ -115,24 +135,28 @@ def colourise_image(image, model, samples: int = 1, temperature: float = 0.0, se
     alpha = loaded.alpha
     del loaded  # a decoded photo's float RGB is not needed any more (288 MB at 24 MP)
     start = time.perf_counter()
-    rgb = colourise_luma(model, luma, samples, temperature, seed, render_size, component=component)
+    rgb = colourise_luma(model, luma, samples, temperature, seed, render_size, hints, component=component)
     seconds = time.perf_counter() - start
     return Colourisation(rgb=rgb[0] if samples == 1 else rgb, alpha=alpha, luma=luma, seconds=seconds)
 
 
-def colourise(image, model, samples: int = 1, temperature: float = 0.0, seed: int = 0,
-              render_size: int | None = None) -> np.ndarray:
+def colourise(image, model, samples: int = 1, temperature: float | None = None, seed: int = 0,
+              render_size: int | None = None, hints=None) -> np.ndarray:
     """Colourise an image; RGB (H, W, 3) float32 at the input's size, or (S, H, W, 3) for samples > 1.
 
     Args:
         image: a path, bytes, a PIL image or an array.
         model: a model from `colourise_core.weights.load_pretrained` or `training.load_run`.
         samples: CVAE samples to draw.
-        temperature: CVAE latent standard-deviation scale (0: the mean).
+        temperature: the model's temperature: CVAE latent standard-deviation scale (0: the mean);
+            unet annealed-mean temperature, "vividness" (1: the muted mean, towards 0: the vivid
+            mode); None: the model's default (unet: the one chosen on validation, stored with it).
         seed: seeds the CVAE samples.
-        render_size: the longer side the CNN/CGAN sees (None: the training resolution).
+        render_size: the longer side a fully convolutional model sees (None: the training resolution).
+        hints: colour hints (a hints JSON file, its text, a dict or `hints.Hints`; see
+            `colourise_core.hints`) for a model that takes them (unet).
     """
-    return colourise_image(image, model, samples, temperature, seed, render_size).rgb
+    return colourise_image(image, model, samples, temperature, seed, render_size, hints).rgb
 
 
 # ----------------------------------------------------------------------------- lean path
@@ -205,12 +229,15 @@ def model_input_size(model, height: int, width: int, render_size: int | None = N
     return own.input_size(height, width, render_size) if own else input_size(model, height, width, render_size)
 
 
-def model_predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float = 0.0, seed: int = 0) -> np.ndarray:
+def model_predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
+                     hints=None) -> np.ndarray:
     """`predict_uv` for a Keras model or a model that runs its own graphs (ONNX): (S, N, h, w, 2)."""
     own = _graph_runtime(model)
     if own:
+        if hints is not None:
+            raise ColouriseError("hints need the Keras model; the ONNX runtime takes none")
         return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed)
-    return predict_uv(model, y, samples, temperature, seed)
+    return predict_uv(model, y, samples, temperature, seed, hints)
 
 
 def render_uv(luma: np.ndarray, uv: np.ndarray, steps: dict | None = None) -> np.ndarray:
@@ -237,8 +264,8 @@ def render_uv(luma: np.ndarray, uv: np.ndarray, steps: dict | None = None) -> np
     return out
 
 
-def colourise_many(image, models: dict, samples: int | dict = 1, temperature: float | dict = 0.0, seed: int = 0,
-                   render_size: int | None | dict = None) -> dict[str, Rendering]:
+def colourise_many(image, models: dict, samples: int | dict = 1, temperature: float | None | dict = None, seed: int = 0,
+                   render_size: int | None | dict = None, hints=None) -> dict[str, Rendering]:
     """Colourise one image with several models, display-ready: every model-independent step once.
 
     The image is decoded once and its luma computed once; models that see the same input size
@@ -250,8 +277,8 @@ def colourise_many(image, models: dict, samples: int | dict = 1, temperature: fl
         image: a path, bytes, a PIL image, an array or an `imageio.LoadedImage`.
         models: {name: model}, each a Keras model (`weights.load_pretrained`) or an
             `onnx_runtime.OnnxModel`.
-        samples, temperature, render_size: one value for all, or a dict by name (missing names
-            get 1, 0.0 and None).
+        samples, temperature, render_size, hints: one value for all, or a dict by name (missing
+            names get 1, None (the model's default), None and None).
         seed: seeds the samples.
     Returns:
         {name: Rendering}, in the order of `models`.
@@ -274,8 +301,9 @@ def colourise_many(image, models: dict, samples: int | dict = 1, temperature: fl
             smalls[(h, w)] = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
         t = time.perf_counter()
         steps["y resize"] = t - begin
+        maps = hint_maps(_per_model(hints, name, None), luma, (h, w))
         uv = model_predict_uv(model, smalls[(h, w)], _per_model(samples, name, 1),
-                              _per_model(temperature, name, 0.0), seed)[:, 0]  # (S, h, w, 2)
+                              _per_model(temperature, name, None), seed, maps)[:, 0]  # (S, h, w, 2)
         steps["forward"] = time.perf_counter() - t
         rgb8 = render_uv(luma, uv, steps)
         results[name] = Rendering(rgb8=rgb8[0] if len(rgb8) == 1 else rgb8, alpha=alpha, luma=luma,

@@ -12,7 +12,7 @@ import numpy as np
 
 from colourise_core import imageio
 
-LUMA_NETWORKS = ("generator", "cond_encoder")  # attributes of a wrapper model that hold its Y -> ... network
+LUMA_NETWORKS = ("generator", "cond_encoder", "net")  # attributes of a wrapper model that hold its Y -> ... network
 
 
 def first_conv(model: keras.Model) -> tuple[keras.Model, keras.layers.Layer]:
@@ -46,5 +46,7 @@ def feature_maps(model: keras.Model, luma: np.ndarray) -> tuple[np.ndarray, str]
     height, width = net.inputs[0].shape[1:3]  # None for a fully convolutional network
     if height is not None and width is not None:
         y = imageio.resize_float(y, (height, width)).reshape(height, width, 1)
+    if net.inputs[0].shape[-1] == 4:  # the unet's network: [Y - 0.5, hint U, hint V, hint mask], no hints
+        y = np.concatenate([y - 0.5, np.zeros(y.shape[:-1] + (3,), np.float32)], axis=-1)
     maps = keras.ops.convert_to_numpy(probe(y[None], training=False))[0]
     return maps, conv.name

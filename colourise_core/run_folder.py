@@ -10,6 +10,7 @@ the app and the reproduction harness) holds:
     best.weights.h5      with early stopping: the best validation epoch
     checkpoints/         epoch-NNNN.weights.h5 + epoch-NNNN.optimizer.npz for --resume
     train.lock           held by the training writing the folder (colourise_core.runlock)
+    distribution.json    with --distribute: how the run was spread (colourise_core.distribute)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class RunFolder:
     BEST = "best.weights.h5"  # the best validation epoch (early stopping only)
     CHECKPOINTS = "checkpoints"  # epoch-NNNN.weights.h5 and epoch-NNNN.optimizer.npz
     LOCK = "train.lock"  # the lock of the training writing the folder
+    DISTRIBUTION = "distribution.json"  # with --distribute: the plan (workers, replicas, global batch)
     FILES = (SPEC, CONFIG, HISTORY, STATE, WEIGHTS, BEST)  # the run's own files (a download of it)
 
     def __init__(self, path: str | os.PathLike):

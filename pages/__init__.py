@@ -35,8 +35,12 @@ def st_page(name: str) -> st.Page:
         The page; the first of `PAGES` is the default one.
     """
     title, icon = next((t, i) for n, t, i in PAGES if n == name)
-    module = importlib.import_module(f"{__name__}.{name}")
-    return st.Page(module.page, title=title, icon=icon, url_path=name, default=name == NAMES[0])
+
+    def run() -> None:  # the module is imported when its page is shown: a start imports only the first page
+        importlib.import_module(f"{__name__}.{name}").page()
+
+    run.__name__ = name
+    return st.Page(run, title=title, icon=icon, url_path=name, default=name == NAMES[0])
 
 
 def serve_directly() -> None:

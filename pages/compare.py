@@ -3,47 +3,70 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from app_support import inputs, loader, memo, sessions, views, weights_choice
+from app_support import inputs, loader, memo, runtime_choice, sessions, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
-from colourise_core import colour, imageio, inference, metrics
+from colourise_core import imageio, inference, metrics
 from colourise_core.errors import ColouriseError
-from colourise_core.models import DISSERTATION_MODELS
+from colourise_core.family_names import DISSERTATION_FAMILIES, FAMILY_NAMES, VIVIDNESS_FAMILIES
 from pages import serve_directly
 
-MODELS = DISSERTATION_MODELS  # one column each (the registry's dissertation three)
-INTRO = ("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every result "
-         "keeps the input's brightness exactly. A colour input is turned to grey first, and the results are then "
-         "scored against it.")
+MODELS = FAMILY_NAMES  # one column each
+VIVIDNESS_OPTIONS = [0, 1.0, 0.7, 0.5, 0.38, 0.25, 0.15, 0.1]  # 0: the temperature chosen on validation
+
+
+def label(model: str) -> str:
+    """Column label: the dissertation's three are marked as such."""
+    return f"{MODEL_LABELS[model]} (dissertation)" if model in DISSERTATION_FAMILIES else MODEL_LABELS[model]
 RENDER_OPTIONS = [0, 64, 128, 256, 384, 512, 768, 1024]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class Result:
     model: str
-    rgb: np.ndarray  # full size uint8 (H, W, 3): a quarter of float32's memory
+    rgb8: np.ndarray  # full size uint8 (H, W, 3), display-ready
     alpha: np.ndarray | None
     seconds: float
     seen: tuple[int, int]  # (h, w) the model saw
     display: np.ndarray  # uint8 for the screen
     scores: dict | None  # against the colour original
 
+    @functools.cached_property
+    def png(self) -> bytes:
+        """The PNG download, encoded on the first click only (then kept with the result)."""
+        return imageio.encode_png(self.rgb8, self.alpha)
 
-def colourise(model: str, source, picked, render_size: int | None) -> Result:
-    net, lock = loader.load(model, source)
-    with sessions.work_slot(MODEL_LABELS[model]), lock:  # server-wide limit on concurrent work
-        out = inference.colourise_image(picked.loaded, net, render_size=None if model == "cvae" else render_size)
-    h, w = picked.rgb.shape[:2]
-    seen = inference.input_size(net, h, w, None if model == "cvae" else render_size)
-    scores = None
-    if picked.is_colour:
-        scores = {"psnr": metrics.psnr(out.rgb, picked.rgb), "uv_mse": metrics.uv_mse(out.rgb, picked.rgb),
-                  "colourfulness": metrics.colourfulness(out.rgb)}
-    return Result(model, colour.to_uint8(out.rgb), out.alpha, out.seconds, seen, views.for_display(out.rgb), scores)
+
+def colourise_all(nets: dict, picked, render_size: int | None, vividness: float | None = None) -> dict[str, Result]:
+    """Every loaded model on the picked image: decoded once, luma once (`inference.colourise_many`)."""
+    locks = [lock for _, lock in nets.values()]  # always taken in MODELS order: no deadlock
+    with sessions.work_slot("the models"):  # server-wide limit on concurrent work
+        return _colourise_locked(nets, locks, picked, render_size, vividness)
+
+
+def _colourise_locked(nets: dict, locks: list, picked, render_size: int | None, vividness=None) -> dict[str, Result]:
+    for lock in locks:
+        lock.acquire()
+    try:
+        out = inference.colourise_many(picked.loaded, {m: net for m, (net, _) in nets.items()},
+                                       render_size={m: render_size for m in nets if m != "cvae"},
+                                       temperature={m: vividness for m in nets if m in VIVIDNESS_FAMILIES})
+    finally:
+        for lock in locks:
+            lock.release()
+    results = {}
+    for model, r in out.items():
+        scores = None
+        if picked.is_colour:
+            scores = {"psnr": metrics.psnr(r.rgb, picked.rgb), "uv_mse": metrics.uv_mse(r.rgb, picked.rgb),
+                      "colourfulness": metrics.colourfulness(r.rgb)}
+        results[model] = Result(model, r.rgb8, r.alpha, r.seconds, r.seen, views.for_display(r.rgb8), scores)
+    return results
 
 
 def score_lines(scores: dict) -> str:
@@ -61,15 +84,17 @@ def before_after(results: dict, grey: np.ndarray) -> None:
         position = st.slider("Grey <-> colour", 0, 100, 50, key="compare_wipe", format="%d%%",
                              help="Wipe: colour left of the line, grey right (0%: all grey, 100%: all colour). Blend: a cross-fade.")
     with b:
-        after = results[choice].rgb
+        after = results[choice].rgb8
         img = views.wipe(grey, after, position / 100) if mode == "Wipe" else views.blend(grey, after, position / 100)
         st.image(img, caption=f"{MODEL_LABELS[choice]}: {mode.lower()} at {position}%", width="content")
 
 
 def page() -> None:
     """The Compare page."""
-    st.title("Compare the CNN, CGAN and CVAE")
-    st.caption(INTRO)
+    st.title("Compare the dissertation's CNN, CGAN and CVAE with a U-Net")
+    st.caption("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every "
+               "result keeps the input's brightness exactly. A colour input is turned to grey first, and the "
+               "results are then scored against it.")
 
     source = weights_choice.selected()
     pick_col, settings_col = st.columns([3, 2], gap="large")
@@ -83,6 +108,13 @@ def page() -> None:
                  "side, rounded to their stride) to see more detail, at the cost of time. The CVAE has dense "
                  "layers and always sees its training size.")
         render_size = render or None
+        vivid = st.select_slider(
+            "Vividness (U-Net)", VIVIDNESS_OPTIONS, key="compare_vividness",
+            format_func=lambda v: "chosen on validation" if v == 0 else f"T = {v}",
+            help="The U-Net predicts a distribution over colours and shows their annealed mean (Zhang et al. 2016): "
+                 "T = 1 is the plain mean (muted, safe); a smaller T moves towards the most likely colour (vivid, "
+                 "sometimes wrong).")
+        vividness = vivid or None
 
     if source is None:
         st.info("No weights to colourise with yet. Add a weights folder (weights/manifest.json), or train a model "
@@ -106,35 +138,45 @@ def page() -> None:
             st.image(views.for_display(picked.rgb), caption="Original", width="stretch")
             st.markdown(f"Colourfulness **{metrics.colourfulness(picked.rgb):.1f}**")
 
+    runtime = runtime_choice.selected()
+    with st.spinner("Loading the models..."):
+        loaded = loader.load_many(MODELS, source, runtime)  # in parallel
+        for model in MODELS:  # a model the chosen set lacks (the U-Net beside a dissertation set): the set that has it
+            other = weights_choice.with_model(model, source) if model not in loaded else None
+            if other is not None:
+                loaded.update(loader.load_many((model,), other, runtime))
+    nets = {m: v for m, v in loaded.items() if not isinstance(v, BaseException)}
+    key = (picked.digest, source.key, source.version, runtime, tuple(nets), render_size, vividness)
     results: dict[str, Result] = {}
-    for model in MODELS:  # each column is drawn as soon as its model is done
+    if nets:
+        with st.spinner("Colourising..."):
+            results = memo.get("compare", key, lambda: colourise_all(nets, picked, render_size, vividness), keep=3)
+    for model in MODELS:
         with next(columns):
-            if not source.has(model):
-                st.markdown(f"**{MODEL_LABELS[model]}**")
+            if model not in loaded:
+                st.markdown(f"**{label(model)}**")
                 st.info(f"Not in {source.label}: pick a weight set with a {MODEL_LABELS[model]} in the sidebar.",
                         icon=":material/info:")
                 continue
-            key = (picked.digest, source.key, source.version, model, render_size if model != "cvae" else None)
-            try:
-                with st.spinner(f"Colourising with the {MODEL_LABELS[model]}..."):
-                    r = memo.get("compare", key, lambda m=model: colourise(m, source, picked, render_size), keep=3)  # one image's three results
-            except ColouriseError as e:
-                st.markdown(f"**{MODEL_LABELS[model]}**")
-                st.error(str(e), icon=":material/error:")
+            if model not in results:
+                st.markdown(f"**{label(model)}**")
+                error = loaded.get(model)
+                st.error(str(error) if isinstance(error, ColouriseError) else f"{type(error).__name__}: {error}",
+                         icon=":material/error:")
                 continue
-            results[model] = r
-            st.image(r.display, caption=f"{MODEL_LABELS[model]} · {r.seconds:.2f} s", width="stretch")
+            r = results[model]
+            st.image(r.display, caption=f"{label(model)} · {r.seconds:.2f} s", width="stretch")
             st.caption(f"Saw {r.seen[1]} x {r.seen[0]} px; colourised at {w} x {h} px.")
             if r.scores:
                 st.markdown(score_lines(r.scores))
             st.download_button(
-                f"Download {MODEL_LABELS[model]} PNG", lambda r=r: imageio.encode_png(r.rgb, r.alpha),
+                f"Download {MODEL_LABELS[model]} PNG", lambda r=r: r.png,
                 file_name=f"{stem}-{model}.png", mime="image/png", key=f"compare_download_{model}",
                 icon=":material/download:", on_click="ignore")
 
     if results:
         tiles = [("Grey input", grey)] + ([("Original", picked.rgb)] if picked.is_colour else [])
-        tiles += [(f"{MODEL_LABELS[m]} ({results[m].seconds:.2f} s)", results[m].rgb) for m in MODELS if m in results]
+        tiles += [(f"{MODEL_LABELS[m]} ({results[m].seconds:.2f} s)", results[m].rgb8) for m in MODELS if m in results]
         st.download_button("Download the whole grid as one PNG",
                            lambda: imageio.encode_png(views.labelled_grid(tiles, height=min(h, 512))),
                            file_name=f"{stem}-grid.png", mime="image/png", key="compare_download_grid",

@@ -112,17 +112,27 @@ def _colour_chooser(state: dict, y_full: np.ndarray) -> None:
         fig.update_layout(height=360, showlegend=False, margin=dict(l=10, r=10, t=30, b=10),
                           title=f"The colours at Y = {yl:.2f} (hatched: none)", xaxis_title="U", yaxis_title="V")
         fig.update_yaxes(autorange=True, scaleanchor="x")  # V up (go.Image reverses the axis by default)
-        event = st.plotly_chart(fig, key=f"guide_plane_{sel}_{p['x']}_{p['y']}", on_select="rerun", selection_mode="points")
-        chosen = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) or event else []
+        # keyed by the hint's state: after a choice (or an undo) the chart starts without a selection
+        event = st.plotly_chart(fig, key=f"guide_plane_{sel}_{p['x']}_{p['y']}_{guide.rgb_to_hex(p['rgb'])}",
+                                on_select="rerun", selection_mode="points")
+        try:
+            chosen = event["selection"]["points"]
+        except (KeyError, TypeError):
+            chosen = []
         if chosen:
             u, v = float(chosen[0]["x"]), float(chosen[0]["y"])
             rgb = colour.luma_chroma_to_rgb(np.array([yl]), np.array([u, v]))
             new = [int(c) for c in colour.to_uint8(rgb)]
     else:
-        picked = st.color_picker("Colour", value=guide.rgb_to_hex(p["rgb"]), key=f"guide_picker_{sel}")
-        new = list(guide.project_to_luma(guide.hex_to_rgb(picked), yl))
-        if guide.rgb_to_hex(new) != picked.lower():
-            st.caption(f"Picked {picked}; at this pixel's brightness it is {guide.rgb_to_hex(new)}.")
+        current = guide.rgb_to_hex(p["rgb"])
+        # keyed by the hint's colour: a choice (or an undo) starts a fresh picker showing the hint's colour
+        picked = st.color_picker("Colour", value=current, key=f"guide_picker_{sel}_{current}").lower()
+        last = st.session_state.get("guide_last_pick")
+        if last and last[0] == (sel, current):
+            st.caption(f"Picked {last[1]}; at this pixel's brightness it is {current}.")
+        if picked != current:
+            new = list(guide.project_to_luma(guide.hex_to_rgb(picked), yl))
+            st.session_state["guide_last_pick"] = ((sel, guide.rgb_to_hex(new)), picked)
         st.caption(WHY_LUMA)
     if new is not None and new != list(p["rgb"]):
         points = [dict(q) for q in state["points"]]

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.runtime import pages_manager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_fixtures import shapes_zip  # noqa: E402
@@ -24,27 +23,31 @@ from app_support import sessions  # noqa: E402
 from test_data_policy import bomb_png, colour_png, no_big_decode  # noqa: E402,F401 - a fixture
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path):
-    """A private runs folder, no weights, no datasets; routing as on a running server (see test_app.py)."""
+    """A private runs folder, no weights, no datasets."""
     monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
-    real_init = pages_manager.PagesManager.__init__
 
-    def init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
 
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+def run_app(only=None):
+    """The app's router, as `streamlit run app.py` runs it; `only` routes to that page alone."""
+    import app
+
+    app.main(only)
+
+
+def retrain() -> AppTest:
+    at = AppTest.from_function(run_app, default_timeout=180, kwargs={"only": "retrain"}).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def _retrain_with_zip(tmp_path) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180).run()
-    at.switch_page("pages/retrain.py").run()
+    at = retrain()
     at.selectbox(key="retrain_dataset").set_value("Your zip").run()
     data = shapes_zip(tmp_path / "shapes.zip").read_bytes()
     at.file_uploader(key="retrain_zip").set_value(("shapes.zip", data, "application/zip"))
@@ -107,8 +110,7 @@ def test_old_leftover_folders_swept_by_age(tmp_path):
 
 def test_epoch_limit_per_session(tmp_path, monkeypatch):
     monkeypatch.setenv("COLOURISE_APP_MAX_EPOCHS", "3")
-    at = AppTest.from_file(APP, default_timeout=180).run()
-    at.switch_page("pages/retrain.py").run()
+    at = retrain()
     at.number_input(key="retrain_epochs").set_value(5)
     at.button(key="retrain_start").click().run()
     assert any("allows 3 training epochs per session; 3 are left" in e.value for e in at.error)
@@ -150,8 +152,7 @@ def test_bomb_zip_refused_on_retrain_upload(tmp_path, no_big_decode):
         for i in range(3):
             zf.writestr(f"train/things/big{i}.png", bomb_png())
         zf.writestr("train/things/ok.png", colour_png(0))
-    at = AppTest.from_file(APP, default_timeout=180).run()
-    at.switch_page("pages/retrain.py").run()
+    at = retrain()
     at.selectbox(key="retrain_dataset").set_value("Your zip").run()
     at.file_uploader(key="retrain_zip").set_value(("bombs.zip", buffer.getvalue(), "application/zip"))
     at.run()

@@ -92,4 +92,10 @@ def test_hints_outside_one_image_others_still_done(files, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "error: small.png: hints file hints.json: point 2 (x=57, y=36) is outside the 30x20 image" in err
-    assert sorted(p.name for p in (files / "out").iterdir()) == ["old.levin.png"]
+    assert sorted(p.name for p in (files / "out").iterdir()) == ["colourise-names.json", "old.levin.png"]
+    # a second run keeps the existing output unless told otherwise
+    assert cli.main(["colourise", str(files / "old.png"), "--model", "levin", "--hints", str(files / "hints.json"),
+                     "--out", str(files / "out")]) == 1
+    assert "not overwriting" in capsys.readouterr().err
+    assert cli.main(["colourise", str(files / "old.png"), "--model", "levin", "--hints", str(files / "hints.json"),
+                     "--out", str(files / "out"), "--skip-existing"]) == 0

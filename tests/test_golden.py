@@ -97,55 +97,60 @@ def test_library_colours(shipped, set_name, group, model):
     check_colours(set_name, group, model, outputs, "inference.colourise")
 
 
+def _read_outputs(folder: Path, images: list[Path], model: str) -> list[np.ndarray]:
+    return [np.asarray(Image.open(folder / f"{p.stem}.{model}.png").convert("RGB"), np.float32) / 255.0 for p in images]
+
+
 @pytest.mark.parametrize("set_name", list(g.CASES))
-def test_cli_colours(tmp_path, set_name):
-    """`python -m colourise_core colourise IMAGES --model M --weights SET`, the PNGs read back."""
-    group, models = g.CASES[set_name]
-    images = g.group_images(group)
+def test_cli_colours(tmp_path, monkeypatch, capsys, set_name):
+    """`colourise IMAGES --model M --weights SET` (cli.main in-process: the models load per call), PNGs read back."""
     from colourise_core import cli
 
-    # one process for the three models where the set has them all (`--model all`), else one per model
-    runs = ["all"] if tuple(models) == cli.MODEL_CHOICES else list(models)
-    for model in runs:
-        done = subprocess.run([sys.executable, "-m", "colourise_core", "colourise", *map(str, images), "--model", model,
-                               "--weights", set_name, "--out", str(tmp_path)], cwd=g.REPO,
-                              env={**os.environ, "COLOURISE_WEIGHTS_DIR": str(g.WEIGHTS_DIR)},
-                              capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr[-2000:]
+    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(g.WEIGHTS_DIR))
+    group, models = g.CASES[set_name]
+    images = g.group_images(group)
     for model in models:
-        outputs = [np.asarray(Image.open(tmp_path / f"{p.stem}.{model}.png").convert("RGB"), np.float32) / 255.0
-                   for p in images]
-        check_colours(set_name, group, model, outputs, "CLI")
+        assert cli.main(["colourise", *map(str, images), "--model", model, "--weights", set_name, "--out", str(tmp_path)]) == 0
+        check_colours(set_name, group, model, _read_outputs(tmp_path, images, model), "CLI")
+    printed = capsys.readouterr().out.split()
+    assert sorted(printed) == sorted(str(tmp_path / f"{p.stem}.{m}.png") for p in images for m in models)
+
+
+def test_cli_entry_point_colours(tmp_path):
+    """`python -m colourise_core colourise` in a fresh process: the Shape Set CNN's colours."""
+    images = g.group_images("shapes")
+    done = subprocess.run([sys.executable, "-m", "colourise_core", "colourise", *map(str, images), "--model", "cnn",
+                           "--weights", "shapes", "--out", str(tmp_path)], cwd=g.REPO,
+                          env={**os.environ, "COLOURISE_WEIGHTS_DIR": str(g.WEIGHTS_DIR)},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    check_colours("shapes", "shapes", "cnn", _read_outputs(tmp_path, images, "cnn"), "python -m colourise_core")
 
 
 # ------------------------------------------------------------------------------------------- app
 
 @pytest.fixture
 def app(monkeypatch, tmp_path):
+    """The app on the shipped weights; returns a DownloadRecorder for the download buttons' bytes."""
     pytest.importorskip("streamlit")
-    from streamlit.runtime import pages_manager
-
     from app_fixtures import DownloadRecorder
 
     monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(g.WEIGHTS_DIR))
     monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
-    real_init = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):  # as tests/test_app.py: a server that has served its first request
-        real_init(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
     return DownloadRecorder().install(monkeypatch)
+
+
+def _run_app(only=None):
+    import app
+
+    app.main(only)
 
 
 def _start(page: str | None = None):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(g.REPO / "app.py"), default_timeout=300).run()
-    if page:
-        at.switch_page(f"pages/{page}.py").run()
+    at = AppTest.from_function(_run_app, default_timeout=300, kwargs={"only": page}).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

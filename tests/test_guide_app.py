@@ -88,6 +88,30 @@ def test_hints_file_colours_the_photo_and_downloads_the_hints():
     assert result_caption(at).startswith("Levin et al. 2004 · 0 hint(s)")
 
 
+def test_colour_picker_sets_the_hint_at_the_pixel_luma():
+    from colourise_core.colour import rgb_to_y
+
+    at = upload_photo(start())
+    upload(at, "guide_hints_upload", "one.json", hints_json([(10, 40, [0, 0, 0])]), "application/json")
+    before = result_caption(at)
+    at.radio(key="guide_colour_way").set_value("Colour picker").run()
+    assert any("the result keeps it exactly" in c.value for c in at.caption)  # the sentence on brightness
+    at.color_picker(key="guide_picker_0_#000000").set_value("#ff0000").run()
+    assert not at.exception, [e.value for e in at.exception]
+    rgb = state(at)["points"][0]["rgb"]
+    from PIL import Image
+    import io
+
+    photo = np.asarray(Image.open(io.BytesIO(colour_png((48, 64), 0))).convert("RGB"), np.float64) / 255
+    y_pixel = rgb_to_y(photo)[40, 10, 0]
+    assert abs(rgb_to_y(np.array(rgb) / 255.0)[0] - y_pixel) <= 1 / 255  # brightness: the pixel's own
+    assert rgb[0] > rgb[1] and rgb[0] > rgb[2]  # hue: red
+    assert any("Picked #ff0000; at this pixel's brightness it is" in c.value for c in at.caption)
+    assert result_caption(at) != before  # the result was recoloured
+    at.button(key="guide_undo").click().run()
+    assert state(at)["points"][0]["rgb"] == [0, 0, 0]
+
+
 @pytest.mark.parametrize("data, message", [
     (b"{not json", "mine.json: the hints are not JSON"),
     (hints_json([(64, 10, [1, 2, 3])]), "point 1 (x=64, y=10) is outside the 64x48 image"),

@@ -27,7 +27,7 @@ def test_cvae_encoder_matches_dissertation_table():
     assert model.decoder.get_layer("dec_up0").count_params() == 147_584
 
 
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
+@pytest.mark.parametrize("name", models.DISSERTATION_MODELS)
 @pytest.mark.parametrize("resolution", models.RESOLUTIONS)
 def test_build_shapes(name, resolution):
     model = models.build_model(name, resolution, **({"latent_dim": 16} if name == "cvae" else {}))
@@ -171,5 +171,5 @@ def test_weights_without_spec_for_another_architecture_refused(tmp_path):
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match="unknown model 'unet'"):
-        models.build_model("unet", 32)
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        models.build_model("vgg", 32)

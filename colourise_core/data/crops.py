@@ -11,13 +11,11 @@ Datasets with `crops = True` take `load(indices, rng=...)`; `YUVBatches(random_c
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
-from PIL import Image
 
-from ..errors import DatasetError, ImageError
+from ..errors import DatasetError
+from . import policy
 from .datasets import is_grey, load_dataset
 
 
@@ -41,12 +39,8 @@ class CropDataset:
         return len(self.base)
 
     def _native(self, i: int) -> np.ndarray:
-        key = self.base._keys[i]
-        try:
-            with Image.open(io.BytesIO(self.base._source.read(key))) as im:
-                return np.asarray(im.convert("RGB"))
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise ImageError(f"cannot decode image {key!r}: {exc}; remove or replace the file") from exc
+        # the decoding policy of every training image (header checked first; data.policy)
+        return policy.decode_rgb(self.base._source.read(self.base._keys[i]), self.base._label(i))
 
     def crop(self, rgb: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """uint8 (H, W, 3) -> uint8 (R, R, 3): a random square (rng) or the central one (None)."""

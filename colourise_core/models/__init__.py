@@ -21,12 +21,13 @@ import keras
 
 from colourise_core import atomic
 from colourise_core.errors import WeightsError
+from colourise_core.family_names import DISSERTATION_FAMILIES
 from colourise_core.models import cgan, cnn, cvae, unet
 from colourise_core.models.family import Family
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (cnn.FAMILY, cgan.FAMILY, cvae.FAMILY, unet.FAMILY)}
 MODEL_NAMES = tuple(FAMILIES)
-DISSERTATION_MODELS = ("cnn", "cgan", "cvae")  # the 2020 dissertation's three architectures
+DISSERTATION_MODELS = DISSERTATION_FAMILIES  # the 2020 dissertation's three architectures
 DEFAULT_FAMILY = "cnn"  # what a TrainConfig trains when it names no model
 RESOLUTIONS = (32, 64, 128)
 SPEC_ATTR = "colourise_spec"

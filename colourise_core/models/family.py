@@ -47,6 +47,7 @@ class Family:
     takes_hints = False
     fixed_size = False
     temperature_default = 0.0
+    eager_graphs = False  # True: run_graph calls the graphs eagerly (no retracing, no symbolic sizes)
 
     # ---- building -------------------------------------------------------------------------
     def default_config(self, resolution: int, **overrides):
@@ -57,8 +58,16 @@ class Family:
         raise NotImplementedError
 
     def config_overrides(self, train_config) -> dict:
-        """Model-config fields taken from a (resolved) TrainConfig."""
-        return {k: getattr(train_config, k) for k in self.train_options if getattr(train_config, k) is not None}
+        """Model-config fields taken from a (resolved) TrainConfig: its family options, then any
+        `model_config` fields (lists become tuples, as in the frozen configs)."""
+        out = {k: getattr(train_config, k) for k in self.train_options if getattr(train_config, k) is not None}
+        extra = getattr(train_config, "model_config", None) or {}
+        known = {f.name for f in dataclasses.fields(self.config_cls)}
+        unknown = sorted(set(extra) - known)
+        if unknown:
+            raise ColouriseError(f"{self.name} has no config fields {unknown}; it has {sorted(known)}")
+        out.update({k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()})
+        return out
 
     # ---- training -------------------------------------------------------------------------
     def augment_config(self):
@@ -87,6 +96,16 @@ class Family:
     def test_step(self, model, y: np.ndarray, target: np.ndarray) -> dict:
         """The same losses without an update (validation)."""
         return {k: float(v) for k, v in model.test_on_batch(y, target, return_dict=True).items()}
+
+    def replica_step(self, model, y, target, training: bool) -> dict:
+        """One replica's part of a distributed step (tensors in and out, inside `strategy.run`).
+
+        Used by `distribute_tf.Runner` (--distribute mirrored|multiworker). Returns the logs as
+        means over this replica's images; the loss it differentiates must be a mean over the
+        replica's images / replicas in sync (Keras' losses do this; see `distribute.replica_scaled`),
+        so the summed gradients are the global batch's.
+        """
+        return (model.train_step if training else model.test_step)((y, target))
 
     def epoch_logs(self, logs: dict) -> dict:
         """The logs of a finished epoch (a family may add its "loss")."""
@@ -120,7 +139,11 @@ class Family:
         runner = getattr(model, "graph_runners", {}).get(name)  # e.g. an onnxruntime session
         if runner is not None:
             return runner(inputs)
-        out = graph.predict_on_batch(inputs)  # compiled once per input size, not eager
+        if self.eager_graphs:  # layers that need concrete sizes (bilinear upsampling): called eagerly
+            out = graph(inputs, training=False)
+            out = [keras.ops.convert_to_numpy(o) for o in out] if isinstance(out, (list, tuple)) else keras.ops.convert_to_numpy(out)
+        else:
+            out = graph.predict_on_batch(inputs)  # compiled once per input size, not eager
         return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
 
     def check_hints(self, hints) -> None:

@@ -30,6 +30,7 @@ from colourise_core.models.family import Family
 
 OUTPUT_STRIDE = 4  # logits at 1/4 of the input's size
 STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
+BN_MOMENTUM = 0.9  # batch-norm moving statistics settle within ~30 steps (Keras' 0.99 needs ~300)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +68,7 @@ class UNetConfig:
 
 def _conv(x, filters, name, stride=1, dilation=1):
     x = layers.Conv2D(filters, 3, strides=stride, dilation_rate=dilation, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -201,7 +202,8 @@ class UNetFamily(Family):
     defaults = dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=True)
     train_options = ("rebalance",)
     takes_hints = True
-    temperature_default = None  # None: the model's stored temperature
+    temperature_default = UNetConfig.temperature  # predict_uv with None uses the model's stored (tuned) one
+    eager_graphs = True  # TensorFlow's traced bilinear upsampling fails once a graph is generalised to any size
 
     def build(self, config):
         return build(config)

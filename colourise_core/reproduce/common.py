@@ -38,6 +38,7 @@ TABLE_5_1 = {"cnn": 9 * 60 + 41, "cgan": 29 * 60 + 54, "cvae": 2 * 60 + 45}  # H
 MODELS = tuple(TABLE_5_1)  # the dissertation's three models, in its order (a subset of models.MODEL_NAMES)
 LABEL = {m: m.upper() for m in MODELS}  # CNN, CGAN, CVAE
 DISSERTATION_EPOCHS = 100  # Tables 4.1 and 4.2
+SWEEP_TABLES = {"cnn": TABLE_4_1, "cvae": TABLE_4_2}  # the models whose batch size Tables 4.1 and 4.2 sweep
 
 
 @dataclasses.dataclass(frozen=True)

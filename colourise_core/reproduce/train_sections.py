@@ -11,7 +11,7 @@ from colourise_core import hardware
 from colourise_core.reproduce import report
 from colourise_core.run_folder import RunFolder
 from colourise_core.reproduce.common import (
-    ARCHIVES, MODELS, Options, Store, fresh, log, timing_dir,
+    ARCHIVES, MODELS, SWEEP_TABLES, Options, Store, fresh, log, timing_dir,
 )
 
 # ----------------------------------------------------------------------------------- training
@@ -172,7 +172,7 @@ def section_sweep(opts: Options, store: Store) -> None:
     s = opts.settings
     data = _section_data(opts, store, "sweep", "rows")
     data["epochs"] = s.sweep_epochs
-    for model in ("cnn", "cvae"):
+    for model in SWEEP_TABLES:
         for bs in s.sweep_batch_sizes:
             name = f"{model}-bs{bs}"
             key = {"data": data["data"], "epochs": s.sweep_epochs, "batch_size": bs}

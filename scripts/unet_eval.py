@@ -1,0 +1,149 @@
+"""Choose a unet's decoding on validation, then measure it beside the grey baseline (issue 10).
+
+1. Decoding (`--tune`): on the run's validation split (10% of its *training* images, never a test
+   split), a grid of annealed-mean temperatures T and un-rebalancing fractions a; for each, UV
+   MSE, PSNR and colourfulness (the PSNR-colourfulness curve). The chosen setting is the highest
+   PSNR whose colourfulness is within `--gap` of the truth's (else the smallest gap); it is stored
+   in the weights (`UNet.set_decoding`).
+2. Targets: Imagenette val and photos-extra val, each photo colourised as a user would (its
+   luma at full size, the model at its default input size): UV MSE, PSNR, colourfulness beside
+   the grey baseline and the truth's colourfulness (target 1); the same with 10 true hints at
+   random points, each a disc of `--hint-radius` pixels (target 2).
+
+    python scripts/unet_eval.py --run /work/runs/unet-general/run --tune --export weights/general/unet.weights.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from colourise_core import colour, hints, inference, metrics, models, training  # noqa: E402
+from colourise_core.data import datasets, sources  # noqa: E402
+
+TEMPERATURES = (1.0, 0.7, 0.5, 0.38, 0.25, 0.15)
+UNREBALANCE = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _scores(pred: np.ndarray, true: np.ndarray) -> dict:
+    return {"uv_mse": metrics.uv_mse(pred, true), "psnr": metrics.psnr(pred, true), "colourfulness": metrics.colourfulness(pred)}
+
+
+def tune(model, run: Path, gap: float, limit: int) -> dict:
+    """The decoding curve on the run's validation split and the chosen (T, a)."""
+    saved = json.loads((run / "train_config.json").read_text())
+    config = training.TrainConfig(**{**saved, "extra": tuple(saved["extra"] or ()) or None, "val_limit": limit}).resolved()
+    _, val = training.make_datasets(config)
+    true = val.load_all()  # (N, R, R, 3) central crops of held-out training images
+    y = colour.rgb_to_y(true).astype("float32")
+    family = models.family_of(model)
+    x = np.concatenate([y - 0.5, np.zeros(y.shape[:-1] + (3,), "float32")], axis=-1)
+    logits = np.concatenate([family.run_graph(model, "logits", x[i:i + 64]) for i in range(0, len(x), 64)])
+    truth_c = metrics.colourfulness(true)
+    grey = _scores(metrics.grey_baseline(true), true)
+    curve = []
+    for a in UNREBALANCE:
+        for t in TEMPERATURES:
+            model.set_decoding(t, a)
+            small = family.decode_logits(model, logits)  # (N, R/4, R/4, 2)
+            uv = np.stack([inference.imageio.resize_float(s, true.shape[1:3]) for s in small])
+            pred = colour.luma_chroma_to_rgb(y, uv)
+            curve.append({"temperature": t, "unrebalance": a, **_scores(pred, true)})
+    ok = [c for c in curve if abs(c["colourfulness"] - truth_c) <= gap]
+    best = max(ok, key=lambda c: c["psnr"]) if ok else min(curve, key=lambda c: abs(c["colourfulness"] - truth_c))
+    model.set_decoding(best["temperature"], best["unrebalance"])
+    return {"n": len(true), "truth_colourfulness": truth_c, "grey": grey, "curve": curve, "chosen": best}
+
+
+def _photos(data: str, split: str, limit: int | None):
+    """(name, uint8 RGB at full size) of a dataset's split, colour images only."""
+    with sources.open_source(data) as src:
+        entries = src.entries(split)
+        rng = np.random.default_rng(0)
+        order = rng.permutation(len(entries)) if limit else np.arange(len(entries))
+        n = 0
+        for i in order:
+            from PIL import Image
+            import io
+
+            with Image.open(io.BytesIO(src.read(entries[i].key))) as im:
+                rgb = np.asarray(im.convert("RGB"))
+            if datasets.is_grey(rgb):
+                continue
+            yield entries[i].key, rgb
+            n += 1
+            if limit and n >= limit:
+                return
+
+
+def measure(model, data: str, split: str, limit: int | None, n_hints: int, radius: int = 4) -> dict:
+    """Target 1 and 2 figures on one dataset's split, photo by photo at full size."""
+    sums: dict = {}
+    count = 0
+    for key, rgb8 in _photos(data, split, limit):
+        true = rgb8.astype(np.float32) / 255.0
+        luma = colour.rgb_to_y(true).astype(np.float32)
+        pred = inference.colourise_luma(model, luma)[0]
+        rows = {"model": _scores(pred, true), "grey": _scores(metrics.grey_baseline(true), true)}
+        if n_hints:
+            h = hints.random_true_hints(rgb8, n_hints, seed=count, radius=radius)
+            rows["hints"] = _scores(inference.colourise_luma(model, luma, hints=h)[0], true)
+        rows["truth"] = {"colourfulness": metrics.colourfulness(true)}
+        for who, vals in rows.items():
+            for k, v in vals.items():
+                sums[(who, k)] = sums.get((who, k), 0.0) + v
+        count += 1
+    out = {"n": count}
+    for (who, k), v in sums.items():
+        out.setdefault(who, {})[k] = v / count
+    out["psnr_over_grey"] = out["model"]["psnr"] - out["grey"]["psnr"]
+    out["colourfulness_gap"] = abs(out["model"]["colourfulness"] - out["truth"]["colourfulness"])
+    if n_hints:
+        out["hints_psnr_gain"] = out["hints"]["psnr"] - out["model"]["psnr"]
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", required=True, help="a unet run folder")
+    p.add_argument("--best", action="store_true", help="the best validation epoch (best.weights.h5)")
+    p.add_argument("--tune", action="store_true", help="choose T and a on the run's validation split")
+    p.add_argument("--gap", type=float, default=10.0, help="colourfulness gap allowed when tuning")
+    p.add_argument("--val-limit", type=int, default=256)
+    p.add_argument("--imagenette", default="../shared/datasets/imagenette-128.zip")
+    p.add_argument("--photos", default="../shared/datasets/photos-extra.zip")
+    p.add_argument("--limit", type=int, default=500, help="Imagenette val images (seeded subset; 0: all)")
+    p.add_argument("--photos-limit", type=int, default=0, help="photos-extra val images (0: all 100)")
+    p.add_argument("--hints", type=int, default=10)
+    p.add_argument("--hint-radius", type=int, default=4, help="radius of each true hint, in image pixels")
+    p.add_argument("--export", default=None, help="write the tuned inference weights here")
+    p.add_argument("--out", default=None, help="write the figures as JSON here")
+    args = p.parse_args(argv)
+    start = time.time()
+    model = training.load_run(args.run, best=args.best)
+    report = {"run": args.run, "best": args.best}
+    if args.tune:
+        report["decoding"] = tune(model, Path(args.run), args.gap, args.val_limit)
+        print(json.dumps(report["decoding"]["chosen"]), flush=True)
+    report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints, args.hint_radius)
+    print("imagenette", json.dumps(report["imagenette_val"]), flush=True)
+    report["photos_extra_val"] = measure(model, args.photos, "val", args.photos_limit or None, args.hints, args.hint_radius)
+    print("photos-extra", json.dumps(report["photos_extra_val"]), flush=True)
+    report["seconds"] = time.time() - start
+    if args.export:
+        models.export_weights(model, args.export)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

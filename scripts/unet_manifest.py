@@ -1,0 +1,75 @@
+"""Record an exported unet weight file in weights/manifest.json (issue 10's `general` set).
+
+    python scripts/unet_manifest.py --set general --file weights/general/unet.weights.h5 \
+        --run /work/runs/unet-general/run --figures figures.json --command "$(cat command.txt)" --commit SHA
+
+The entry says how the weights were made (exact command, data, epochs, best epoch, train time,
+hardware, commit), the decoding chosen on validation, and the figures of `scripts/unet_eval.py`
+beside the grey baseline on Imagenette val and photos-extra val, with the file's sha256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--set", default="general")
+    p.add_argument("--file", required=True)
+    p.add_argument("--run", required=True)
+    p.add_argument("--figures", required=True, help="JSON written by scripts/unet_eval.py --out")
+    p.add_argument("--command", required=True)
+    p.add_argument("--commit", required=True)
+    p.add_argument("--dataset", default="imagenette+photos-extra+faces")
+    p.add_argument("--hardware", default=f"CPU: {os.cpu_count()} cores ({platform.machine()}), shared with other jobs, TensorFlow")
+    p.add_argument("--manifest", default="weights/manifest.json")
+    args = p.parse_args(argv)
+
+    from colourise_core import models
+
+    run = Path(args.run)
+    state = json.loads((run / "state.json").read_text())
+    history = json.loads((run / "history.json").read_text())
+    figures = json.loads(Path(args.figures).read_text())
+    spec = models.read_spec(args.file)
+    manifest_path = Path(args.manifest)
+    manifest = json.loads(manifest_path.read_text())
+    weights_dir = manifest_path.parent
+    rel = Path(args.file).resolve().relative_to(weights_dir.resolve()).as_posix()
+    decoding = figures.get("decoding", {})
+    entry = {
+        "file": rel,
+        "sha256": hashlib.sha256(Path(args.file).read_bytes()).hexdigest(),
+        "spec": spec,
+        "epochs": int(state["epoch"]),
+        "best_epoch": state["best"]["epoch"],
+        "command": args.command,
+        "commit": args.commit,
+        "train_seconds": round(float(history[state["best"]["epoch"] - 1]["seconds"] if figures.get("best") else state["train_seconds"]), 1),
+        "hardware": args.hardware,
+        "dtype": "float16",
+        "data": "train splits only: Imagenette train, photos-extra train (imagenet-sample + bsds500), faces train; "
+                "random multi-scale square crops; validation = 10% of these training images",
+        "decoding": {k: decoding[k] for k in ("chosen", "truth_colourfulness", "grey", "n") if k in decoding},
+        "metrics": {"imagenette_val": figures["imagenette_val"], "photos_extra_val": figures["photos_extra_val"]},
+    }
+    sets = manifest["sets"]
+    sets.setdefault(args.set, {"dataset": args.dataset, "classes": None, "resolution": spec["resolution"], "models": {}})
+    sets[args.set].update(dataset=args.dataset, classes=None, resolution=spec["resolution"],
+                          held_out={"split": "val (Imagenette val, photos-extra val)"})
+    sets[args.set]["models"]["unet"] = entry
+    tmp = manifest_path.with_name(f".{manifest_path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, manifest_path)
+    print(json.dumps({k: entry[k] for k in ("file", "sha256", "epochs", "best_epoch", "train_seconds")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
