@@ -75,12 +75,9 @@ def page() -> None:
         st.caption("Click a point of the plane to pick its colour, or use the sliders.")
         u = st.slider("U", -colour.U_MAX, colour.U_MAX, 0.10, 0.005, key="ill_u")
         v = st.slider("V", -colour.V_MAX, colour.V_MAX, 0.20, 0.005, key="ill_v")
-        try:
-            points = event["selection"]["points"]
-        except (KeyError, TypeError):
-            points = []
-        if points:
-            u, v = float(points[0]["x"]), float(points[0]["y"])
+        point = views.selected_point(event)
+        if point:
+            u, v = point
             st.caption(f"Picked on the plane: U = {u:.3f}, V = {v:.3f} (clear the selection to use the sliders).")
     with b:
         rgb, grey, ok = ill_posed.swatch(y, u, v)
