@@ -13,8 +13,7 @@ import threading
 import streamlit as st
 
 from app_support.weights_choice import MODEL_LABELS, WeightSource
-
-MODEL_NAMES = ("cnn", "cgan", "cvae", "unet")
+from colourise_core.family_names import FAMILY_NAMES as MODEL_NAMES  # without importing Keras
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -94,9 +93,4 @@ def forget_run(run_dir: str, version: str | None = None) -> None:
         return
     for model in MODEL_NAMES:
         _load.clear(model, str(run_dir), "", version, "keras")
-
-
-def clear_all() -> None:
-    """Drop every cached model."""
-    _load.clear()
 

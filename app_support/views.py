@@ -107,3 +107,12 @@ def enlarge(rgb: np.ndarray, min_side: int = 256) -> np.ndarray:
     img = colour.to_uint8(rgb) if np.asarray(rgb).dtype != np.uint8 else np.asarray(rgb)
     factor = max(1, -(-min_side // max(img.shape[:2])))
     return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
+
+
+def selected_point(event) -> tuple[float, float] | None:
+    """(x, y) of the first point selected on a `st.plotly_chart(on_select="rerun")`, or None."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    return (float(points[0]["x"]), float(points[0]["y"])) if points else None

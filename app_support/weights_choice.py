@@ -8,12 +8,13 @@ pages; `selected()` gives it back to a page.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import streamlit as st
 
 from app_support import paths
+from colourise_core.family_names import FAMILY_NAMES as MODEL_NAMES  # without importing Keras
+from colourise_core.run_folder import RunFolder
 
 SIDEBAR_KEY = "sidebar_weights"
 PENDING_KEY = "_pending_weights"  # a choice to apply before the sidebar widget is drawn
@@ -62,7 +63,7 @@ def manifest_sources() -> tuple[list[WeightSource], str | None]:
         return [], str(e)
     out = []
     for name, entry in sorted(manifest["sets"].items()):
-        models = tuple(m for m in MODEL_LABELS if m in entry["models"])
+        models = tuple(m for m in MODEL_NAMES if m in entry["models"])
         local = all((folder / entry["models"][m]["file"]).is_file() for m in models)
         classes = tuple(entry["classes"]) if entry.get("classes") else None
         version = ",".join(entry["models"][m]["sha256"][:16] for m in models)
@@ -74,24 +75,17 @@ def manifest_sources() -> tuple[list[WeightSource], str | None]:
     return out, None
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def run_source(run: Path) -> WeightSource | None:
     """A finished (at least one epoch) run folder as a WeightSource, else None."""
-    spec, state = _read_json(run / "spec.json"), _read_json(run / "state.json")
-    if not spec.get("model") or not state.get("epoch") or not (run / "model.weights.h5").is_file():
+    folder = RunFolder(run)
+    spec, state = folder.read_dict(RunFolder.SPEC), folder.read_dict(RunFolder.STATE)
+    if not spec.get("model") or not state.get("epoch") or not folder.weights_file.is_file():
         return None
-    cfg = _read_json(run / "train_config.json")
+    cfg = folder.read_dict(RunFolder.CONFIG)
     model = spec["model"]
     classes = tuple(cfg["classes"]) if cfg.get("classes") else None
     label = f"my run: {run.name} ({MODEL_LABELS.get(model, model)}, {cfg.get('dataset', '?')}, {state['epoch']} ep.)"
-    version = f"{state['epoch']}:{(run / 'model.weights.h5').stat().st_mtime_ns}"
+    version = f"{state['epoch']}:{folder.weights_file.stat().st_mtime_ns}"
     return WeightSource(f"run:{run}", label, "run", str(run), (model,), spec.get("resolution"), cfg.get("dataset"),
                         classes, version)
 

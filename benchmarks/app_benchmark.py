@@ -98,12 +98,12 @@ def default_models(runtime: str, weights_dir=None):
     from colourise_core.errors import WeightsError
 
     try:
-        loaded = runtime_mod.load_models(("cnn", "cgan", "cvae"), weights.DEFAULT_SET, runtime, weights_dir=weights_dir)
+        loaded = runtime_mod.load_models(models.DISSERTATION_MODELS, weights.DEFAULT_SET, runtime, weights_dir=weights_dir)
         return loaded, f"weights set {weights.DEFAULT_SET!r}"
     except WeightsError:
         if runtime != "keras":
             raise
-        return {m: models.build_model(m, 128) for m in ("cnn", "cgan", "cvae")}, "random weights, 128 px (imagenette architecture)"
+        return {m: models.build_model(m, 128) for m in models.DISSERTATION_MODELS}, "random weights, 128 px (imagenette architecture)"
 
 
 def time_models(repeat: int, runtime: str, ref, y) -> dict:
@@ -157,9 +157,9 @@ def time_models(repeat: int, runtime: str, ref, y) -> dict:
 
 def export_for_onnx(weights_dir: Path, onnx_root: Path | None) -> None:
     """Make the default set's ONNX export (in `onnx_root`, else the default folder) when missing."""
-    from colourise_core import onnx_export, onnx_runtime, weights
+    from colourise_core import models, onnx_export, onnx_runtime, weights
 
-    if all(onnx_runtime.spec_path(m, weights.DEFAULT_SET, onnx_root).is_file() for m in ("cnn", "cgan", "cvae")):
+    if all(onnx_runtime.spec_path(m, weights.DEFAULT_SET, onnx_root).is_file() for m in models.DISSERTATION_MODELS):
         return
     onnx_export.export_set(weights.DEFAULT_SET, out=onnx_root, weights_dir=weights_dir, log=lambda *_: None)
 
@@ -169,7 +169,7 @@ def random_weights_dir(folder: Path) -> Path:
     from colourise_core import models, weights
 
     entry = {"dataset": "imagenette", "classes": None, "resolution": 128, "models": {}}
-    for m in ("cnn", "cgan", "cvae"):
+    for m in models.MODEL_NAMES:
         net = models.build_model(m, 128)
         rel = f"{weights.DEFAULT_SET}/{m}.weights.h5"
         models.save_weights_atomic(net, folder / rel)

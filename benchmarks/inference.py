@@ -35,9 +35,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from colourise_core.models import MODEL_NAMES  # noqa: E402 - after the path set-up
+
 PHOTO = REPO / "assets" / "samples" / "Audrey Hepburn.jpg"
 SIZES = {"256x256": (256, 256), "1 MP (1155x866)": (866, 1155)}  # name -> (h, w)
-MODELS = ("cnn", "cgan", "cvae")
+MODELS = MODEL_NAMES
 
 
 def jpeg_bytes(height: int, width: int) -> bytes:
@@ -128,10 +130,10 @@ def main() -> None:
     import numpy as np
 
     from colourise_core import runtime as runtime_mod
-    from colourise_core.reproduce import hardware_info
+    from colourise_core import hardware
     from eccv16 import build_eccv16
 
-    print(f"machine: {hardware_info()['summary']}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"machine: {hardware.describe()['summary']}; load average {os.getloadavg()[0]:.2f}", flush=True)
     runtimes = []
     for rt in args.runtimes:
         problem = ensure_onnx_export(args.weights) if rt == "onnx" else None

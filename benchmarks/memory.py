@@ -124,7 +124,7 @@ def run(args_list: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", default="imagenette")
-    parser.add_argument("--models", nargs="+", default=["cnn", "cgan", "cvae"])
+    parser.add_argument("--models", nargs="+", default=None, help="model families (default: all)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--steps-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--photo", default=None, help=argparse.SUPPRESS)
@@ -134,9 +134,12 @@ def main() -> None:
     if args.steps_worker:
         return steps_worker(args.weights, args.photo)
 
-    from colourise_core.reproduce import hardware_info
+    from colourise_core import hardware
+    from colourise_core.models import MODEL_NAMES
 
-    print(f"machine: {hardware_info()['summary']}", flush=True)
+    args.models = args.models or list(MODEL_NAMES)
+
+    print(f"machine: {hardware.describe()['summary']}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "photo-24mp.jpg"
         make_photo(photo)

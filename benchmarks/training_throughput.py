@@ -162,14 +162,17 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2048, help="Shape Set images (make_datasets holds 10% back)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2, help="repeat every contender, alternating the order")
-    parser.add_argument("--models", nargs="+", default=["cnn", "cgan", "cvae"])
+    parser.add_argument("--models", nargs="+", default=None, help="model families (default: all)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
     from colourise_core import training
-    from colourise_core.reproduce import hardware_info
+    from colourise_core import hardware
+    from colourise_core.models import MODEL_NAMES
 
-    print(f"machine: {hardware_info()['summary']}", flush=True)
+    args.models = args.models or list(MODEL_NAMES)
+
+    print(f"machine: {hardware.describe()['summary']}", flush=True)
     print(f"data: Shape Set, {args.images} images at 32 px (training.make_datasets trains on 90% of them), "
           f"{args.epochs} epochs x {args.rounds} rounds (epoch 1 of each left out)\n", flush=True)
     results = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,24 +18,32 @@ from typing import Any
 
 
 @contextmanager
-def replacing(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+def replacing(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """A temporary path to write; on a clean exit it replaces `path`, on an error it is removed.
 
     For libraries that write to a path themselves (Keras `save_weights`, `numpy.savez`, PIL).
+    The data is flushed to disk (fsync) before the rename; a replaced file keeps its mode, a new
+    one gets the usual mode (umask).
 
     Args:
         path: the file to (re)place; its folder must exist.
         suffix: the temporary file's ending, for writers that insist on one (".weights.h5", ".npz").
 
     Returns:
-        A context manager yielding the temporary `Path` (not yet created).
+        A context manager yielding the temporary `Path` (not yet created; its name holds ".tmp").
     """
     path = Path(path)
-    # a unique hidden name beside the target (same file system, so os.replace is atomic); not
-    # created here, so the writer's file gets the usual permissions (umask), not mkstemp's 0600
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
+    # a unique hidden name beside the target (same file system, so os.replace is atomic)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}")
     try:
         yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if path.exists():
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -20,9 +20,12 @@ import os
 import sys
 from pathlib import Path
 
+from colourise_core.cli_config import LazyParser, add_config_arguments, config_from_args, yes_no
+from colourise_core.data import DATASET_NAMES
+from colourise_core.family_names import FAMILY_NAMES
 from colourise_core.errors import ColouriseError
 
-MODEL_CHOICES = ("cnn", "cgan", "cvae", "unet")  # the families of colourise_core.models.FAMILIES
+MODEL_CHOICES = FAMILY_NAMES  # colourise_core.models.FAMILIES' names, without importing Keras
 
 
 def _load_model(name: str, weights: str | None):
@@ -154,42 +157,13 @@ def cmd_colourise(args) -> int:
     return 1 if failures else 0
 
 
-class _ProgressBar:
-    """A Keras callback drawing a progress bar per epoch (the CLI's view of training)."""
-
-    def __new__(cls, *args, **kwargs):
-        import keras
-
-        class ProgressBar(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                print(f"Epoch {epoch + 1}/{self.params['epochs']}", flush=True)
-                self.bar = keras.utils.Progbar(self.params["steps"], stateful_metrics=None)
-
-            def on_train_batch_end(self, batch, logs=None):
-                self.bar.update(batch + 1, values=[(k, v) for k, v in (logs or {}).items()], finalize=False)
-
-            def on_epoch_end(self, epoch, logs=None):
-                shown = ", ".join(f"{k} {v:.5g}" for k, v in (logs or {}).items() if k != "epoch")
-                print(f"\n  {shown}", flush=True)
-
-        return ProgressBar()
-
-
 def cmd_train(args) -> int:
     from colourise_core import training
+    from colourise_core.progress import ProgressBar
 
-    config = training.TrainConfig(
-        model=args.model, dataset=args.dataset, data=args.data, classes=tuple(args.classes) if args.classes else None,
-        resolution=args.resolution, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        augment=args.augment, dropout=args.dropout, latent_dim=args.latent_dim, recon_weight=args.recon_weight,
-        rebalance=args.rebalance, extra=tuple(args.extra) if args.extra else None, crops=args.crops, crop_min=args.crop_min,
-        steps_per_epoch=args.steps_per_epoch, model_config=_json_object(args.model_config),
-        mdn_components=args.mdn, rarity_mix=args.rarity_mix, grad_weight=args.grad_weight, free_bits=args.free_bits,
-        kl_anneal_steps=args.kl_anneal_steps,
-        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed,
-        distribute=args.distribute, precision=args.precision)
+    config = config_from_args(training.TrainConfig, args)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
-    result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
+    result = training.train(config, out, callbacks=[ProgressBar()], resume=args.resume)
     print(json.dumps({"run_dir": str(result.run_dir), "epochs": result.epochs_done,
                       "train_seconds": round(result.train_seconds, 2),
                       "seconds_per_epoch": round(result.train_seconds / max(1, len(result.history)), 2),
@@ -209,31 +183,73 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _json_object(text: str | None) -> dict | None:
-    if text is None:
-        return None
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    """The `train` options: one per TrainConfig field (range-checked here, the rest generated)."""
+    from colourise_core import argcheck, training
+
+    added = set()
+
+    def arg(*flags, **options) -> None:
+        added.add(p.add_argument(*flags, **options).dest)
+
+    arg("--model", choices=MODEL_CHOICES, required=True)
+    arg("--dataset", choices=DATASET_NAMES, required=True)
+    arg("--data", default=None, help="folder or .zip/.tar archive in split/class/image layout")
+    arg("--classes", nargs="+", default=None)
+    arg("--epochs", type=argcheck.int_in(1, 100_000), default=10, help="1..100000")
+    arg("--batch-size", type=argcheck.int_in(1, 65_536), default=None, help="1..65536")
+    arg("--learning-rate", type=argcheck.float_in(0.0, 10.0, low_open=True), default=None, help="(0, 10]")
+    arg("--resolution", type=argcheck.int_in(16, 4096), default=None, help="32, 64 or 128 for the dissertation's models; unet: any multiple of 16 (16..4096)")
+    arg("--augment", type=yes_no, metavar="yes|no", default=None)
+    arg("--dropout", type=argcheck.float_in(0.0, 1.0, high_open=True), default=None, help="[0, 1)")
+    arg("--latent-dim", type=argcheck.int_in(1, 65_536), default=None, help="1..65536")
+    arg("--recon-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="0..1e+06")
+    arg("--rebalance", type=argcheck.float_in(0.0, 1.0), default=None, help="unet: class-rebalancing lambda, 0..1 (default 0.5; 1 turns it off)")
+    arg("--extra", action="append", default=None, metavar="NAME:PATH",
+        help="another training dataset (repeatable), e.g. folder:../shared/datasets/photos-extra.zip")
+    arg("--crops", action="store_true", help="train on random square crops of the images at native size (multi-scale)")
+    arg("--crop-min", type=argcheck.float_in(0.0, 1.0, low_open=True), default=0.5, help="smallest crop side, as a share of the shorter side, (0, 1]")
+    arg("--steps-per-epoch", type=argcheck.int_in(1), default=None, help="at most N >= 1 batches an epoch (each epoch checkpoints)")
+    arg("--model-config", type=_json_object, default=None, metavar="JSON",
+        help='more model config fields as a JSON object, e.g. \'{"widths": [16, 32, 32, 64, 64]}\'')
+    arg("--mdn", type=argcheck.int_in(1, 64), nargs="?", const=8, default=None, metavar="K", dest="mdn_components",
+        help="CVAE: conditional encoder as a K-component mixture density network (default K 8)")
+    arg("--rarity-mix", type=argcheck.float_in(0.0, 1.0), default=None, help="CVAE: weight pixels by chroma rarity, uniform mix lambda (0.5)")
+    arg("--grad-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="CVAE: weight of the chroma-gradient term")
+    arg("--free-bits", type=argcheck.float_in(0.0, 1e3), default=None, help="CVAE: KL nats per latent dimension not charged")
+    arg("--kl-anneal-steps", type=argcheck.int_in(0), default=None, help="CVAE: steps over which the KL weight ramps from 0 to 1")
+    arg("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
+    arg("--limit", type=argcheck.int_in(1), default=None, help="train on a seeded subset of N >= 1 images")
+    arg("--val-limit", type=argcheck.int_in(1), default=1000, help=">= 1")
+    arg("--early-stopping", type=argcheck.int_in(0), default=0, metavar="PATIENCE", help=">= 0 epochs (0: off)")
+    arg("--init-weights", default=None, help="fine-tune from this .weights.h5 (same model and resolution)")
+    arg("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
+    arg("--distribute", choices=("none", "mirrored", "multiworker"), default="none",
+        help="mirrored: every local GPU; multiworker: the machines of TF_CONFIG (docs/DISTRIBUTED.md); "
+             "--batch-size is then the global batch")
+    arg("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+        help="mixed precision on GPUs (weights stay float32)")
+    add_config_arguments(p, training.TrainConfig, skip=added)  # the fields not above, e.g. --beta-1
+    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
+    p.add_argument("--resume", action="store_true")
+
+
+def _json_object(text: str) -> dict:
+    """argparse type: a JSON object (--model-config)."""
     try:
         value = json.loads(text)
     except ValueError as e:
-        raise ColouriseError(f"--model-config must be a JSON object, got {text!r} ({e})") from None
+        raise argparse.ArgumentTypeError(f"--model-config must be a JSON object, got {text!r} ({e})") from None
     if not isinstance(value, dict):
-        raise ColouriseError(f"--model-config must be a JSON object, got {text!r}")
+        raise argparse.ArgumentTypeError(f"--model-config must be a JSON object, got {text!r}")
     return value
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected yes/no, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from colourise_core import argcheck, outputs
 
     parser = argparse.ArgumentParser(prog="colourise", description="Colourise greyscale images with a CNN, a CGAN or a CVAE.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=LazyParser)
 
     p = sub.add_parser("colourise", help="colourise images (a colour input is turned to grey first)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
@@ -265,52 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="say which runtime and device run the models, and the time of each step")
     p.set_defaults(func=cmd_colourise)
 
-    p = sub.add_parser("train", help="train a model; checkpoints every epoch, --resume continues")
-    p.add_argument("--model", choices=MODEL_CHOICES, required=True)
-    p.add_argument("--dataset", choices=("shapes", "cifar10", "imagenette", "faces", "folder"), required=True)
-    p.add_argument("--data", default=None, help="folder or .zip/.tar archive in split/class/image layout")
-    p.add_argument("--classes", nargs="+", default=None)
-    p.add_argument("--epochs", type=argcheck.int_in(1, 100_000), default=10, help="1..100000")
-    p.add_argument("--batch-size", type=argcheck.int_in(1, 65_536), default=None, help="1..65536")
-    p.add_argument("--learning-rate", type=argcheck.float_in(0.0, 10.0, low_open=True), default=None, help="(0, 10]")
-    p.add_argument("--resolution", type=argcheck.int_in(16, 4096), default=None, help="32, 64 or 128 for the dissertation's models; unet: any multiple of 16 (16..4096)")
-    p.add_argument("--augment", type=_bool, default=None)
-    p.add_argument("--dropout", type=argcheck.float_in(0.0, 1.0, high_open=True), default=None, help="[0, 1)")
-    p.add_argument("--latent-dim", type=argcheck.int_in(1, 65_536), default=None, help="1..65536")
-    p.add_argument("--recon-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="0..1e+06")
-    p.add_argument("--rebalance", type=argcheck.float_in(0.0, 1.0), default=None, help="unet: class-rebalancing lambda, 0..1 (default 0.5; 1 turns it off)")
-    p.add_argument("--extra", action="append", default=None, metavar="NAME:PATH",
-                   help="another training dataset (repeatable), e.g. folder:../shared/datasets/photos-extra.zip")
-    p.add_argument("--crops", action="store_true", help="train on random square crops of the images at native size (multi-scale)")
-    p.add_argument("--crop-min", type=argcheck.float_in(0.0, 1.0, low_open=True), default=0.5, help="smallest crop side, as a share of the shorter side, (0, 1]")
-    p.add_argument("--steps-per-epoch", type=argcheck.int_in(1), default=None, help="at most N >= 1 batches an epoch (each epoch checkpoints)")
-    p.add_argument("--model-config", default=None, metavar="JSON",
-                   help='more model config fields as a JSON object, e.g. \'{"widths": [16, 32, 32, 64, 64]}\'')
-    p.add_argument("--mdn", type=argcheck.int_in(1, 64), nargs="?", const=8, default=None, metavar="K",
-                   help="CVAE: conditional encoder as a K-component mixture density network (default K 8)")
-    p.add_argument("--rarity-mix", type=argcheck.float_in(0.0, 1.0), default=None, help="CVAE: weight pixels by chroma rarity, uniform mix lambda (0.5)")
-    p.add_argument("--grad-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="CVAE: weight of the chroma-gradient term")
-    p.add_argument("--free-bits", type=argcheck.float_in(0.0, 1e3), default=None, help="CVAE: KL nats per latent dimension not charged")
-    p.add_argument("--kl-anneal-steps", type=argcheck.int_in(0), default=None, help="CVAE: steps over which the KL weight ramps from 0 to 1")
-    p.add_argument("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
-    p.add_argument("--limit", type=argcheck.int_in(1), default=None, help="train on a seeded subset of N >= 1 images")
-    p.add_argument("--val-limit", type=argcheck.int_in(1), default=1000, help=">= 1")
-    p.add_argument("--early-stopping", type=argcheck.int_in(0), default=0, metavar="PATIENCE", help=">= 0 epochs (0: off)")
-    p.add_argument("--init-weights", default=None, help="fine-tune from this .weights.h5 (same model and resolution)")
-    p.add_argument("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
-    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--distribute", choices=("none", "mirrored", "multiworker"), default="none",
-                   help="mirrored: every local GPU; multiworker: the machines of TF_CONFIG (docs/DISTRIBUTED.md); "
-                        "--batch-size is then the global batch")
-    p.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
-                   help="mixed precision on GPUs (weights stay float32)")
+    p = sub.add_parser("train", help="train a model; checkpoints every epoch, --resume continues",
+                       setup=_train_arguments)  # its options are added when `train` is used: they import Keras
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="UV MSE, PSNR and colourfulness beside the all-grey baseline, as JSON")
     p.add_argument("--model", choices=MODEL_CHOICES, required=True)
     p.add_argument("--weights", required=True)
-    p.add_argument("--dataset", choices=("shapes", "cifar10", "imagenette", "faces", "folder"), required=True)
+    p.add_argument("--dataset", choices=DATASET_NAMES, required=True)
     p.add_argument("--data", default=None)
     p.add_argument("--split", default="test")
     p.add_argument("--classes", nargs="+", default=None)
@@ -329,10 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     shards.register_cli(sub)
     try:
         from colourise_core import reproduce
-
+    except ImportError as e:  # an optional part: say why it is missing when it is asked for
+        _unavailable(sub, "reproduce", e)
+    else:
         reproduce.register_cli(sub)
-    except ImportError:
-        pass
     return parser
 
 
@@ -353,6 +331,19 @@ def _os_message(e: OSError) -> str:
             errno.ENOTDIR: "a file is in the way of a folder; choose another name",
             errno.EISDIR: "a folder is in the way of a file; choose another name"}.get(e.errno)
     return f"{what}:{where}" + (f" ({hint})" if hint else "")
+
+
+def _unavailable(sub, name: str, error: ImportError) -> None:
+    """A sub-command that could not be imported: listed, and explains itself when run."""
+
+    def explain(args) -> int:
+        print(f"error: `{name}` is unavailable: {type(error).__name__}: {error}. Install the project's "
+              "requirements (`pip install -r requirements.txt -e .`) to use it.", file=sys.stderr)
+        return 2
+
+    p = sub.add_parser(name, help=f"(unavailable: {error})", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=explain)
 
 
 def main(argv=None) -> int:

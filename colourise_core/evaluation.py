@@ -11,7 +11,6 @@ import numpy as np
 from colourise_core import colour, metrics
 from colourise_core.inference import predict_uv
 
-SUMMARY_KEYS = ("uv_mse", "psnr", "colourfulness")
 
 
 def predict_rgb(model, rgb: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Safe image decoding and atomic PNG writing for user images (any user's old photo).
+"""Safe image decoding for user images (any user's old photo); writing and resizing re-exported.
 
 `open_image` turns a path, bytes, a file-like object, a PIL image or a numpy array into a fully
 decoded PIL image, and turns every failure into an `ImageError` that names the file and the
@@ -6,7 +6,9 @@ problem: missing, empty, not an image, truncated or corrupt, or too large to dec
 pixel count in the header is checked against `MAX_PIXELS` before any pixel is decoded).
 `load_rgb` then converts any Pillow mode to float32 RGB in [0, 1] plus an optional alpha plane.
 
-Images are float32 RGB in [0, 1], channels-last (H, W, 3), as everywhere in the library.
+Images are float32 RGB in [0, 1], channels-last (H, W, 3), as everywhere in the library. Writing
+(`encode_png`, `save_png_atomic`) lives in `imagesave`, resizing (`resize_float`) in `resize`;
+both are importable from here too.
 """
 
 from __future__ import annotations
@@ -14,18 +16,18 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colourise_core.colour import to_uint8
 from colourise_core.errors import ImageError
+from colourise_core.imagesave import encode_png, save_png_atomic  # noqa: F401 - part of imageio's API
+from colourise_core.resize import resize_float  # noqa: F401 - part of imageio's API
 
 # Largest image (width * height, read from the file header) we agree to decode.
 MAX_PIXELS = 100_000_000
@@ -364,132 +366,3 @@ def _result(
     if alpha is not None:
         alpha = np.ascontiguousarray(alpha, dtype=np.float32)
     return LoadedImage(rgb=rgb, alpha=alpha, was_grey=was_grey, mode=mode, name=label)
-
-
-# ----------------------------------------------------------------------------- writing
-
-
-def _to_rgb8(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """Validate rgb (H, W, 3) and alpha (H, W), float [0, 1] or uint8 -> uint8 (H, W, 3|4)."""
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
-        raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
-    planes = [_to_uint8_checked(rgb, "rgb")]  # (H, W, 3)
-    if alpha is not None:
-        alpha = np.asarray(alpha)
-        if alpha.shape != rgb.shape[:2]:
-            raise ValueError(f"alpha must have shape {rgb.shape[:2]}, got {alpha.shape}")
-        planes.append(_to_uint8_checked(alpha, "alpha")[..., None])  # (H, W, 1)
-    return planes[0] if len(planes) == 1 else np.concatenate(planes, axis=2)
-
-
-def _to_pil_rgb(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
-    """Validate rgb (H, W, 3) and alpha (H, W), float [0, 1] or uint8 -> RGB/RGBA image."""
-    return Image.fromarray(np.ascontiguousarray(_to_rgb8(rgb, alpha)))
-
-
-def _to_uint8_checked(arr: np.ndarray, what: str) -> np.ndarray:
-    """uint8 passes through; floats in [0, 1] are rounded; NaN/inf are refused."""
-    if arr.dtype == np.uint8:
-        return arr
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"{what} must be uint8 or float in [0, 1], got {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{what} holds NaN or infinite values")
-    return to_uint8(arr)
-
-
-def encode_png(rgb: np.ndarray, alpha: np.ndarray | None = None, compress_level: int = 1) -> bytes:
-    """Encode an image as PNG bytes (for downloads).
-
-    Args:
-        rgb: (H, W, 3) float in [0, 1] or uint8.
-        alpha: (H, W) float in [0, 1] or uint8, or None; with alpha the PNG is RGBA.
-        compress_level: zlib level 0-9; 1 is several times faster than Pillow's 6 for ~10% more bytes.
-    Returns:
-        The PNG file's bytes (`colourise_core.png.encode`: fixed filter, deflate on a few threads).
-    """
-    from colourise_core import png
-
-    return png.encode(_to_rgb8(rgb, alpha), compress_level)
-
-
-def save_png_atomic(
-    path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None,
-    compress_level: int | None = None,
-) -> Path:
-    """Write a PNG atomically: a temporary file in the same folder, then `os.replace`.
-
-    A failure at any point leaves an existing file at `path` untouched and no temporary file.
-    Parent folders are created. A new file gets mode 0o644; a replaced one keeps its mode.
-
-    Args:
-        path: the destination .png path.
-        rgb: (H, W, 3) float in [0, 1] or uint8.
-        alpha: (H, W) float in [0, 1] or uint8, or None; with alpha the PNG is RGBA.
-        compress_level: None: Pillow's default PNG (smallest files); 0-9: the fast encoder of
-            `encode_png` at that zlib level (the CLI writes with 1).
-    Returns:
-        The destination path.
-    """
-    path = Path(path)
-    # validate (and encode) before touching the disk
-    img = _to_pil_rgb(rgb, alpha) if compress_level is None else encode_png(rgb, alpha, compress_level)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            if isinstance(img, bytes):
-                fp.write(img)
-            else:
-                img.save(fp, format="PNG")
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
-
-
-# ----------------------------------------------------------------------------- resizing
-
-
-def resize_float(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a float image with OpenCV, choosing the interpolation per axis.
-
-    Shrinking uses INTER_AREA (an exact box average for integer factors); enlarging uses
-    INTER_CUBIC clipped to each channel's input range, so no ringing leaves the range. When
-    one axis shrinks and the other grows (e.g. 10000x3 -> 32x32) the two are done in turn.
-
-    Args:
-        arr: (H, W) or (H, W, C) with C in 1..4, any real dtype.
-        size: the output (height, width), both >= 1.
-    Returns:
-        float32 array (h, w) or (h, w, C), the same number of dimensions as `arr`.
-    """
-    arr = np.asarray(arr)
-    height, width = (int(size[0]), int(size[1]))
-    if height < 1 or width < 1:
-        raise ValueError(f"size must be positive (height, width), got {size}")
-    if arr.ndim not in (2, 3) or 0 in arr.shape or (arr.ndim == 3 and arr.shape[2] > 4):
-        raise ValueError(f"arr must have shape (H, W) or (H, W, 1..4), got {arr.shape}")
-    out = np.ascontiguousarray(arr, dtype=np.float32)  # (H, W[, C])
-    if out.shape[0] > height:  # shrink the height first: less data for what follows
-        out = _resize(out, (height, out.shape[1]), cv2.INTER_AREA)
-    if out.shape[1] > width:
-        out = _resize(out, (out.shape[0], width), cv2.INTER_AREA)
-    if out.shape[:2] != (height, width):  # what is left only grows
-        low = out.min(axis=(0, 1))  # (C,) or scalar
-        high = out.max(axis=(0, 1))
-        out = _resize(out, (height, width), cv2.INTER_CUBIC)
-        np.clip(out, low, high, out=out)  # in place: a full-size UV is 192 MB at 24 MP
-    return out.astype(np.float32, copy=False)
-
-
-def _resize(arr: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
-    """cv2.resize to (height, width), keeping a trailing channel axis of size 1."""
-    out = cv2.resize(arr, (size[1], size[0]), interpolation=interpolation)
-    return out[..., None] if arr.ndim == 3 and out.ndim == 2 else out

@@ -20,11 +20,11 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from colourise_core import atomic
 from colourise_core.errors import ColouriseError, WeightsError
 
 SPEC_FORMAT = 1
@@ -137,11 +137,9 @@ def export_model(model, out_dir: str | os.PathLike, name: str, source: dict | No
     entries, parity = {}, 0.0
     for graph_name, graph in graphs.items():
         target = out_dir / f"{name}.{graph_name}.onnx"
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            graph.export(tmp, format="onnx", verbose=False, input_signature=_signature(graph), opset_version=opset)
-            session = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"])
+        with atomic.replacing(target, suffix=".onnx") as tmp:  # refused (parity) -> nothing is left
+            graph.export(str(tmp), format="onnx", verbose=False, input_signature=_signature(graph), opset_version=opset)
+            session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
             probe = _probe_inputs(graph, rule, rng)
             got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), probe)})
             want = graph.predict_on_batch(probe if len(probe) > 1 else probe[0])
@@ -150,10 +148,6 @@ def export_model(model, out_dir: str | os.PathLike, name: str, source: dict | No
             if not diff <= PARITY_LIMIT:
                 raise ColouriseError(f"the ONNX graph {graph_name!r} of {name} differs from Keras by {diff:.3g} (> 1/255)")
             parity = max(parity, diff)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
         entries[graph_name] = {"file": target.name, "sha256": _sha256(target),
                                "inputs": [i.name for i in session.get_inputs()],
                                "outputs": [o.name for o in session.get_outputs()]}
@@ -164,10 +158,7 @@ def export_model(model, out_dir: str | os.PathLike, name: str, source: dict | No
             "exporter": {"keras": keras.__version__, "backend": keras.backend.backend(), "tf2onnx": tf2onnx.__version__,
                          "onnxruntime": ort.__version__}}
     path = out_dir / f"{name}{SPEC_SUFFIX}"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(spec, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_json(path, spec, indent=1)
 
 
 def export_set(set_name: str, out: str | os.PathLike | None = None, models: tuple[str, ...] | None = None,

@@ -26,6 +26,7 @@ import numpy as np
 
 from colourise_core.errors import ColouriseError, WeightsError
 from colourise_core.onnx_export import SPEC_FORMAT, SPEC_SUFFIX, missing_extra_message, onnx_dir
+from colourise_core.run_folder import RunFolder
 
 
 _PRELOADED = False
@@ -197,7 +198,7 @@ def load(model: str, set_name: str, root: str | os.PathLike | None = None, weigh
 
     path = spec_path(model, set_name, root)
     if not path.is_file():
-        if os.sep in str(set_name) or (Path(set_name) / "spec.json").is_file():
+        if os.sep in str(set_name) or RunFolder(set_name).is_run():
             raise WeightsError(f"the ONNX runtime runs exported weight sets, not run folders ({set_name}); "
                                "use --runtime keras for a training run")
         raise WeightsError(f"no ONNX export of {model!r} of weights set {set_name!r} in {path.parent}; make it with "

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from colourise_core import atomic
 from colourise_core.errors import ColouriseError
+from colourise_core.run_folder import RunFolder
 
-RUN_LOCK = "train.lock"
+RUN_LOCK = RunFolder.LOCK
 CRASH_ENV = "COLOURISE_CRASH_AT"
 
 
@@ -109,24 +110,22 @@ def clean_interrupted(run: Path) -> list[Path]:
     """
     run = Path(run)
     removed = []
-    for folder in (run, run / "checkpoints"):
-        if folder.is_dir():
-            for f in folder.iterdir():
+    for where in (run, RunFolder(run).checkpoints):
+        if where.is_dir():
+            for f in where.iterdir():
                 if f.is_file() and _is_temp(f.name):
                     f.unlink()
                     removed.append(f)
-    state_path = run / "state.json"
-    if not state_path.is_file():
+    folder = RunFolder(run)
+    if not (run / RunFolder.STATE).is_file():
         return removed
-    epoch = int(json.loads(state_path.read_text())["epoch"])
-    keep = f"epoch-{epoch:04d}."
-    for f in (run / "checkpoints").glob("epoch-*"):
-        if not f.name.startswith(keep):  # an uncommitted newer epoch, or an older one left over
-            f.unlink()
-            removed.append(f)
-    committed = run / "checkpoints" / f"{keep}weights.h5"
+    epoch = int(folder.read(RunFolder.STATE)["epoch"])
+    for f in folder.stale_checkpoints(epoch):  # an uncommitted newer epoch, or an older one left over
+        f.unlink()
+        removed.append(f)
+    committed, _ = folder.checkpoint(epoch)
     if committed.is_file():  # model.weights.h5 may hold the uncommitted epoch: put it back
-        with atomic.replacing(run / "model.weights.h5", suffix=".tmp.weights.h5") as tmp:
+        with atomic.replacing(folder.weights_file, suffix=".weights.h5") as tmp:
             shutil.copyfile(committed, tmp)
     return removed
 

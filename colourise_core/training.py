@@ -1,14 +1,8 @@
 """One trainer for every model family (through `models.family_of`, never a name): checkpoints each epoch, resumes, records learning curves.
 
-A run folder holds:
-    spec.json            the model spec (rebuilds the architecture)
-    train_config.json    the TrainConfig
-    history.json         per-epoch train and validation losses
-    state.json           last finished epoch, wall time, early-stopping state (written last)
-    model.weights.h5     weights after the last finished epoch
-    best.weights.h5      with early stopping: the best validation epoch
-    checkpoints/         epoch-NNNN.weights.h5 + epoch-NNNN.optimizer.npz for --resume
-    train.lock           held by the training writing the folder (see colourise_core.runlock)
+A run folder holds the spec, the TrainConfig, the history, state.json (written last), the last
+and best weights, the checkpoints for --resume and the lock of the training writing it;
+`colourise_core.run_folder.RunFolder` owns its layout, `colourise_core.runlock` the lock.
 
 Every file is written atomically, and state.json only points at a checkpoint once it is
 complete, so a run killed at any moment resumes from its last finished epoch.
@@ -20,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,16 +22,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from colourise_core import distribute, models, seeding
+from colourise_core import atomic, distribute, models, seeding
 from colourise_core.data import datasets, pipeline, stream
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
+from colourise_core.run_folder import RunFolder
 from colourise_core.runlock import crash_point, locked_run
 
 # Per-family defaults (chapter 4 for the dissertation's three): batch size, learning rate,
 # Adam beta_1, augmentation; and the validation log each family monitors. Owned by the families.
 MODEL_DEFAULTS = {name: dict(f.defaults) for name, f in models.FAMILIES.items()}
-DATASET_RESOLUTION = {"shapes": 64, "cifar10": 32, "faces": 128, "imagenette": 128, "folder": 128}
+DATASET_RESOLUTION = datasets.DEFAULT_RESOLUTION  # per dataset name (colourise_core.data)
 MONITOR = {name: f.monitor for name, f in models.FAMILIES.items()}
 
 
@@ -126,12 +120,6 @@ class StopAtDeadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
 def _optimizers(model) -> list:
     return models.family_of(model).optimizers(model)
 
@@ -149,9 +137,8 @@ def _build_optimizers(model) -> None:
 
 def _save_optimizers(model, path: Path) -> None:
     arrays = {f"o{i}_v{j}": keras.ops.convert_to_numpy(v) for i, opt in enumerate(_optimizers(model)) for j, v in enumerate(opt.variables)}
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic.replacing(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
 
 
 def _load_optimizers(model, path: Path) -> None:
@@ -266,12 +253,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
 
 def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, runner=None) -> TrainResult:
     run = Path(out_dir)
+    folder = RunFolder(run)
     chief = runner is None or runner.plan.is_chief  # only the chief writes the run folder
     if chief:
-        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
-    state = json.loads((run / "state.json").read_text()) if resume and (run / "state.json").exists() else None
+        folder.checkpoints.mkdir(parents=True, exist_ok=True)
+    state = folder.read(RunFolder.STATE) if resume and (run / RunFolder.STATE).exists() else None
     if state is not None:
-        saved = TrainConfig(**{**json.loads((run / "train_config.json").read_text()), "epochs": config.epochs})
+        saved = TrainConfig(**{**folder.read(RunFolder.CONFIG), "epochs": config.epochs})
         config = dataclasses.replace(saved.resolved(), epochs=config.epochs, distribute=config.distribute,
                                      precision=config.precision)
         distribute.rebatch(runner, config.batch_size)
@@ -293,10 +281,10 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
     best = {"value": None, "epoch": None, "wait": 0}
     if state is not None:
         epoch0, seconds, best = state["epoch"], state["train_seconds"], state["best"]
-        ckpt = run / "checkpoints" / f"epoch-{epoch0:04d}"
-        models.load_weights_checked(model, f"{ckpt}.weights.h5")
-        _load_optimizers(model, Path(f"{ckpt}.optimizer.npz"))
-        history = json.loads((run / "history.json").read_text())[:epoch0]
+        ckpt_weights, ckpt_optimizer = folder.checkpoint(epoch0)
+        models.load_weights_checked(model, ckpt_weights)
+        _load_optimizers(model, ckpt_optimizer)
+        history = folder.read(RunFolder.HISTORY)[:epoch0]
         for _ in range(epoch0):  # replay the shuffles so the data order continues as it was
             train_batches.on_epoch_end()
     else:
@@ -308,15 +296,15 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
         else:
             models.family_of(model).prepare(model, train_batches)  # e.g. statistics of the training data
         if chief:
-            _write_json(run / "spec.json", model.spec)
-            _write_json(run / "train_config.json", dataclasses.asdict(config))
+            folder.write(RunFolder.SPEC, model.spec)
+            folder.write(RunFolder.CONFIG, dataclasses.asdict(config))
     if runner is not None:  # the chief's weights, optimizer state and epoch to every worker
         done_before = epoch0
         epoch0, seconds, best = distribute.share_state(runner, model, _optimizers(model), epoch0, seconds, best)
         for _ in range(epoch0 - done_before):
             train_batches.on_epoch_end()
         if chief:
-            _write_json(run / "distribution.json", {**runner.plan.record(), "from_epoch": epoch0})
+            folder.write(RunFolder.DISTRIBUTION, {**runner.plan.record(), "from_epoch": epoch0})
 
     steps = len(train_batches) if config.steps_per_epoch is None else min(config.steps_per_epoch, len(train_batches))
     cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=steps, verbose=0)
@@ -340,7 +328,7 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
         if improved:
             best = {"value": logs[monitor], "epoch": epoch + 1, "wait": 0}
             if config.early_stopping and chief:
-                models.save_weights_atomic(model, run / "best.weights.h5")
+                models.save_weights_atomic(model, folder.best_file)
         else:
             best["wait"] += 1
         if chief:
@@ -368,35 +356,32 @@ def _checkpoint(model, run: Path, epoch: int, history: list, seconds: float, bes
     checkpoint is still there. A kill at any instant leaves one of the two complete, and
     `--resume` (runlock.clean_interrupted) removes what the other left behind.
     """
-    ckpt = run / "checkpoints" / f"epoch-{epoch:04d}"
-    _save_weights_staged(model, Path(f"{ckpt}.weights.h5"), "checkpoint-weights", epoch)
-    _save_optimizers(model, Path(f"{ckpt}.optimizer.npz"))
+    folder = RunFolder(run)
+    ckpt_weights, ckpt_optimizer = folder.checkpoint(epoch)
+    _save_weights_staged(model, ckpt_weights, "checkpoint-weights", epoch)
+    _save_optimizers(model, ckpt_optimizer)
     crash_point("checkpoint-written", epoch)
-    _save_weights_staged(model, run / "model.weights.h5", "model-weights", epoch)
-    _write_json(run / "history.json", history)
+    _save_weights_staged(model, folder.weights_file, "model-weights", epoch)
+    folder.write(RunFolder.HISTORY, history)
     crash_point("before-state", epoch)
-    _write_json(run / "state.json", {"epoch": epoch, "train_seconds": seconds, "best": best})
+    folder.write(RunFolder.STATE, {"epoch": epoch, "train_seconds": seconds, "best": best})
     crash_point("after-state", epoch)
-    for old in (run / "checkpoints").glob("epoch-*"):
-        if not old.name.startswith(f"epoch-{epoch:04d}."):
-            old.unlink(missing_ok=True)
+    for old in folder.stale_checkpoints(epoch):
+        old.unlink(missing_ok=True)
 
 
 def _save_weights_staged(model, path: Path, point: str, epoch: int) -> None:
     """Save weights complete under a temporary name, then rename (crash_point in between)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.weights.h5")
-    models.save_weights_atomic(model, tmp)
-    crash_point(point, epoch)  # tests: a kill here leaves the temporary file behind
-    os.replace(tmp, path)
+    with atomic.replacing(path, suffix=".weights.h5") as tmp:
+        models.save_weights_atomic(model, tmp)
+        crash_point(point, epoch)  # tests: a kill here leaves the temporary file behind
 
 
 def load_run(run_dir: str | os.PathLike, best: bool = False) -> keras.Model:
     """Rebuild a trained model from a run folder (weights of the last epoch, or the best)."""
-    run = Path(run_dir)
-    spec_path = run / "spec.json"
-    if not spec_path.is_file():
-        raise FileNotFoundError(f"{run} is not a run folder: spec.json is missing")
-    model = models.build_from_spec(json.loads(spec_path.read_text()))
-    weights = run / ("best.weights.h5" if best and (run / "best.weights.h5").exists() else "model.weights.h5")
-    models.load_weights_checked(model, weights)
+    folder = RunFolder(run_dir)
+    if not folder.is_run():
+        raise FileNotFoundError(f"{folder.path} is not a run folder: {RunFolder.SPEC} is missing")
+    model = models.build_from_spec(folder.read(RunFolder.SPEC))
+    models.load_weights_checked(model, folder.weights_for(best))
     return model

@@ -13,10 +13,13 @@ from app_support import inputs, loader, memo, runtime_choice, sessions, views, w
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import imageio, inference, metrics
 from colourise_core.errors import ColouriseError
-from colourise_core.family_names import DISSERTATION_FAMILIES, VIVIDNESS_FAMILIES
+from colourise_core.family_names import DISSERTATION_FAMILIES, FAMILY_NAMES, VIVIDNESS_FAMILIES
 from pages import serve_directly
 
-MODELS = ("cnn", "cgan", "cvae", "unet")
+MODELS = FAMILY_NAMES  # one column each
+INTRO = ("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every result "
+         "keeps the input's brightness exactly. A colour input is turned to grey first, and the results are then "
+         "scored against it.")
 VIVIDNESS_OPTIONS = [0, 1.0, 0.7, 0.5, 0.38, 0.25, 0.15, 0.1]  # 0: the temperature chosen on validation
 
 
@@ -95,32 +98,33 @@ def before_after(results: dict, grey: np.ndarray) -> None:
         st.image(img, caption=f"{MODEL_LABELS[choice]}: {mode.lower()} at {position}%", width="content")
 
 
+def option_slider(label: str, options: list, key: str, zero: str, shown: str, help: str):
+    """A select slider whose first option, 0, means the default (`zero`); returns None for it."""
+    value = st.select_slider(label, options, key=key, format_func=lambda v: zero if v == 0 else shown.format(v),
+                             help=help)
+    return value or None
+
+
 def page() -> None:
     """The Compare page."""
     st.title("Compare the dissertation's CNN, CGAN and CVAE with a U-Net")
-    st.caption("The grey input is the luma Y of your image; each model predicts only the chroma U, V, so every "
-               "result keeps the input's brightness exactly. A colour input is turned to grey first, and the "
-               "results are then scored against it.")
+    st.caption(INTRO)
 
     source = weights_choice.selected()
     pick_col, settings_col = st.columns([3, 2], gap="large")
     with pick_col:
         picked = inputs.pick("compare")
     with settings_col:
-        render = st.select_slider(
-            "Render resolution (CNN and CGAN)", RENDER_OPTIONS, key="compare_render",
-            format_func=lambda v: "training size" if v == 0 else f"{v} px",
-            help="The CNN and CGAN are fully convolutional: they can look at the image at a larger size (its longer "
-                 "side, rounded to their stride) to see more detail, at the cost of time. The CVAE has dense "
-                 "layers and always sees its training size.")
-        render_size = render or None
-        vivid = st.select_slider(
-            "Vividness (U-Net)", VIVIDNESS_OPTIONS, key="compare_vividness",
-            format_func=lambda v: "chosen on validation" if v == 0 else f"T = {v}",
-            help="The U-Net predicts a distribution over colours and shows their annealed mean (Zhang et al. 2016): "
-                 "T = 1 is the plain mean (muted, safe); a smaller T moves towards the most likely colour (vivid, "
-                 "sometimes wrong).")
-        vividness = vivid or None
+        render_size = option_slider(
+            "Render resolution (CNN and CGAN)", RENDER_OPTIONS, "compare_render", "training size", "{} px",
+            "The CNN and CGAN are fully convolutional: they can look at the image at a larger size (its longer "
+            "side, rounded to their stride) to see more detail, at the cost of time. The CVAE has dense "
+            "layers and always sees its training size.")
+        vividness = option_slider(
+            "Vividness (U-Net)", VIVIDNESS_OPTIONS, "compare_vividness", "chosen on validation", "T = {}",
+            "The U-Net predicts a distribution over colours and shows their annealed mean (Zhang et al. 2016): "
+            "T = 1 is the plain mean (muted, safe); a smaller T moves towards the most likely colour (vivid, "
+            "sometimes wrong).")
 
     if source is None:
         st.info("No weights to colourise with yet. Add a weights folder (weights/manifest.json), or train a model "

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -13,6 +10,7 @@ from plotly.subplots import make_subplots
 from app_support import inputs, loader, memo, views, weights_choice
 from colourise_core import colour, diversity, imageio, inference, metrics
 from colourise_core.errors import ColouriseError
+from colourise_core.run_folder import RunFolder
 from pages import serve_directly
 
 CURVE_TEMPERATURES = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
@@ -28,7 +26,7 @@ def cvae_info(source) -> dict:
             entry = weights.read_manifest(weights.resolve_weights_dir())["sets"][source.value]["models"]["cvae"]
             spec, figures = entry["spec"], (entry.get("metrics") or {}).get("diversity")
         else:
-            spec, figures = json.loads((Path(source.value) / "spec.json").read_text()), None
+            spec, figures = RunFolder(source.value).read(RunFolder.SPEC), None
     except (ColouriseError, KeyError, OSError, ValueError):
         return {"components": 1, "diversity": None}
     return {"components": max(1, int(spec["config"].get("mdn_components", 0))), "diversity": figures}

@@ -115,12 +115,9 @@ def _colour_chooser(state: dict, y_full: np.ndarray) -> None:
         # keyed by the hint's state: after a choice (or an undo) the chart starts without a selection
         event = st.plotly_chart(fig, key=f"guide_plane_{sel}_{p['x']}_{p['y']}_{guide.rgb_to_hex(p['rgb'])}",
                                 on_select="rerun", selection_mode="points")
-        try:
-            chosen = event["selection"]["points"]
-        except (KeyError, TypeError):
-            chosen = []
+        chosen = views.selected_point(event)
         if chosen:
-            u, v = float(chosen[0]["x"]), float(chosen[0]["y"])
+            u, v = chosen
             rgb = colour.luma_chroma_to_rgb(np.array([yl]), np.array([u, v]))
             new = [int(c) for c in colour.to_uint8(rgb)]
     else:

@@ -9,6 +9,7 @@ import streamlit as st
 from app_support import ill_posed, inputs, loader, memo, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, imageio, inference, metrics
+from colourise_core.models import DISSERTATION_MODELS
 from pages import serve_directly
 
 
@@ -74,12 +75,9 @@ def page() -> None:
         st.caption("Click a point of the plane to pick its colour, or use the sliders.")
         u = st.slider("U", -colour.U_MAX, colour.U_MAX, 0.10, 0.005, key="ill_u")
         v = st.slider("V", -colour.V_MAX, colour.V_MAX, 0.20, 0.005, key="ill_v")
-        try:
-            points = event["selection"]["points"]
-        except (KeyError, TypeError):
-            points = []
-        if points:
-            u, v = float(points[0]["x"]), float(points[0]["y"])
+        point = views.selected_point(event)
+        if point:
+            u, v = point
             st.caption(f"Picked on the plane: U = {u:.3f}, V = {v:.3f} (clear the selection to use the sliders).")
     with b:
         rgb, grey, ok = ill_posed.swatch(y, u, v)
@@ -115,8 +113,8 @@ def page() -> None:
     if picked is not None and source is not None:
         st.subheader("Live demo")
         small = imageio.resize_float(work, views.fit_side(*work.shape[:2], 256))
-        cols = st.columns(3)
-        for col, model in zip(cols, ("cnn", "cgan", "cvae")):
+        cols = st.columns(len(DISSERTATION_MODELS))
+        for col, model in zip(cols, DISSERTATION_MODELS):
             with col:
                 loaded = loader.load_or_explain(model, source)
                 if loaded is None:

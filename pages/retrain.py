@@ -13,16 +13,18 @@ import streamlit as st
 from app_support import datacheck, loader, paths, sessions, weights_choice
 from app_support.training_job import TrainingJob
 from app_support.weights_choice import MODEL_LABELS
-from colourise_core.data import open_source
+from colourise_core import models
+from colourise_core.data import DATASET_NAMES, open_source
 from colourise_core.data.datasets import CIFAR10_CLASSES, IMAGENETTE_CLASSES
 from colourise_core.errors import ColouriseError
+from colourise_core.run_folder import RunFolder
 from colourise_core.training import DATASET_RESOLUTION, MODEL_DEFAULTS, TrainConfig
 from pages import serve_directly, st_page
 
 JOB_KEY = "retrain_job"
-DATASETS = {"Shape Set": "shapes", "CIFAR-10": "cifar10", "Faces": "faces", "Imagenette": "imagenette",
-            "Your zip": "folder"}
-RUN_FILES = ("spec.json", "train_config.json", "history.json", "state.json", "model.weights.h5", "best.weights.h5")
+DATASET_LABELS = {"shapes": "Shape Set", "cifar10": "CIFAR-10", "faces": "Faces", "imagenette": "Imagenette",
+                  "folder": "Your zip"}  # how the page names colourise_core.data's datasets
+DATASETS = {DATASET_LABELS.get(name, name): name for name in DATASET_NAMES}  # label -> dataset name
 
 
 def loss_chart(history: list) -> go.Figure:
@@ -48,7 +50,7 @@ def archive_status(name: str) -> tuple[Path | None, str | None]:
 def run_zip(run: Path) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in RUN_FILES:
+        for f in RunFolder.FILES:
             if (run / f).is_file():
                 zf.write(run / f, f"{run.name}/{f}")
     return buffer.getvalue()
@@ -104,7 +106,7 @@ def page() -> None:
     st.subheader("New run")
     c1, c2 = st.columns(2, gap="large")
     with c1:
-        model = st.radio("Model", list(MODEL_LABELS), key="retrain_model", horizontal=True, format_func=MODEL_LABELS.get)
+        model = st.radio("Model", list(models.DISSERTATION_MODELS), key="retrain_model", horizontal=True, format_func=MODEL_LABELS.get)
         label = st.selectbox("Dataset", list(DATASETS), key="retrain_dataset")
         dataset = DATASETS[label]
         data, classes, problem = None, None, None
@@ -147,7 +149,7 @@ def page() -> None:
                         classes = tuple(st.multiselect("Classes (none: all)", names, key="retrain_zip_classes")) or None
         if problem:
             st.warning(problem, icon=":material/warning:")
-        resolution = st.select_slider("Resolution (px)", [32, 64, 128], value=DATASET_RESOLUTION[dataset],
+        resolution = st.select_slider("Resolution (px)", models.RESOLUTIONS, value=DATASET_RESOLUTION[dataset],
                                       key=f"retrain_resolution_{dataset}",
                                       help="Images are resized to this square size; the dissertation used 32 for "
                                            "CIFAR-10, 64 for the Shape Set and 128 for Faces and Imagenette.")
@@ -156,7 +158,8 @@ def page() -> None:
         val_limit = st.number_input("Validation images", 8, 10_000, 200, step=50, key="retrain_val_limit")
         name = st.text_input("Run name (optional)", key="retrain_name", placeholder=f"{model}-{dataset}")
 
-    defaults = MODEL_DEFAULTS[model]
+    defaults = MODEL_DEFAULTS[model]  # the trainer's (chapter 4), and the model's own config below
+    model_config = models.default_config(model, int(resolution))
     with c2:
         epochs = st.number_input("Epochs", 1, 500, 5, key="retrain_epochs")
         batch = st.number_input("Batch size", 1, 4096, defaults["batch_size"], key=f"retrain_batch_{model}",
@@ -169,10 +172,11 @@ def page() -> None:
                             help="4.1.3: on for the CNN.")
         dropout = latent = recon = None
         if model == "cnn":
-            dropout = st.slider("Dropout", 0.0, 0.8, 0.2, 0.05, key="retrain_dropout", help="4.1.4: 0.2.")
+            dropout = st.slider("Dropout", 0.0, 0.8, model_config.dropout, 0.05, key="retrain_dropout", help="4.1.4: 0.2.")
         if model == "cvae":
-            latent = st.number_input("Latent dimension", 2, 4096, 1024, key="retrain_latent", help="4.3.6: 1024.")
-            recon = st.number_input("Reconstruction weight W (equation 4.5)", 0.0, 1000.0, 1.0, step=0.5,
+            latent = st.number_input("Latent dimension", 2, 4096, model_config.latent_dim, key="retrain_latent",
+                                     help="4.3.6: 1024.")
+            recon = st.number_input("Reconstruction weight W (equation 4.5)", 0.0, 1000.0, model_config.recon_weight, step=0.5,
                                     key="retrain_recon", help="1: unweighted. A low W gives more diverse samples (5.4.3).")
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="retrain_seed")
 

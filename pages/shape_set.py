@@ -9,9 +9,10 @@ from app_support.shapes_draw import PlacedShape
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, inference, probe
 from colourise_core.data.shapes import ShapeSetConfig, generate_shapes, hue_accuracy
+from colourise_core.family_names import FAMILY_NAMES
 from pages import serve_directly
 
-MODELS = ("cnn", "cgan", "cvae", "unet")
+MODELS = FAMILY_NAMES  # one column each
 EXAMPLE = [PlacedShape("circle", 0.28, 0.3, 0.34, 0.26, 0.9), PlacedShape("square", 0.72, 0.32, 0.3, 0.4, 0.8),
            PlacedShape("triangle", 0.5, 0.74, 0.42, 0.36, 0.9)]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from weight_sets import ARCHIVES, MODELS, SETS  # noqa: E402
 
-from colourise_core import colour, evaluation, models, weights  # noqa: E402
+from colourise_core import atomic, colour, evaluation, models, weights  # noqa: E402
 from colourise_core.data import load_dataset  # noqa: E402
 from colourise_core.data.shapes import ShapeSetConfig, hue_accuracy  # noqa: E402
 
@@ -96,9 +96,7 @@ def main() -> None:
                 "metrics": {"split": HELD_OUT[spec["dataset"]], **{k: v for k, v in scores.items()}},
             }
         manifest["sets"][set_name] = entry
-        tmp = manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        tmp.replace(manifest_path)
+        atomic.write_json(manifest_path, manifest, indent=1)
     weights.validate_manifest(manifest)
     print("manifest written:", manifest_path)
 

@@ -67,7 +67,7 @@ MUTANTS = (
            'best["wait"] >= config.early_stopping + 10**9',
            ("tests/test_training.py::test_early_stopping_stops_before_the_cap",)),
     Mutant("best-ignored", "load_run(best=True) loads the last epoch's weights",
-           "colourise_core/training.py", '"best.weights.h5" if best and', '"best.weights.h5" if False and',
+           "colourise_core/run_folder.py", "return self.best_file if best and", "return self.best_file if False and",
            ("tests/test_training.py::test_load_run_best_gives_the_best_epochs_weights",)),
 )
 

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import golden_cases as g  # noqa: E402
+from colourise_core import atomic  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
 SHAPES_SEED = 2026  # not a seed the trainer draws the Shape Set with (0 + split offsets)
@@ -112,9 +113,8 @@ def main(argv=None) -> int:
     if args.images:
         write_images()
     expected = compute()
-    tmp = g.EXPECTED.with_name(".expected.tmp.npz")
-    np.savez_compressed(tmp, **expected)
-    os.replace(tmp, g.EXPECTED)
+    with atomic.replacing(g.EXPECTED, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **expected)
     print(f"wrote {g.EXPECTED.relative_to(REPO)} ({g.EXPECTED.stat().st_size} bytes, {len(expected)} arrays)")
     return 0
 

@@ -26,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from weight_sets import ARCHIVES, MODELS, SETS  # noqa: E402
 
+from colourise_core.run_folder import RunFolder  # noqa: E402
+
 
 def hardware() -> str:
     import keras
@@ -104,7 +106,7 @@ def worker(args) -> None:
         diff = float16_check(model, export, train_set.load(np.arange(min(64, len(train_set)))))
         if diff > 1 / 255:  # float16 would move outputs by more than one level: ship float32
             models.export_weights(model, export, dtype="float32")
-        best = json.loads((run_dir / "state.json").read_text())["best"]
+        best = RunFolder(run_dir).read(RunFolder.STATE)["best"]
         previous = json.loads(Path(init).with_suffix("").with_suffix(".json").read_text()) if init else None
         info = {"set": set_name, "model": model_name, "epochs": result.epochs_done, "best_epoch": best["epoch"],
                 "train_seconds": round(result.train_seconds, 1), "wall_seconds": round(wall, 1),

@@ -1,5 +1,7 @@
 """The shipped weight sets: 3 models x 5 data sets (issue: pretrained weights), and single-CVAE sets."""
 
+from colourise_core.models import DISSERTATION_MODELS
+
 SETS = {
     # name: dataset, classes, resolution, extra TrainConfig fields
     "shapes": dict(dataset="shapes", classes=None, resolution=64, extra=dict(limit=8000, luma_matched=True)),
@@ -21,6 +23,6 @@ SETS = {
                       extra=dict(latent_dim=64, mdn_components=8, recon_weight=10000.0, rarity_mix=0.5,
                                  grad_weight=10000.0, free_bits=0.5)),
 }
-MODELS = ("cnn", "cgan", "cvae")
+MODELS = DISSERTATION_MODELS  # every shipped set holds (at most) the dissertation's three
 # The archive each set is read from, relative to the data folder (shapes are generated).
 ARCHIVES = {"cifar10": "cifar10.zip", "faces": "faces-128.zip", "imagenette": "imagenette-128.zip"}

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from colourise_core import cli, report, reproduce
+from colourise_core import cli, reproduce
+from colourise_core.reproduce import report
 
 REPO = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[-+]?\d+)?x?$")

@@ -4,14 +4,15 @@
 so its names are loaded on first use only.
 """
 
-from .datasets import ImageDataset, load_dataset
+from .datasets import DEFAULT_RESOLUTION, ImageDataset, load_dataset
+from .datasets import NAMES as DATASET_NAMES  # the one tuple of dataset names
 from .shapes import SHAPE_NAMES, ShapeSetConfig, classify_hue, generate_shapes, hue_accuracy
 from .sources import Entry, ImageSource, open_source
 
 _PIPELINE = ("YUVBatches", "AugmentConfig", "augment_batch", "Subset", "split_train_val")
 
 __all__ = [
-    "ImageDataset", "load_dataset", "SHAPE_NAMES", "ShapeSetConfig", "classify_hue",
+    "DATASET_NAMES", "DEFAULT_RESOLUTION", "ImageDataset", "load_dataset", "SHAPE_NAMES", "ShapeSetConfig", "classify_hue",
     "generate_shapes", "hue_accuracy", "Entry", "ImageSource", "open_source", *_PIPELINE,
 ]
 

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import keras
 
+from colourise_core import atomic
 from colourise_core.errors import WeightsError
+from colourise_core.family_names import DISSERTATION_FAMILIES
 from colourise_core.models import cgan, cnn, cvae, unet
 from colourise_core.models.family import Family
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (cnn.FAMILY, cgan.FAMILY, cvae.FAMILY, unet.FAMILY)}
 MODEL_NAMES = tuple(FAMILIES)
-DISSERTATION_MODELS = ("cnn", "cgan", "cvae")  # the 2020 dissertation's three architectures
+DISSERTATION_MODELS = DISSERTATION_FAMILIES  # the 2020 dissertation's three architectures
 DEFAULT_FAMILY = "cnn"  # what a TrainConfig trains when it names no model
 RESOLUTIONS = (32, 64, 128)
 SPEC_ATTR = "colourise_spec"
@@ -120,15 +122,10 @@ def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> None:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.weights.h5")
-    try:
+    with atomic.replacing(path, suffix=".weights.h5") as tmp:  # Keras wants the .weights.h5 ending
         model.save_weights(tmp)
         with h5py.File(tmp, "a") as f:
             f.attrs[SPEC_ATTR] = json.dumps(model.spec)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def load_weights_checked(model: keras.Model, path: str | os.PathLike) -> None:
@@ -164,8 +161,7 @@ def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "fl
     save_weights_atomic(clean, path)
     if dtype == "float32":
         return
-    tmp = path.with_name(f".{path.name}.cast.weights.h5")
-    with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
+    with atomic.replacing(path, suffix=".weights.h5") as tmp, h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
         for key, value in src.attrs.items():
             dst.attrs[key] = value
 
@@ -181,4 +177,3 @@ def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "fl
                     group.attrs[key] = value
 
         src.visititems(copy)
-    os.replace(tmp, path)

@@ -28,7 +28,7 @@ import numpy as np
 from keras import layers
 
 from colourise_core.models import cnn
-from colourise_core.models.family import Family
+from colourise_core.models.family import Family, layout
 
 _DISC_FILTERS = {32: (32, 64, 128, 256), 64: (16, 32, 64, 128, 256), 128: (16, 32, 64, 128, 256, 256)}
 
@@ -40,9 +40,7 @@ class CGANConfig:
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "CGANConfig":
-        if resolution not in _DISC_FILTERS:
-            raise ValueError(f"no CGAN layout for {resolution} px; choose one of {sorted(_DISC_FILTERS)}")
-        return cls(resolution=resolution, disc_filters=_DISC_FILTERS[resolution], **overrides)
+        return cls(resolution=resolution, disc_filters=layout(_DISC_FILTERS, resolution, "CGAN"), **overrides)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CGANConfig":

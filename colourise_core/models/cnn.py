@@ -20,7 +20,8 @@ import math
 import keras
 from keras import layers
 
-from colourise_core.models.family import Family
+from colourise_core.models.family import Family, layout
+from colourise_core.models.family import from_dict as config_from_dict
 
 # Down-stage filters (stride-2 convs) and the convs after each upsampling, per resolution.
 # 32 px is exactly Figure 4.9b (233,106 parameters with batch normalisation).
@@ -43,17 +44,12 @@ class CNNConfig:
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "CNNConfig":
         """The layout for 32, 64 or 128 px (see the module docstring for the rule)."""
-        if resolution not in _LAYOUTS:
-            raise ValueError(f"no CNN layout for {resolution} px; choose one of {sorted(_LAYOUTS)}")
-        down, up = _LAYOUTS[resolution]
+        down, up = layout(_LAYOUTS, resolution, "CNN")
         return cls(resolution=resolution, down_filters=down, up_filters=up, **overrides)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CNNConfig":
-        d = dict(d)
-        d["down_filters"] = tuple(d["down_filters"])
-        d["up_filters"] = tuple(tuple(s) for s in d["up_filters"])
-        return cls(**d)
+        return config_from_dict(cls, d, ("down_filters",), ("up_filters",))
 
     @property
     def stages(self) -> int:

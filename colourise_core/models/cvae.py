@@ -35,7 +35,8 @@ from keras import layers, ops
 
 from colourise_core.distribute import replica_scaled
 from colourise_core.models import chroma_loss, mdn
-from colourise_core.models.family import Family
+from colourise_core.models.family import Family, layout
+from colourise_core.models.family import from_dict as config_from_dict
 
 # Encoder conv filters (down to 2x2) and decoder transposed-conv filters (up from 2x2).
 _LAYOUTS = {
@@ -68,17 +69,15 @@ class CVAEConfig:
     kl_anneal_steps: int = dataclasses.field(default=0, metadata=OPTION)  # steps of the KL weight's 0 -> 1 ramp (0: off)
 
     @classmethod
-    def for_resolution(cls, resolution: int, **overrides) -> "CVAEConfig":
-        if resolution not in _LAYOUTS:
-            raise ValueError(f"no CVAE layout for {resolution} px; choose one of {sorted(_LAYOUTS)}")
-        enc, dec = _LAYOUTS[resolution]
-        return cls(resolution=resolution, encoder_filters=enc, decoder_filters=dec, **overrides)
+    def from_dict(cls, d: dict) -> "CVAEConfig":
+        """The config of a spec (JSON lists back to tuples)."""
+        return config_from_dict(cls, d, ("encoder_filters", "decoder_filters"))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CVAEConfig":
-        d = dict(d)
-        d["encoder_filters"], d["decoder_filters"] = tuple(d["encoder_filters"]), tuple(d["decoder_filters"])
-        return cls(**d)
+    def for_resolution(cls, resolution: int, **overrides) -> "CVAEConfig":
+        """The encoder/decoder layout for 32, 64 or 128 px."""
+        enc, dec = layout(_LAYOUTS, resolution, "CVAE")
+        return cls(resolution=resolution, encoder_filters=enc, decoder_filters=dec, **overrides)
 
 
 def kl_per_dim(mu_p, logvar_p, mu_q, logvar_q):

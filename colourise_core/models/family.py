@@ -168,6 +168,13 @@ class Family:
         return np.repeat(uv[None], samples, axis=0) if samples > 1 else uv[None]
 
 
+def layout(layouts: dict, resolution: int, family: str):
+    """`layouts[resolution]` (a family's filter layout at that size), or a ValueError naming the sizes."""
+    if resolution not in layouts:
+        raise ValueError(f"no {family} layout for {resolution} px; choose one of {sorted(layouts)}")
+    return layouts[resolution]
+
+
 def from_dict(cls, d: dict, tuple_fields=(), nested_tuple_fields=()):
     """A frozen config from a JSON dict, lists turned back into tuples; unknown keys refused."""
     known = {f.name for f in dataclasses.fields(cls)}

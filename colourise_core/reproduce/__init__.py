@@ -29,7 +29,9 @@ checkpoints, outside the report) and resume from their last finished epoch. `--r
 recomputes a section. Keras uses a GPU when there is one; nothing here forces the CPU.
 
 Modules: `common` (settings, the dissertation's numbers, the result store, loading), `train_sections`
-(Tables 4.1, 4.2, 5.1), `figures` (Figures 5.1-5.6), `scores` (the metrics table), `markdown`.
+(Tables 4.1, 4.2, 5.1), `figures` (Figures 5.1-5.6), `scores` (the metrics table), `markdown` (the
+report), `report` (its Markdown tables, charts and image grids). The machine's description comes
+from `colourise_core.hardware`, shared with the benchmarks.
 
 `--quick` (under two minutes on a 2-core CPU): tiny Shape Set data at 32 px, 2 epochs, 2 batch
 sizes; figures and metrics use the shipped weights where they are present (with few images),
@@ -46,7 +48,7 @@ from pathlib import Path
 
 from colourise_core.reproduce.common import (
     DEFAULT_DATA_DIR, DEFAULT_EXPORT_DIR, FULL, QUICK, REPO, SECTIONS, TABLE_4_1, TABLE_4_2, TABLE_5_1, Options, Settings,
-    Store, hardware_info, log, section_hardware,
+    Store, log, section_hardware,
 )
 from colourise_core.reproduce.figures import section_curves, section_diversity, section_grids, section_shapes
 from colourise_core.reproduce.markdown import write_markdown
@@ -54,7 +56,7 @@ from colourise_core.reproduce.scores import section_metrics
 from colourise_core.reproduce.train_sections import section_sweep, section_timing
 
 __all__ = ["FULL", "QUICK", "SECTIONS", "TABLE_4_1", "TABLE_4_2", "TABLE_5_1", "Options", "Settings", "Store",
-           "cmd_reproduce", "hardware_info", "register_cli", "run"]
+           "cmd_reproduce", "register_cli", "run"]
 
 # ----------------------------------------------------------------------------------------- run
 

@@ -7,8 +7,6 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -16,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from colourise_core import atomic, hardware
+from colourise_core.run_folder import RunFolder
+
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
 DEFAULT_EXPORT_DIR = REPO / "runs" / "gpu" / "export"
 ARCHIVES = {"cifar10": "cifar10.zip", "faces": "faces-128.zip", "imagenette": "imagenette-128.zip"}
-MODELS = ("cnn", "cgan", "cvae")
-LABEL = {"cnn": "CNN", "cgan": "CGAN", "cvae": "CVAE"}
 SECTIONS = ("hardware", "timing", "curves", "shapes", "grids", "diversity", "metrics", "sweep")
 TEMPERATURES = (0.5, 1.0, 2.0)
 BEST_OF = 8  # CVAE samples per image for best-of-N and the pairwise distance
@@ -36,7 +35,10 @@ SETS = tuple(SET_DATA)
 TABLE_4_1 = ((1024, 0.0039, 147), (512, 0.0038, 152), (128, 0.0036, 223), (32, 0.0035, 330), (16, 0.0034, 426))
 TABLE_4_2 = ((1024, 15.66, 55), (512, 5.78, 66), (128, 0.62, 82), (32, 0.21, 188), (16, 0.04, 342))
 TABLE_5_1 = {"cnn": 9 * 60 + 41, "cgan": 29 * 60 + 54, "cvae": 2 * 60 + 45}  # Horse class, Colab GPU
+MODELS = tuple(TABLE_5_1)  # the dissertation's three models, in its order (a subset of models.MODEL_NAMES)
+LABEL = {m: m.upper() for m in MODELS}  # CNN, CGAN, CVAE
 DISSERTATION_EPOCHS = 100  # Tables 4.1 and 4.2
+SWEEP_TABLES = {"cnn": TABLE_4_1, "cvae": TABLE_4_2}  # the models whose batch size Tables 4.1 and 4.2 sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +93,7 @@ class Options:
     settings: Settings = FULL
     manifest: dict = dataclasses.field(default_factory=dict)
     models: dict = dataclasses.field(default_factory=dict)  # (set, model) -> loaded keras.Model
-    datasets: dict = dataclasses.field(default_factory=dict)  # _held_out arguments -> ImageDataset
+    datasets: dict = dataclasses.field(default_factory=dict)  # held_out arguments -> ImageDataset
     notes: list = dataclasses.field(default_factory=list)
 
 
@@ -121,10 +123,7 @@ class Store:
 
     def save(self, section: str, data: dict) -> None:
         self.redo.discard(section)  # recomputed: later loads (the Markdown writer) read it back
-        path = self.dir / f"{section}.json"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(_plain(data), indent=1))
-        os.replace(tmp, path)
+        atomic.write_json(self.dir / f"{section}.json", _plain(data), indent=1)
 
 
 def _plain(obj):
@@ -140,60 +139,12 @@ def _plain(obj):
     return obj
 
 
-def _fresh(entry: dict | None, key: dict, out: Path, figures=()) -> bool:
+def fresh(entry: dict | None, key: dict, out: Path, figures=()) -> bool:
     """True if a cached entry was computed from `key` and its figures exist."""
     return bool(entry) and entry.get("key") == _plain(key) and all((out / f).is_file() for f in figures)
 
 
 # ---------------------------------------------------------------------------------- hardware
-
-
-def hardware_info() -> dict:
-    """CPU model (/proc/cpuinfo), cores, memory, the Keras backend and its accelerators."""
-    import keras
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    mem_gb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gb = round(int(line.split()[1]) / 1024**2, 1)
-    except OSError:
-        pass
-    backend = keras.backend.backend()
-    accelerators, engine = [], ""
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        engine = f"TensorFlow {tf.__version__}"
-        for dev in tf.config.list_physical_devices("GPU"):
-            details = tf.config.experimental.get_device_details(dev)
-            accelerators.append(details.get("device_name", dev.name))
-    elif backend == "jax":
-        import jax
-
-        engine = f"JAX {jax.__version__}"
-        accelerators = [d.device_kind for d in jax.devices() if d.platform != "cpu"]
-    elif backend == "torch":
-        import torch
-
-        engine = f"PyTorch {torch.__version__}"
-        if torch.cuda.is_available():
-            accelerators = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    device = ", ".join(accelerators) if accelerators else "CPU only"
-    summary = (f"{cpu}, {usable} cores usable ({os.cpu_count()} online), {mem_gb} GB RAM; "
-               f"Keras {keras.__version__} on {engine or backend}; {device}")
-    return {"cpu": cpu, "cores": os.cpu_count(), "cores_usable": usable, "memory_gb": mem_gb,
-            "backend": backend, "engine": engine, "keras": keras.__version__, "accelerators": accelerators,
-            "python": platform.python_version(), "summary": summary}
 
 
 def _git_commit() -> str | None:
@@ -206,7 +157,7 @@ def _git_commit() -> str | None:
 
 def section_hardware(opts: Options, store: Store) -> None:
     data = store.load("hardware")
-    info = hardware_info()
+    info = hardware.describe()
     data.setdefault("first", info)  # the machine the report was started on
     data["latest"] = info
     data["generated"] = datetime.datetime.now().isoformat(timespec="seconds")
@@ -218,7 +169,7 @@ def section_hardware(opts: Options, store: Store) -> None:
 # ------------------------------------------------------------------------------------- models
 
 
-def _set_info(opts: Options, set_name: str) -> tuple[str, list | None, bool]:
+def set_info(opts: Options, set_name: str) -> tuple[str, list | None, bool]:
     """(dataset, classes, luma_matched) of a weight set."""
     entry = opts.manifest.get("sets", {}).get(set_name)
     dataset, classes = SET_DATA.get(set_name, (set_name, None))
@@ -230,7 +181,7 @@ def _set_info(opts: Options, set_name: str) -> tuple[str, list | None, bool]:
     return dataset, classes, luma
 
 
-def _source(opts: Options, set_name: str, model: str) -> dict | None:
+def weights_source(opts: Options, set_name: str, model: str) -> dict | None:
     """Where the `model` of `set_name` comes from: {"origin", "sha256", "path"}, or None.
 
     The shipped weights when the manifest lists them and the file is in the weights folder; in
@@ -240,22 +191,22 @@ def _source(opts: Options, set_name: str, model: str) -> dict | None:
     if entry and (opts.weights_dir / entry["file"]).is_file():
         return {"origin": "shipped", "sha256": entry["sha256"], "path": str(opts.weights_dir / entry["file"])}
     if opts.quick and set_name == "shapes":
-        run = _timing_dir(opts, model)
-        weights_file = run / "model.weights.h5"
+        run = timing_dir(opts, model)
+        weights_file = RunFolder(run).weights_file
         if weights_file.is_file():
             digest = hashlib.sha256(weights_file.read_bytes()).hexdigest()
             return {"origin": "trained here (quick)", "sha256": digest, "path": str(run)}
     return None
 
 
-def _load(opts: Options, set_name: str, model: str):
+def load_model(opts: Options, set_name: str, model: str):
     """The model of a set (cached), or None when it is neither shipped nor trained here."""
     from colourise_core import training, weights
     from colourise_core.errors import WeightsError
 
     if (set_name, model) in opts.models:
         return opts.models[(set_name, model)]
-    src = _source(opts, set_name, model)
+    src = weights_source(opts, set_name, model)
     net = None
     if src and src["origin"] == "shipped":
         try:
@@ -268,21 +219,21 @@ def _load(opts: Options, set_name: str, model: str):
     return net
 
 
-def _resolution(opts: Options, set_name: str, model: str) -> int | None:
+def trained_resolution(opts: Options, set_name: str, model: str) -> int | None:
     """The training resolution of a set's model, read from its spec (no model is built)."""
-    src = _source(opts, set_name, model)
+    src = weights_source(opts, set_name, model)
     if src is None:
         return None
     if src["origin"] == "shipped":
         return opts.manifest["sets"][set_name]["models"][model]["spec"]["resolution"]
-    return json.loads((Path(src["path"]) / "spec.json").read_text())["resolution"]
+    return RunFolder(src["path"]).read(RunFolder.SPEC)["resolution"]
 
 
-def _shas(opts: Options, set_name: str) -> dict:
-    return {m: (s or {}).get("sha256") for m in MODELS for s in [_source(opts, set_name, m)]}
+def set_shas(opts: Options, set_name: str) -> dict:
+    return {m: (s or {}).get("sha256") for m in MODELS for s in [weights_source(opts, set_name, m)]}
 
 
-def _held_out(opts: Options, set_name: str, resolution: int, limit: int | None, seed: int = 0,
+def held_out(opts: Options, set_name: str, resolution: int, limit: int | None, seed: int = 0,
               classes=None, split: str = "test"):
     """The held-out images of a set at `resolution` (None when its archive is missing); cached."""
 
@@ -295,7 +246,7 @@ def _held_out(opts: Options, set_name: str, resolution: int, limit: int | None, 
 def _held_out_uncached(opts: Options, set_name: str, resolution: int, limit, seed, classes, split):
     from colourise_core.data import ShapeSetConfig, load_dataset
 
-    dataset, set_classes, luma = _set_info(opts, set_name)
+    dataset, set_classes, luma = set_info(opts, set_name)
     if dataset == "shapes":
         return load_dataset("shapes", split=split, limit=limit or 500, resolution=resolution, seed=seed,
                             shapes_config=ShapeSetConfig(luma_matched=luma))
@@ -305,7 +256,7 @@ def _held_out_uncached(opts: Options, set_name: str, resolution: int, limit, see
     return load_dataset(dataset, data=str(archive), split=split, classes=classes or set_classes,
                         resolution=resolution, limit=limit, seed=seed)
 
-def _timing_dir(opts: Options, model: str) -> Path:
+def timing_dir(opts: Options, model: str) -> Path:
     s = opts.settings
     tag = f"{s.train_data}-e{s.cgan_epochs}" if model == "cgan" else f"{s.train_data}-e{s.timing_max_epochs}-p{s.timing_patience}"
     return opts.work_dir / "timing" / f"{model}-{tag}"

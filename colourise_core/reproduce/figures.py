@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 
-from colourise_core import report
-from colourise_core.reproduce.common import (  # noqa: F401
-    FRESH_SHAPES_SEED, LABEL, MODELS, Options, Store, TEMPERATURES, _fresh, _held_out, _load, _resolution, _set_info, _shas, _source, log,
+from colourise_core.reproduce import report
+from colourise_core.reproduce.common import (
+    FRESH_SHAPES_SEED, LABEL, MODELS, Options, Store, TEMPERATURES, fresh, held_out, load_model, trained_resolution, set_info, set_shas, weights_source, log,
 )
-from colourise_core.reproduce.train_sections import (  # noqa: F401
-    _slim,
+from colourise_core.reproduce.train_sections import (
+    slim_logs,
 )
 
 # ------------------------------------------------------------------------------------ figures
@@ -50,7 +50,7 @@ def section_curves(opts: Options, store: Store) -> None:
             export = opts.export_dir / "cifar10-horse" / f"{model}.json"
             if export.is_file():
                 info = json.loads(export.read_text())
-                shipped[model] = {"history": [_slim(h) for h in info["history"]], "hardware": info.get("hardware"),
+                shipped[model] = {"history": [slim_logs(h) for h in info["history"]], "hardware": info.get("hardware"),
                                   "epochs": info.get("epochs"), "command": info.get("command")}
         if shipped:
             data["shipped"] = shipped  # the export folder is not committed: keep the numbers here
@@ -90,7 +90,7 @@ def _grid_rows(opts: Options, set_name: str, true: np.ndarray):
 
     rows, labels = [list(metrics.grey_baseline(true))], ["Grey input"]
     for model in MODELS:
-        net = _load(opts, set_name, model)
+        net = load_model(opts, set_name, model)
         rows.append(list(_predict(net, true)) if net is not None else [None] * len(true))
         labels.append(LABEL[model])
     rows.append(list(true))
@@ -106,13 +106,13 @@ def section_shapes(opts: Options, store: Store) -> None:
     s = opts.settings
     data = store.load("shapes")
     figure = "figures/fig5_2_shapes.png"
-    key = {"sha256": _shas(opts, "shapes"), "n": s.shapes_hue, "grid": s.shapes_grid, "seed": FRESH_SHAPES_SEED}
-    if _fresh(data, key, opts.out, [figure]):
+    key = {"sha256": set_shas(opts, "shapes"), "n": s.shapes_hue, "grid": s.shapes_grid, "seed": FRESH_SHAPES_SEED}
+    if fresh(data, key, opts.out, [figure]):
         return
-    nets = {m: _load(opts, "shapes", m) for m in MODELS}
+    nets = {m: load_model(opts, "shapes", m) for m in MODELS}
     resolution = next((n.resolution for n in nets.values() if n is not None), 64)
     log(f"shapes: {s.shapes_hue} fresh images at {resolution} px")
-    ds = _held_out(opts, "shapes", resolution, s.shapes_hue, seed=FRESH_SHAPES_SEED)
+    ds = held_out(opts, "shapes", resolution, s.shapes_hue, seed=FRESH_SHAPES_SEED)
     true = ds.load_all()
     from colourise_core.colour import rgb_to_yuv
 
@@ -123,11 +123,11 @@ def section_shapes(opts: Options, store: Store) -> None:
             continue
         uv = predict_uv(net, _y(true, net.resolution))[0]  # (N, r, r, 2)
         accuracy[model] = hue_accuracy(uv, ds.masks if net.resolution == resolution else _masks_at(ds.masks, net.resolution))
-        origin[model] = _source(opts, "shapes", model)["origin"]
+        origin[model] = weights_source(opts, "shapes", model)["origin"]
     rows, labels = _grid_rows(opts, "shapes", true[: s.shapes_grid])
     image = report.image_grid(rows, labels, [f"#{i + 1}" for i in range(s.shapes_grid)], tile=64)
     report.save_png(image, opts.out / figure)
-    data = {"key": key, "n": len(true), "resolution": resolution, "seed": FRESH_SHAPES_SEED, "luma_matched": _set_info(opts, "shapes")[2],
+    data = {"key": key, "n": len(true), "resolution": resolution, "seed": FRESH_SHAPES_SEED, "luma_matched": set_info(opts, "shapes")[2],
             "hue_accuracy": accuracy, "origin": origin, "figure": figure}
     store.save("shapes", data)
 
@@ -147,7 +147,7 @@ def _masks_at(masks: np.ndarray, resolution: int) -> np.ndarray:
 def _one_per_class(opts: Options, set_name: str, resolution: int, pool: int = 300):
     """One held-out image per class: the first of each class in a seeded random subset of `pool`
     images (all ten classes are in it unless a class is very rare). (rgb (C, r, r, 3), names) or None."""
-    ds = _held_out(opts, set_name, resolution, pool, seed=0)
+    ds = held_out(opts, set_name, resolution, pool, seed=0)
     if ds is None:
         return None
     labels = np.asarray(ds.labels)
@@ -172,15 +172,15 @@ def section_grids(opts: Options, store: Store) -> None:
         if set_name not in s.grid_sets:
             continue
         figure = f"figures/{fname}"
-        shas = _shas(opts, set_name)
+        shas = set_shas(opts, set_name)
         if not any(shas.values()):
             data["sets"].pop(set_name, None)
             continue
         n = {"faces": s.faces_grid, "cifar10-horse": s.horse_grid}.get(set_name, "one per class")
         key = {"sha256": shas, "n": n}
-        if _fresh(data["sets"].get(set_name), key, opts.out, [figure]):
+        if fresh(data["sets"].get(set_name), key, opts.out, [figure]):
             continue
-        resolution = next(_resolution(opts, set_name, m) for m in MODELS if shas[m])
+        resolution = next(trained_resolution(opts, set_name, m) for m in MODELS if shas[m])
         log(f"grids: {set_name}")
         if set_name in ("cifar10", "imagenette"):
             picked = _one_per_class(opts, set_name, resolution)
@@ -188,14 +188,14 @@ def section_grids(opts: Options, store: Store) -> None:
                 continue
             true, columns = picked
         else:
-            ds = _held_out(opts, set_name, resolution, n, seed=0)
+            ds = held_out(opts, set_name, resolution, n, seed=0)
             if ds is None:
                 continue
             true, columns = ds.load_all(), [f"#{i + 1}" for i in range(n)]
         rows, labels = _grid_rows(opts, set_name, true)
         report.save_png(report.image_grid(rows, labels, columns, tile=tile), opts.out / figure)
         data["sets"][set_name] = {"key": key, "figure": figure, "columns": columns, "resolution": resolution,
-                                  "origin": {m: (_source(opts, set_name, m) or {}).get("origin") for m in MODELS}}
+                                  "origin": {m: (weights_source(opts, set_name, m) or {}).get("origin") for m in MODELS}}
         store.save("grids", data)
     store.save("grids", data)
 
@@ -216,30 +216,30 @@ def section_diversity(opts: Options, store: Store) -> None:
     s = opts.settings
     data = store.load("diversity")
     figure = "figures/fig5_6_cvae_diversity.png"
-    shown = [n for n in DIVERSITY_SETS if _source(opts, n, "cvae") is not None]
+    shown = [n for n in DIVERSITY_SETS if weights_source(opts, n, "cvae") is not None]
     if not shown:
         return
     if shown[0] == "cifar10-frog-diverse" and "cifar10" in shown and not opts.quick:
         shown = ["cifar10-frog-diverse", "cifar10"]
     else:
         shown = shown[:1]
-    if len({_resolution(opts, n, "cvae") for n in shown}) > 1:
+    if len({trained_resolution(opts, n, "cvae") for n in shown}) > 1:
         shown = shown[:1]
     first = shown[0]
-    dataset, classes, _ = _set_info(opts, first)
+    dataset, classes, _ = set_info(opts, first)
     if dataset == "cifar10" and not classes:
         classes = ["frog"]
-    key = {"sets": shown, "sha256": [_source(opts, n, "cvae")["sha256"] for n in shown], "n": s.diversity_images,
+    key = {"sets": shown, "sha256": [weights_source(opts, n, "cvae")["sha256"] for n in shown], "n": s.diversity_images,
            "samples": s.diversity_samples, "temperatures": TEMPERATURES, "classes": classes}
-    if _fresh(data, key, opts.out, [figure]):
+    if fresh(data, key, opts.out, [figure]):
         return
-    nets = {n: _load(opts, n, "cvae") for n in shown}
+    nets = {n: load_model(opts, n, "cvae") for n in shown}
     if any(net is None for net in nets.values()):
         return
     log(f"diversity: {', '.join(shown)} CVAE")
     resolution = nets[first].resolution
     seed = FRESH_SHAPES_SEED if first == "shapes" else 0
-    ds = _held_out(opts, first, resolution, s.diversity_images, seed=seed, classes=classes)
+    ds = held_out(opts, first, resolution, s.diversity_images, seed=seed, classes=classes)
     if ds is None:
         return
     true = ds.load_all()

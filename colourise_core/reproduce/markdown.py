@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from colourise_core import report
-from colourise_core.reproduce.common import (  # noqa: F401
+from colourise_core import atomic
+from colourise_core.reproduce import report
+from colourise_core.reproduce.common import (
     BEST_OF, DISSERTATION_EPOCHS, LABEL, MODELS, Options, Settings, Store, TABLE_4_1, TABLE_4_2, TABLE_5_1, TEMPERATURES,
 )
-from colourise_core.reproduce.train_sections import (  # noqa: F401
-    _describe_split, _describe_training,
+from colourise_core.reproduce.train_sections import (
+    describe_split, describe_training,
 )
-from colourise_core.reproduce.figures import (  # noqa: F401
+from colourise_core.reproduce.figures import (
     GRIDS,
 )
 
@@ -85,7 +85,7 @@ def write_markdown(opts: Options, store: Store) -> Path:
     # Tables 4.1 and 4.2
     md += ["## Tables 4.1 and 4.2: batch size against final loss and training time", ""]
     if sweep.get("rows"):
-        md += [f"Measured here on {sweep['data']}{_describe_split(sweep.get('split'))}, **{sweep['epochs']} epochs per row** (the dissertation ran "
+        md += [f"Measured here on {sweep['data']}{describe_split(sweep.get('split'))}, **{sweep['epochs']} epochs per row** (the dissertation ran "
                f"{DISSERTATION_EPOCHS} epochs per row; {sweep['epochs']} keeps the sweep within the time this shared "
                "CPU allows). Training time is the sum of the epochs' training passes (validation excluded). The "
                "absolute losses are not comparable with the dissertation's: the CNN's is the MSE of U and V in raw "
@@ -106,7 +106,7 @@ def write_markdown(opts: Options, store: Store) -> Path:
     # Table 5.1
     md += ["## Table 5.1: training time on the CIFAR-10 Horse class", ""]
     if timing.get("models"):
-        md += [f"Measured here on {timing['data']}{_describe_split(timing.get('split'))}. **Stopping rule:** {timing['rule']}. Batch sizes are the "
+        md += [f"Measured here on {timing['data']}{describe_split(timing.get('split'))}. **Stopping rule:** {timing['rule']}. Batch sizes are the "
                "dissertation's (512 CNN and CGAN, 32 CVAE). Training time sums the epochs' training passes; wall time "
                "adds validation, data loading and graph tracing. The projection multiplies this machine's median epoch "
                "time by the number of epochs the shipped GPU run trained.", ""]
@@ -175,7 +175,7 @@ def write_markdown(opts: Options, store: Store) -> Path:
                f"shape's own hue (grey predictions count as wrong), on {shapes['n']} images.", "",
                f"![Figure 5.2]({shapes['figure']})", "",
                report.md_table(["", "grey input", "CNN", "CGAN", "CVAE", "truth"],
-                               [["hue accuracy"] + [acc.get(k) for k in ("grey", "cnn", "cgan", "cvae", "truth")]]), ""]
+                               [["hue accuracy"] + [acc.get(k) for k in ("grey", *MODELS, "truth")]]), ""]
         if any(o != "shipped" for o in shapes.get("origin", {}).values()):
             md += [f"Models: {', '.join(f'{LABEL[m]} {o}' for m, o in shapes['origin'].items())}.", ""]
     else:
@@ -226,14 +226,10 @@ def write_markdown(opts: Options, store: Store) -> Path:
     md += ["## How this report was made", "",
            f"- Command: `python -m colourise_core reproduce{' --quick' if opts.quick else ''} --out {opts.out}`; it resumes, "
            "skipping every item whose results are in `data/`; `--redo SECTION` recomputes one.",
-           f"- Training sections: {_describe_training(opts)}; seed 0; the library's trainer (`colourise_core.training.train`).",
+           f"- Training sections: {describe_training(opts)}; seed 0; the library's trainer (`colourise_core.training.train`).",
            "- Metrics: `colourise_core.evaluation.evaluate_model(full=True)` and `colourise_core.metrics`."]
     md += [f"- Note: {n}" for n in opts.notes]
-    path = opts.out / "report.md"
-    tmp = path.with_name(f".report.md.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(md) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(opts.out / "report.md", "\n".join(md) + "\n")
 
 
 def _metrics_markdown(metrics: dict, s: Settings) -> list[str]:

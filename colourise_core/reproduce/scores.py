@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from colourise_core.reproduce.common import (  # noqa: F401
-    BEST_OF, MODELS, Options, Store, TEMPERATURES, _fresh, _held_out, _load, _resolution, _set_info, _shas, _source, log,
+from colourise_core.reproduce.common import (
+    BEST_OF, MODELS, Options, Store, TEMPERATURES, fresh, held_out, load_model, trained_resolution, set_info, set_shas, weights_source, log,
 )
 
 # ------------------------------------------------------------------------------------ metrics
@@ -39,7 +39,7 @@ def section_metrics(opts: Options, store: Store) -> None:
     data.setdefault("sets", {})
     extra = [] if opts.quick else [n for n in opts.manifest.get("sets", {}) if n not in s.metric_sets]
     for set_name in list(s.metric_sets) + extra:
-        shas = _shas(opts, set_name)
+        shas = set_shas(opts, set_name)
         if not any(shas.values()):
             continue
         entry = data["sets"].setdefault(set_name, {"models": {}})
@@ -47,15 +47,15 @@ def section_metrics(opts: Options, store: Store) -> None:
             if not shas[model]:
                 entry["models"].pop(model, None)
                 continue
-            limit = s.eval_limit_large if _resolution(opts, set_name, model) >= 128 else s.eval_limit
+            limit = s.eval_limit_large if trained_resolution(opts, set_name, model) >= 128 else s.eval_limit
             key = {"sha256": shas[model], "limit": limit, "sample_limit": s.sample_limit if model == "cvae" else None}
-            if _fresh(entry["models"].get(model), key, opts.out):
+            if fresh(entry["models"].get(model), key, opts.out):
                 continue
-            net = _load(opts, set_name, model)
+            net = load_model(opts, set_name, model)
             if net is None:
                 entry["models"].pop(model, None)
                 continue
-            ds = _held_out(opts, set_name, net.resolution, limit, seed=0)
+            ds = held_out(opts, set_name, net.resolution, limit, seed=0)
             if ds is None:
                 break
             log(f"metrics: {set_name} {model} on {min(limit, len(ds))} held-out images")
@@ -65,10 +65,10 @@ def section_metrics(opts: Options, store: Store) -> None:
             if model == "cvae":
                 row["samples"] = _cvae_sample_metrics(net, ds, min(s.sample_limit, len(ds)))
             row["seconds"] = time.time() - t0
-            row["origin"] = _source(opts, set_name, model)["origin"]
+            row["origin"] = weights_source(opts, set_name, model)["origin"]
             entry["models"][model] = row
             entry.update(n=result["n"], baseline=result["baseline"], truth_colourfulness=result["truth_colourfulness"],
-                         resolution=net.resolution, split="val" if _set_info(opts, set_name)[0] == "imagenette" else "test")
+                         resolution=net.resolution, split="val" if set_info(opts, set_name)[0] == "imagenette" else "test")
             store.save("metrics", data)
         if not entry["models"]:
             data["sets"].pop(set_name, None)

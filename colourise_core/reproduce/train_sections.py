@@ -7,9 +7,11 @@ import os
 import statistics
 import time
 
-from colourise_core import report
-from colourise_core.reproduce.common import (  # noqa: F401
-    ARCHIVES, MODELS, Options, Store, _fresh, _timing_dir, hardware_info, log,
+from colourise_core import hardware
+from colourise_core.reproduce import report
+from colourise_core.run_folder import RunFolder
+from colourise_core.reproduce.common import (
+    ARCHIVES, MODELS, SWEEP_TABLES, Options, Store, fresh, log, timing_dir,
 )
 
 # ----------------------------------------------------------------------------------- training
@@ -31,7 +33,7 @@ def _train_config(opts: Options, model: str, **fields):
                                 **base, **fields)
 
 
-def _describe_training(opts: Options) -> str:
+def describe_training(opts: Options) -> str:
     """The training data of the timing and sweep sections, as configured (part of their cache keys)."""
     s = opts.settings
     if s.train_data == "shapes":
@@ -52,7 +54,7 @@ def _split_sizes(opts: Options, data: dict) -> dict:
     return data["split"]
 
 
-def _describe_split(split: dict | None) -> str:
+def describe_split(split: dict | None) -> str:
     if not split:
         return ""
     return (f"; `training.make_datasets` trains on {split['train']:,} of them and computes the validation loss on "
@@ -103,7 +105,7 @@ def _section_data(opts: Options, store: Store, section: str, items: str) -> dict
     """A training section's stored results (`items`: per model or row), with this run's data described."""
     data = store.load(section)
     data.setdefault(items, {})
-    data["data"] = _describe_training(opts)
+    data["data"] = describe_training(opts)
     _split_sizes(opts, data)
     return data
 
@@ -123,17 +125,17 @@ def section_timing(opts: Options, store: Store) -> None:
         epochs = s.cgan_epochs if model == "cgan" else s.timing_max_epochs
         key = {"data": data["data"], "epochs": epochs, "patience": patience, "cap": s.timing_cap_s}
         entry = data["models"].get(model)
-        if _fresh(entry, key, opts.out):
+        if fresh(entry, key, opts.out):
             entry["gpu"] = _gpu_figures(opts, model)  # the manifest may have changed since
             continue
         log(f"timing: training {model} ({data['data']})")
         config = _train_config(opts, model, epochs=epochs, early_stopping=patience)
-        run = _timing_dir(opts, model)
+        run = timing_dir(opts, model)
         load0, t0 = os.getloadavg()[0], time.time()
         result = training.train(config, run, callbacks=[training.StopAtDeadline(time.time() + s.timing_cap_s),
                                                          _epoch_logger(model)], resume=True)
         wall = time.time() - t0
-        state = json.loads((run / "state.json").read_text())
+        state = RunFolder(run).read(RunFolder.STATE)
         done, best = result.epochs_done, state["best"]
         if patience and best["wait"] >= patience:
             stopped = f"early stopping (no better validation loss for {_epochs(patience)})"
@@ -147,9 +149,9 @@ def section_timing(opts: Options, store: Store) -> None:
         entry = {"key": key, "epochs": done, "best_epoch": best["epoch"], "stopped_by": stopped,
                  "train_seconds": result.train_seconds, "wall_seconds": wall, "first_epoch_seconds": per_epoch[0] if per_epoch else None,
                  "median_epoch_seconds": median, "batch_size": config.resolved().batch_size,
-                 "load_average": [load0, os.getloadavg()[0]], "hardware": hardware_info()["summary"],
+                 "load_average": [load0, os.getloadavg()[0]], "hardware": hardware.describe()["summary"],
                  "projected_seconds_to_gpu_epochs": (median * gpu["epochs"]) if (gpu and median and gpu.get("epochs")) else None,
-                 "history": [_slim(h) for h in result.history], "gpu": gpu}
+                 "history": [slim_logs(h) for h in result.history], "gpu": gpu}
         data["models"][model] = entry
         store.save("timing", data)
     store.save("timing", data)
@@ -159,7 +161,7 @@ _HISTORY_KEYS = ("epoch", "seconds", "loss", "val_loss", "d_loss", "g_loss", "va
                  "recon", "kl", "val_recon", "val_kl")
 
 
-def _slim(logs: dict) -> dict:
+def slim_logs(logs: dict) -> dict:
     return {k: float(f"{float(logs[k]):.6g}") for k in _HISTORY_KEYS if k in logs}
 
 
@@ -170,11 +172,11 @@ def section_sweep(opts: Options, store: Store) -> None:
     s = opts.settings
     data = _section_data(opts, store, "sweep", "rows")
     data["epochs"] = s.sweep_epochs
-    for model in ("cnn", "cvae"):
+    for model in SWEEP_TABLES:
         for bs in s.sweep_batch_sizes:
             name = f"{model}-bs{bs}"
             key = {"data": data["data"], "epochs": s.sweep_epochs, "batch_size": bs}
-            if _fresh(data["rows"].get(name), key, opts.out):
+            if fresh(data["rows"].get(name), key, opts.out):
                 continue
             log(f"sweep: {model} batch size {bs}, {s.sweep_epochs} epochs")
             config = _train_config(opts, model, epochs=s.sweep_epochs, batch_size=bs, early_stopping=0)
@@ -188,7 +190,7 @@ def section_sweep(opts: Options, store: Store) -> None:
                 "final_loss": last["loss"], "final_val_loss": last.get("val_loss"),
                 "train_seconds": result.train_seconds, "wall_seconds": time.time() - t0,
                 "median_epoch_seconds": statistics.median(per_epoch[1:]) if len(per_epoch) > 1 else per_epoch[0],
-                "load_average": [load0, os.getloadavg()[0]], "hardware": hardware_info()["summary"],
-                "history": [_slim(h) for h in result.history]}
+                "load_average": [load0, os.getloadavg()[0]], "hardware": hardware.describe()["summary"],
+                "history": [slim_logs(h) for h in result.history]}
             store.save("sweep", data)
     store.save("sweep", data)

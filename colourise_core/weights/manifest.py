@@ -72,6 +72,11 @@ def _check_relative_file(value: Any) -> str | None:
     return None
 
 
+def _missing(entry: dict, keys: tuple[str, ...]) -> str | None:
+    """The first of `keys` that `entry` lacks, or None."""
+    return next((key for key in keys if key not in entry), None)
+
+
 def validate_manifest(data: Any, source: str = MANIFEST_NAME) -> dict:
     """Check a parsed manifest against format 1 (see docs/ARCHITECTURE.md).
 
@@ -116,9 +121,8 @@ def validate_manifest(data: Any, source: str = MANIFEST_NAME) -> dict:
         where = f"set {set_name!r}"
         if not isinstance(entry, dict):
             raise bad(f"{where} must be an object")
-        for key in ("dataset", "classes", "resolution", "models"):
-            if key not in entry:
-                raise bad(f"{where} lacks {key!r}")
+        if (missing := _missing(entry, ("dataset", "classes", "resolution", "models"))) is not None:
+            raise bad(f"{where} lacks {missing!r}")
         if not isinstance(entry["dataset"], str) or not entry["dataset"]:
             raise bad(f"{where}: 'dataset' must be a non-empty string")
         classes = entry["classes"]
@@ -139,9 +143,8 @@ def validate_manifest(data: Any, source: str = MANIFEST_NAME) -> dict:
             mwhere = f"{where}, model {model_name!r}"
             if not isinstance(m, dict):
                 raise bad(f"{mwhere} must be an object")
-            for key in ("file", "sha256", "spec"):
-                if key not in m:
-                    raise bad(f"{mwhere} lacks {key!r}")
+            if (missing := _missing(m, ("file", "sha256", "spec"))) is not None:
+                raise bad(f"{mwhere} lacks {missing!r}")
             if (why := _check_relative_file(m["file"])) is not None:
                 raise bad(f"{mwhere}: 'file' {m['file']!r} {why}")
             if m["file"] in files:

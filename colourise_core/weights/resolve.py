@@ -7,18 +7,15 @@ load into an architecture built by code from the spec, never from a pickle.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from colourise_core.errors import WeightsError
+from colourise_core.run_folder import RunFolder
 from colourise_core.weights.check import check_hash
 from colourise_core.weights.hub import hub_fetch, hub_location
 from colourise_core.weights.manifest import DEFAULT_SET, read_manifest, resolve_weights_dir
-
-RUN_WEIGHTS = "model.weights.h5"
-RUN_SPEC = "spec.json"
 
 
 def _looks_like_path(weights: str) -> bool:
@@ -35,26 +32,24 @@ def _looks_like_path(weights: str) -> bool:
 def _resolve_run(model: str, given: str | os.PathLike) -> tuple[Path, dict]:
     """A training run folder (or a .weights.h5 file inside one) -> (weight file, spec)."""
     path = Path(given).expanduser()
-    if path.is_file():
-        folder, weight_file = path.parent, path
-    else:
-        folder, weight_file = path, path / RUN_WEIGHTS
+    run = RunFolder(path.parent if path.is_file() else path)
+    folder, weight_file = run.path, (path if path.is_file() else run.weights_file)
     if not folder.is_dir():
         raise WeightsError(
             f"weights {str(given)!r}: there is no run folder {folder}; pass a weights set name or the folder "
-            f"of a training run (with {RUN_SPEC} and {RUN_WEIGHTS})"
+            f"of a training run (with {RunFolder.SPEC} and {RunFolder.WEIGHTS})"
         )
-    spec_path = folder / RUN_SPEC
-    if not spec_path.is_file():
+    spec_path = run.spec_file
+    if not run.is_run():
         raise WeightsError(
-            f"{folder} is not a training run folder: it has no {RUN_SPEC}; pass a folder written by "
+            f"{folder} is not a training run folder: it has no {RunFolder.SPEC}; pass a folder written by "
             "`python -m colourise_core train`"
         )
     if not weight_file.is_file():
         raise WeightsError(f"run folder {folder} has no {weight_file.name}; has training finished an epoch?")
     try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        spec = run.read(RunFolder.SPEC)
+    except (OSError, ValueError) as e:
         raise WeightsError(f"{spec_path} cannot be read as JSON ({e})") from e
     if not isinstance(spec, dict) or not isinstance(spec.get("model"), str) or not isinstance(spec.get("config"), dict):
         raise WeightsError(f"{spec_path} is not a model spec (an object with 'model', 'resolution' and 'config')")
@@ -71,7 +66,7 @@ def _set_entry(manifest: dict, set_name: str, model: str) -> dict:
     if set_name not in sets:
         raise WeightsError(
             f"unknown weights set {set_name!r}; available sets: {', '.join(sorted(sets)) or '(none)'}; "
-            f"or pass the folder of a training run (with {RUN_SPEC} and {RUN_WEIGHTS})"
+            f"or pass the folder of a training run (with {RunFolder.SPEC} and {RunFolder.WEIGHTS})"
         )
     models = sets[set_name]["models"]
     if model not in models:
@@ -87,9 +82,9 @@ def resolve_weights(model: str, weights: str | os.PathLike = DEFAULT_SET, *, wei
     revision: see `hub_location`); either way it is refused unless its sha256 matches the manifest.
 
     Args:
-        model: "cnn", "cgan" or "cvae".
-        weights: a set name from the manifest, or the path of a run folder (with spec.json and
-            model.weights.h5) or of a .weights.h5 file inside one.
+        model: a model family of `colourise_core.models.MODEL_NAMES`.
+        weights: a set name from the manifest, or the path of a run folder (see `RunFolder`) or of
+            a .weights.h5 file inside one.
         weights_dir: the weights folder (default: see `resolve_weights_dir`).
         revision: Hub revision (default: `$COLOURISE_HF_REVISION`, else the manifest's pin).
         repo_id: Hub repo (default: `$COLOURISE_HF_REPO`, else the manifest's).
@@ -104,7 +99,7 @@ def resolve_weights(model: str, weights: str | os.PathLike = DEFAULT_SET, *, wei
     if isinstance(weights, os.PathLike) or _looks_like_path(str(weights)):
         return _resolve_run(model, weights)
     manifest = read_manifest(weights_dir)
-    if weights not in manifest["sets"] and (Path(weights) / RUN_SPEC).is_file():
+    if weights not in manifest["sets"] and RunFolder(weights).is_run():
         return _resolve_run(model, weights)
     entry = _set_entry(manifest, weights, model)
     local = resolve_weights_dir(weights_dir) / entry["file"]
@@ -121,7 +116,7 @@ def load_pretrained(model: str, weights: str | os.PathLike = DEFAULT_SET, **kwar
     """Build `model` from its spec and load verified pretrained weights into it.
 
     Args:
-        model: "cnn", "cgan" or "cvae".
+        model: a model family of `colourise_core.models.MODEL_NAMES`.
         weights: a set name (default `DEFAULT_SET`) or a training run folder.
         **kwargs: `weights_dir`, `revision`, `repo_id` (see `resolve_weights`).
 
@@ -140,7 +135,7 @@ def load_pretrained(model: str, weights: str | os.PathLike = DEFAULT_SET, **kwar
     except (ValueError, KeyError, TypeError) as e:
         raise WeightsError(
             f"the spec for {model!r} weights {str(weights)!r} does not build a model ({type(e).__name__}: {e}); "
-            "fix the manifest or spec.json"
+            f"fix the manifest or {RunFolder.SPEC}"
         ) from e
     load_weights_checked(net, path)
     return net

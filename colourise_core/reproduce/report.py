@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from colourise_core import atomic
 from colourise_core.colour import to_uint8
 
 # Line colours of the series of a chart, in order (colour-blind friendly, Okabe-Ito).
@@ -36,12 +37,11 @@ def _text_size(draw: ImageDraw.ImageDraw, text: str, f) -> tuple[int, int]:
 
 
 def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write `image` as an optimised PNG atomically (temporary file, then `os.replace`)."""
+    """Write `image` as an optimised PNG atomically (`atomic.replacing`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image.convert("RGB").save(tmp, format="PNG", optimize=True)
-    os.replace(tmp, path)
+    with atomic.replacing(path) as tmp:
+        image.convert("RGB").save(tmp, format="PNG", optimize=True)
     return path
 
 
