@@ -48,6 +48,31 @@ def _checks(m: dict) -> dict:
             "colourfulness >= 0.6 x truth": m["colourfulness_ratio"] >= TARGETS["colourfulness_ratio"]}
 
 
+def _markdown(result: dict, how: str) -> str:
+    """The figures as a Markdown table beside the targets (issue 12)."""
+    lines = [f"# CVAE diversity at {result['resolution']} px (Figure 5.6 redone)", "",
+             f"`python benchmarks/diversity.py {how}`", "",
+             f"{result['dataset']} {result['split']}, {result['n']} images, {result['samples']} samples each at temperature "
+             f"{result['temperature']:g}, seed {result['seed']}. Spread: mean pairwise RMS UV distance (BT.601 units). "
+             "Single: one sample's UV MSE (the mean of the eight); best: the best of the eight against the truth; "
+             "average: the UV MSE of the eight samples' average; t=0: the mean decoding. Targets: spread >= 0.04, "
+             "best <= 0.8x single and below grey, colourfulness >= 0.6x the truth's.", "",
+             "| model | K | spread | single UV MSE | best-of-8 (x single) | average | t=0 | grey | colourfulness (x truth) | targets met |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for label, m in result["models"].items():
+        met = sum(m["checks"].values())
+        lines.append(f"| {label} (`{m['weights']}`) | {m['components']} | {m['spread']:.4f} | {m['single_uv_mse']:.5f} | "
+                     f"{m['best_uv_mse']:.5f} ({m['best_over_single']:.2f}x) | {m['average_uv_mse']:.5f} | "
+                     f"{m['mean_uv_mse']:.5f} | {m['grey_uv_mse']:.5f} | {m['colourfulness']:.1f} / "
+                     f"{m['truth_colourfulness']:.1f} ({m['colourfulness_ratio']:.2f}x) | {met}/4 |")
+    lines += ["", "Against the temperature (first images, same seed):", ""]
+    for label, m in result["models"].items():
+        pts = ", ".join(f"t={c['temperature']:g}: spread {c['spread']:.4f}, best {c['best_uv_mse']:.5f}" for c in m["curve"])
+        lines.append(f"- {label}: {pts}")
+    lines += ["", "![samples](fig5_6_128px_samples.png)", "", "![curves](fig5_6_128px_curves.png)", ""]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, metavar="LABEL=SET_OR_RUN",
@@ -122,6 +147,7 @@ def main(argv=None) -> int:
         panels.append(report.line_chart(series, ylabel, xlabel="temperature", ylabel=ylabel))
     report.save_png(report.hstack(panels), out / "fig5_6_128px_curves.png")
     (out / "diversity.json").write_text(json.dumps(result, indent=1))
+    (out / "README.md").write_text(_markdown(result, " ".join(sys.argv[1:] if argv is None else argv)))
     print(f"wrote {out / 'diversity.json'}, {out / 'fig5_6_128px_samples.png'}, {out / 'fig5_6_128px_curves.png'}")
     return 0
 

@@ -5,8 +5,10 @@
                        [--runtime keras|onnx] [--verbose]
     colourise IMAGE... --model levin --hints HINTS.json | --model welsh --reference REF.jpg
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
+          [--distribute none|mirrored|multiworker] [--precision float32|mixed_float16|mixed_bfloat16]
     evaluate --model M --weights W --dataset D [--data PATH] [--split test]
     weights list|verify|download|publish|export
+    data pack SOURCE --out DIR [--shard-size 256MB] [--dataset D] [--classes NAME...]
     reproduce [--quick] [--out reports/]
 """
 
@@ -75,7 +77,8 @@ def cmd_colourise(args) -> int:
     if args.model in guided.METHODS:  # the classic methods: no network
         return guided.cmd_colourise(args)
 
-    names = MODEL_CHOICES if args.model == "all" else (args.model,)
+    names = (runtime.models_in(args.weights or DEFAULT_SET, MODEL_CHOICES) if args.model == "all"  # what the set has
+             else (args.model,))
     if args.hints is not None:  # a model that takes no hints refuses them (never a silent ignore)
         from colourise_core import models
 
@@ -183,7 +186,8 @@ def cmd_train(args) -> int:
         steps_per_epoch=args.steps_per_epoch, model_config=_json_object(args.model_config),
         mdn_components=args.mdn, rarity_mix=args.rarity_mix, grad_weight=args.grad_weight, free_bits=args.free_bits,
         kl_anneal_steps=args.kl_anneal_steps,
-        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed)
+        luma_matched=args.luma_matched, limit=args.limit, val_limit=args.val_limit, early_stopping=args.early_stopping, init_weights=args.init_weights, seed=args.seed,
+        distribute=args.distribute, precision=args.precision)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
     result = training.train(config, out, callbacks=[_ProgressBar()], resume=args.resume)
     print(json.dumps({"run_dir": str(result.run_dir), "epochs": result.epochs_done,
@@ -296,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--distribute", choices=("none", "mirrored", "multiworker"), default="none",
+                   help="mirrored: every local GPU; multiworker: the machines of TF_CONFIG (docs/DISTRIBUTED.md); "
+                        "--batch-size is then the global batch")
+    p.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), default="float32",
+                   help="mixed precision on GPUs (weights stay float32)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="UV MSE, PSNR and colourfulness beside the all-grey baseline, as JSON")
@@ -315,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     from colourise_core import weights as weights_mod
 
     weights_mod.register_cli(sub)
+    from colourise_core.data import shards  # `data pack` (issue 14)
+
+    shards.register_cli(sub)
     try:
         from colourise_core import reproduce
 

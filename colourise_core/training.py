@@ -19,6 +19,7 @@ callback stops training by setting `self.model.stop_training = True`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import time
@@ -28,8 +29,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from colourise_core import models, seeding
-from colourise_core.data import datasets, pipeline
+from colourise_core import distribute, models, seeding
+from colourise_core.data import datasets, pipeline, stream
 from colourise_core.data.shapes import ShapeSetConfig
 from colourise_core.errors import DatasetError
 from colourise_core.runlock import crash_point, locked_run
@@ -73,6 +74,8 @@ class TrainConfig:
     early_stopping: int = 0  # patience in epochs on the validation loss; 0 disables
     init_weights: str | None = None  # fine-tune: start from this .weights.h5 (same architecture)
     seed: int = 0
+    distribute: str = "none"  # none | mirrored | multiworker (distribute.py); batch_size is the global batch
+    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (weights stay float32)
 
     def resolved(self) -> "TrainConfig":
         """Fill the per-model and per-dataset defaults."""
@@ -191,9 +194,11 @@ def _batches(dataset, config: TrainConfig, training: bool):
                                seed=config.seed, target=family.target, random_crops=training)
 
 
-def _step(model, y, target, training: bool) -> dict:
+def _step(model, y, target, training: bool, runner=None) -> dict | None:
     """One batch: y (B, R, R, 1); target UV (B, R, R, 2) or YUV (B, R, R, 3), as the family says."""
     family = models.family_of(model)
+    if runner is not None and runner.wraps_step:  # tf.distribute: the family's replica step on every replica
+        return runner.run_step(model, y, target, training)
     return family.train_step(model, y, target) if training else family.test_step(model, y, target)
 
 
@@ -210,28 +215,34 @@ def _prefetched(batches, steps: int | None = None):
             yield batch
 
 
-def _run_epoch(model, batches, callbacks, training: bool, steps: int | None = None) -> dict:
+def _run_epoch(model, batches, callbacks, training: bool, steps: int | None = None, runner=None) -> dict:
     """Mean logs over an epoch: Keras' running means, or averaged here for a family whose steps
     return per-batch logs (`average_logs`)."""
     family = models.family_of(model)
     model.reset_metrics()
+    if runner is not None and runner.wraps_step:
+        runner.start_epoch_part()
     totals, count, logs = {}, 0, {}
-    for step, (y, target) in enumerate(_prefetched(batches, steps)):
+    source = itertools.islice(iter(batches), steps) if getattr(batches, "stream", False) else _prefetched(batches, steps)
+    for step, (y, target) in enumerate(source):
         if training:
             callbacks.on_train_batch_begin(step)
-        logs = _step(model, y, target, training)
+        logs = _step(model, y, target, training, runner)
+        if logs is None:  # distributed: a short last batch is skipped (equal replica slices)
+            continue
         if family.average_logs:
             count += 1
             totals = {k: totals.get(k, 0.0) + v for k, v in logs.items()}
             logs = {k: v / count for k, v in totals.items()}
         if training:
             callbacks.on_train_batch_end(step, logs)
+            if runner is not None and runner.wraps_step:  # every worker stops at the same step
+                model.stop_training = runner.agree(model.stop_training)
             if model.stop_training:
                 break
     return family.epoch_logs(logs) if logs else logs
 
 
-@locked_run  # one trainer per run folder; --resume first cleans an interrupted write
 def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume: bool = False) -> TrainResult:
     """Train a model, writing a run folder (see the module docstring).
 
@@ -242,21 +253,41 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         resume: continue from the last finished epoch of `out_dir`.
     Returns:
         A TrainResult with the trained model and its history.
+    Raises:
+        distribute.WorkerLostError: a worker of a multi-worker run stopped (the message names it).
     """
     config = config.resolved()
+    runner = distribute.make_runner(config.distribute, config.batch_size, config.precision)
+    with distribute.session(runner, config.precision):
+        if runner is not None and not runner.plan.is_chief:  # writes nothing: no folder, no lock
+            return _train(config, out_dir, callbacks, resume, runner)
+        return _locked_train(config, out_dir, callbacks, resume, runner)
+
+
+def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, runner=None) -> TrainResult:
     run = Path(out_dir)
-    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    chief = runner is None or runner.plan.is_chief  # only the chief writes the run folder
+    if chief:
+        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     state = json.loads((run / "state.json").read_text()) if resume and (run / "state.json").exists() else None
     if state is not None:
         saved = TrainConfig(**{**json.loads((run / "train_config.json").read_text()), "epochs": config.epochs})
-        config = dataclasses.replace(saved.resolved(), epochs=config.epochs)
+        config = dataclasses.replace(saved.resolved(), epochs=config.epochs, distribute=config.distribute,
+                                     precision=config.precision)
+        distribute.rebatch(runner, config.batch_size)
 
     seeding.seed_everything(config.seed)  # weights, dropout and keras.random draws (data order: config.seed)
-    model = models.build_model(config.model, config.resolution, **config.model_overrides())
-    compile_model(model, config)
-    _build_optimizers(model)
-    train_set, val_set = make_datasets(config)
-    train_batches, val_batches = _batches(train_set, config, True), _batches(val_set, config, False)
+    with distribute.scope(runner):  # variables made on every replica
+        model = models.build_model(config.model, config.resolution, **config.model_overrides())
+        compile_model(model, config)
+        _build_optimizers(model)
+    streamed = stream.for_config(config, models.get_family(config.model).target,  # packed shards (issue 14)
+                                 **distribute.input_share(runner))
+    if streamed is not None:
+        train_batches, val_batches = streamed
+    else:
+        train_set, val_set = make_datasets(config)
+        train_batches, val_batches = _batches(train_set, config, True), _batches(val_set, config, False)
 
     history, epoch0, seconds = [], 0, 0.0
     best = {"value": None, "epoch": None, "wait": 0}
@@ -273,8 +304,16 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
             models.load_weights_checked(model, config.init_weights)
         else:
             models.family_of(model).prepare(model, train_batches)  # e.g. statistics of the training data
-        _write_json(run / "spec.json", model.spec)
-        _write_json(run / "train_config.json", dataclasses.asdict(config))
+        if chief:
+            _write_json(run / "spec.json", model.spec)
+            _write_json(run / "train_config.json", dataclasses.asdict(config))
+    if runner is not None:  # the chief's weights, optimizer state and epoch to every worker
+        done_before = epoch0
+        epoch0, seconds, best = distribute.share_state(runner, model, _optimizers(model), epoch0, seconds, best)
+        for _ in range(epoch0 - done_before):
+            train_batches.on_epoch_end()
+        if chief:
+            _write_json(run / "distribution.json", {**runner.plan.record(), "from_epoch": epoch0})
 
     steps = len(train_batches) if config.steps_per_epoch is None else min(config.steps_per_epoch, len(train_batches))
     cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=steps, verbose=0)
@@ -286,23 +325,26 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
         cb.on_epoch_begin(epoch)
         seeding.seed_epoch(model, epoch)  # dropout/noise draws depend on (seed, epoch): resume == uninterrupted
         start = time.perf_counter()
-        logs = _run_epoch(model, train_batches, cb, training=True, steps=steps)
+        logs = _run_epoch(model, train_batches, cb, training=True, steps=steps, runner=runner)
         seconds += time.perf_counter() - start
         train_batches.on_epoch_end()
         if model.stop_training:  # stopped mid-epoch: the epoch is not finished, keep the last checkpoint
             break
-        val_logs = _run_epoch(model, val_batches, cb, training=False)
+        val_logs = _run_epoch(model, val_batches, cb, training=False, runner=runner)
         logs = {**logs, **{f"val_{k}": v for k, v in val_logs.items()}, "epoch": epoch + 1, "seconds": seconds}
         history.append(logs)
         improved = best["value"] is None or logs[monitor] < best["value"]
         if improved:
             best = {"value": logs[monitor], "epoch": epoch + 1, "wait": 0}
-            if config.early_stopping:
+            if config.early_stopping and chief:
                 models.save_weights_atomic(model, run / "best.weights.h5")
         else:
             best["wait"] += 1
-        _checkpoint(model, run, epoch + 1, history, seconds, best)
+        if chief:
+            _checkpoint(model, run, epoch + 1, history, seconds, best)
         cb.on_epoch_end(epoch, logs)
+        if runner is not None and runner.wraps_step:
+            model.stop_training = runner.agree(model.stop_training)
         if config.early_stopping and best["wait"] >= config.early_stopping:
             model.stop_training = True
         if model.stop_training:
@@ -310,6 +352,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, callbacks=(), resume:
     cb.on_train_end(history[-1] if history else {})
     done = history[-1]["epoch"] if history else 0
     return TrainResult(run_dir=run, history=history, model=model, epochs_done=done, train_seconds=seconds)
+
+
+_locked_train = locked_run(_train)  # one trainer per run folder; --resume first cleans an interrupted write
 
 
 def _checkpoint(model, run: Path, epoch: int, history: list, seconds: float, best: dict) -> None:

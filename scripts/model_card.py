@@ -53,6 +53,8 @@ trained on a small, non-representative crop set and colour skin tones by its sta
 | `cifar10-horse` | CIFAR-10 Horse class (the dissertation's Table 5.1 setting) | 32 | research and education |
 | `faces` | a fixed random subset of UTKFace "crop_part1", 128x128 | 128 | non-commercial research only (UTKFace) |
 | `imagenette` | Imagenette (10 ImageNet classes), 128x128 | 128 | research and education (ImageNet terms) |
+| `imagenette-mdn` | Imagenette train, 128x128 (CVAE only: the MDN CVAE of issue 12) | 128 | research and education (ImageNet terms) |
+| `faces-mdn` | the UTKFace subset above (CVAE only: the MDN CVAE of issue 12) | 128 | non-commercial research only (UTKFace) |
 
 Because of these datasets, the weights are for research and education only; the `faces` weights for
 non-commercial research only.
@@ -66,6 +68,15 @@ and time per file in `manifest.json`) under a fixed wall-clock budget per model 
 on the validation loss for the CNN and CVAE (the best epoch is shipped) and the last epoch for the
 CGAN. Weights are stored as float16 where the outputs stay within 1/255 of the float32 ones (else
 float32).
+
+The `*-mdn` sets hold one CVAE each, trained on the CPU past the dissertation (its section 6.1.3,
+after Deshpande et al., "Learning Diverse Image Colorization", CVPR 2017): latent 64; the
+conditional encoder is a Mixture Density Network of 8 Gaussians, trained by the negative
+log-likelihood of the training encoder's code; the training encoder's KL is taken against N(0, I)
+with 0.5 free nats per dimension; the reconstruction (W = 10000) weights each pixel by the rarity of
+its chroma in the training data (a 16x16 UV histogram, smoothed and mixed half and half with the
+uniform distribution, as ECCV 2016 does; stored in the weight file) plus a chroma-gradient term
+(weight 10000) against blur. Each sample picks one of the 8 modes by its weight, then draws within it.
 
 ## Results on the held-out splits
 UV MSE (lower is better), RGB PSNR in dB and colourfulness (Hasler and Suesstrunk 2003), each beside
@@ -109,6 +120,20 @@ def main() -> None:
             rows.append(f"| `{set_name}` | {s['split']} ({s['n']}) | {model} | {s['uv_mse']:.5f} | {b['uv_mse']:.5f} | "
                         f"{s['psnr']:.2f} | {b['psnr']:.2f} | {s['colourfulness']:.1f} ({s['truth_colourfulness']:.1f}){extra} | "
                         f"{m['epochs']} | {m['train_seconds']:.0f} s | {m['hardware']} |")
+    div = ["", "## Diversity of the CVAE samples", "",
+           "Eight samples per held-out image at temperature 1 (`benchmarks/diversity.py`): spread = mean pairwise "
+           "RMS UV distance; single = one sample's UV MSE, best = the best of the eight (needs the truth); "
+           "colourfulness of the samples against the truth's.", "",
+           "| set | split (n) | spread | single UV MSE | best-of-8 UV MSE | grey UV MSE | colourfulness (truth) |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for set_name, entry in manifest["sets"].items():
+        d = entry["models"].get("cvae", {}).get("metrics", {}).get("diversity")
+        if d:
+            div.append(f"| `{set_name}` | {d['split']} ({d['n']}) | {d['spread']:.4f} | {d['single_uv_mse']:.5f} | "
+                       f"{d['best_uv_mse']:.5f} ({d['best_over_single']:.2f}x) | {d['grey_uv_mse']:.5f} | "
+                       f"{d['colourfulness']:.1f} ({d['truth_colourfulness']:.1f}) |")
+    if len(div) > 6:
+        rows += div
     hub = manifest.get("hub", {})
     text = HEADER + "\n".join(rows) + "\n" + LIMITS + (
         f"\n## Files\n`manifest.json` lists every file with its sha256, the exact training command and commit. "

@@ -1,4 +1,4 @@
-"""The 15 shipped weight sets: 3 models x 5 data sets (issue: pretrained weights)."""
+"""The shipped weight sets: 3 models x 5 data sets (issue: pretrained weights), and single-CVAE sets."""
 
 SETS = {
     # name: dataset, classes, resolution, extra TrainConfig fields
@@ -11,6 +11,15 @@ SETS = {
     # the latent carries colour information (with W = 1 the KL term empties it).
     "cifar10-frog-diverse": dict(dataset="cifar10", classes=("frog",), resolution=32,
                                  extra=dict(recon_weight=100000.0), models=("cvae",)),
+    # Issue 12 (6.1.3, Deshpande et al. 2017): the CVAE with an 8-component MDN conditional
+    # encoder, chroma-rarity weighted reconstruction, a chroma-gradient term and free bits;
+    # trained on the CPU with scripts/export_run.py (the command is in the manifest).
+    "imagenette-mdn": dict(dataset="imagenette", classes=None, resolution=128, models=("cvae",),
+                           extra=dict(latent_dim=64, mdn_components=8, recon_weight=10000.0, rarity_mix=0.5,
+                                      grad_weight=10000.0, free_bits=0.5)),
+    "faces-mdn": dict(dataset="faces", classes=None, resolution=128, models=("cvae",),
+                      extra=dict(latent_dim=64, mdn_components=8, recon_weight=10000.0, rarity_mix=0.5,
+                                 grad_weight=10000.0, free_bits=0.5)),
 }
 MODELS = ("cnn", "cgan", "cvae")
 # The archive each set is read from, relative to the data folder (shapes are generated).

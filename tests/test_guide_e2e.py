@@ -33,9 +33,19 @@ def wait_idle(page) -> None:
 
 def test_three_clicks_place_three_hints_and_change_the_result(tmp_path):
     env = {"COLOURISE_WEIGHTS_DIR": str(tmp_path / "no-weights"), "COLOURISE_APP_RUNS_DIR": str(tmp_path / "runs")}
-    with AppServer(env, log=tmp_path / "server.log") as srv, sync_playwright() as p:
+    srv = AppServer(env, log=tmp_path / "server.log").start()
+    try:
+        srv.wait_healthy(timeout=TIMEOUT_MS / 1000)
+        run_the_flow(srv, tmp_path)
+    finally:
+        srv.stop()
+
+
+def run_the_flow(srv, tmp_path) -> None:
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(TIMEOUT_MS)  # every action waits as long as a loaded machine needs
         page.goto(f"{srv.url}/guide")
         page.get_by_role("heading", name="Guide the colours").wait_for(timeout=TIMEOUT_MS)
         page.get_by_role("radiogroup").get_by_text("Upload", exact=True).click()

@@ -225,6 +225,21 @@ class CGANFamily(Family):
     def test_step(self, model, y, target):
         return model.test_batch(y, target)
 
+    def replica_step(self, model, y, target, training):
+        """The compiled step's body (training) or the validation losses, on one replica's slice.
+        Keras' BCE inside strategy.run is a mean / replicas: unscaled here for the logs."""
+        import tensorflow as tf
+
+        n = tf.distribute.get_strategy().num_replicas_in_sync
+        if training:
+            d_real, d_fake, g_loss = model._tf_step().python_function(y, target)
+            return {"d_loss": (d_real + d_fake) * n, "g_loss": g_loss * n}
+        gen, disc, bce = model.generator, model.discriminator, model.loss_fn
+        fake = gen(y, training=False)  # (N, H, W, 2)
+        real = tf.ones((tf.shape(y)[0], 1))
+        d = bce(real, disc(target, training=False)) + bce(tf.zeros_like(real), disc(fake, training=False))
+        return {"d_loss": d * n, "g_loss": bce(real, disc(fake, training=False)) * n}
+
     def epoch_logs(self, logs):
         return {**logs, "loss": logs["g_loss"]} if "g_loss" in logs else logs
 

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from colourise_core.distribute import replica_scaled
 from colourise_core.models import chroma_loss, mdn
 from colourise_core.models.family import Family
 
@@ -186,7 +187,7 @@ class CVAE(keras.Model):
             nll = ops.mean(mdn.mixture_nll(ops.stop_gradient(z), logits, means, logvars))
             self.nll_tracker.update_state(nll)
             loss = loss + cfg.mdn_weight * nll
-        return loss
+        return replica_scaled(loss)  # / replicas under tf.distribute, as Keras' losses (distribute.py)
 
     def mixture(self, y: np.ndarray):
         """The conditional encoder's mixture for each image, numpy.
@@ -309,6 +310,9 @@ class CVAEFamily(Family):
 
     def test_step(self, model, y, target):
         return {k: float(v) for k, v in model.test_on_batch(target, target, return_dict=True).items()}
+
+    def replica_step(self, model, y, target, training):
+        return (model.train_step if training else model.test_step)((target, target))  # trained on YUV
 
     def stride(self, model):
         return model.resolution

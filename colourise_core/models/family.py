@@ -97,6 +97,16 @@ class Family:
         """The same losses without an update (validation)."""
         return {k: float(v) for k, v in model.test_on_batch(y, target, return_dict=True).items()}
 
+    def replica_step(self, model, y, target, training: bool) -> dict:
+        """One replica's part of a distributed step (tensors in and out, inside `strategy.run`).
+
+        Used by `distribute_tf.Runner` (--distribute mirrored|multiworker). Returns the logs as
+        means over this replica's images; the loss it differentiates must be a mean over the
+        replica's images / replicas in sync (Keras' losses do this; see `distribute.replica_scaled`),
+        so the summed gradients are the global batch's.
+        """
+        return (model.train_step if training else model.test_step)((y, target))
+
     def epoch_logs(self, logs: dict) -> dict:
         """The logs of a finished epoch (a family may add its "loss")."""
         return logs

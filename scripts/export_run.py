@@ -1,0 +1,99 @@
+"""Export a CPU training run as a weight set for scripts/build_manifest.py, and add diversity figures.
+
+    python scripts/export_run.py export --run RUN_DIR --set SET --model cvae --command "python -m ..." \\
+        [--export runs/cpu/export]
+writes EXPORT/SET/MODEL.weights.h5 (float16 when that moves no output by more than one level)
+and EXPORT/SET/MODEL.json (epochs, seconds, hardware, the exact command), the layout
+build_manifest.py installs from.
+
+    python scripts/export_run.py diversity --set SET --json reports/diversity/diversity.json --label mdn
+copies one model's figures from benchmarks/diversity.py into the manifest entry's
+metrics["diversity"] (what the app's diversity page shows beside the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DIVERSITY_KEYS = ("spread", "single_uv_mse", "best_uv_mse", "average_uv_mse", "mean_uv_mse", "grey_uv_mse",
+                  "colourfulness", "truth_colourfulness", "colourfulness_ratio", "best_over_single")
+
+
+def export(args) -> None:
+    import numpy as np
+
+    from colourise_core import models, training
+    from train_sets import float16_check, hardware
+
+    run = Path(args.run)
+    model = training.load_run(run)
+    state = json.loads((run / "state.json").read_text())
+    history = json.loads((run / "history.json").read_text())
+    target = Path(args.export) / args.set / f"{args.model}.weights.h5"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    models.export_weights(model, target, dtype="float16")
+    config = training.TrainConfig(**json.loads((run / "train_config.json").read_text()))
+    train_set, _ = training.make_datasets(config.resolved())
+    diff = float16_check(model, target, train_set.load(np.arange(min(64, len(train_set)))))
+    if diff > 1 / 255:
+        models.export_weights(model, target, dtype="float32")
+    info = {"set": args.set, "model": args.model, "epochs": state["epoch"], "best_epoch": state["best"]["epoch"],
+            "train_seconds": round(state["train_seconds"], 1), "hardware": hardware(),
+            "dtype": "float16" if diff <= 1 / 255 else "float32", "float16_max_rgb_diff": diff,
+            "command": args.command, "driver": "python scripts/export_run.py " + " ".join(sys.argv[1:]),
+            "history": history}
+    target.with_suffix("").with_suffix(".json").write_text(json.dumps(info, indent=1))
+    print(f"exported {target} ({info['dtype']}, {state['epoch']} epochs, {state['train_seconds']:.0f} s)")
+
+
+def add_diversity(args) -> None:
+    from colourise_core import weights
+
+    result = json.loads(Path(args.json).read_text())
+    figures = result["models"][args.label]
+    path = Path(args.weights_dir) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    entry = manifest["sets"][args.set]["models"][args.model]
+    entry["metrics"]["diversity"] = {"dataset": result["dataset"], "split": result["split"], "n": result["n"],
+                                     "samples": result["samples"], "temperature": result["temperature"],
+                                     "seed": result["seed"], **{k: figures[k] for k in DIVERSITY_KEYS},
+                                     "measured_by": "python benchmarks/diversity.py " + args.how}
+    weights.validate_manifest(manifest)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.replace(path)
+    print(f"{args.set}/{args.model}: diversity figures added")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("export")
+    p.add_argument("--run", required=True)
+    p.add_argument("--set", required=True)
+    p.add_argument("--model", default="cvae")
+    p.add_argument("--command", required=True, help="the exact training command, as recorded in the manifest")
+    p.add_argument("--export", default="runs/cpu/export")
+    p.set_defaults(func=export)
+    p = sub.add_parser("diversity")
+    p.add_argument("--set", required=True)
+    p.add_argument("--model", default="cvae")
+    p.add_argument("--json", required=True)
+    p.add_argument("--label", required=True)
+    p.add_argument("--how", default="", help="the benchmark's arguments, recorded beside the figures")
+    p.add_argument("--weights-dir", default="weights")
+    p.set_defaults(func=add_diversity)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
