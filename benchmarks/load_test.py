@@ -159,6 +159,9 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per session")
     parser.add_argument("--env", nargs="*", default=[], help="extra KEY=VALUE for the server")
     args = parser.parse_args(argv)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))  # a `timeout` still stops the server and reports
 
     work = Path(tempfile.mkdtemp(prefix="colourise-load-"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
