@@ -80,7 +80,8 @@ def cmd_colourise(args) -> int:
     if args.model in guided.METHODS:  # the classic methods: no network
         return guided.cmd_colourise(args)
 
-    names = MODEL_CHOICES if args.model == "all" else (args.model,)
+    names = (runtime.models_in(args.weights or DEFAULT_SET, MODEL_CHOICES) if args.model == "all"  # what the set has
+             else (args.model,))
     if args.hints is not None:  # a model that takes no hints refuses them (never a silent ignore)
         from colourise_core import models
 

@@ -73,10 +73,11 @@ def open_image(src: ImageSource, name: str | None = None, max_pixels: int | None
             array (uint8, uint16, bool or float in [0, 1]; (H, W) or (H, W, 1|2|3|4)).
         name: the name to use in error messages; defaults to the file's name, else
             "the uploaded data".
-        max_pixels: decode straight to about the size needed, never below it (JPEG: Pillow's
-            draft mode decodes at 1/2, 1/4 or 1/8 scale; other formats are reduced by an integer
-            factor right after decoding), so a 24 MP photo used at 6 MP never costs 24 MP of float
-            memory. The caller resizes to its exact size. None: full size.
+        max_pixels: decode straight to about the size needed (JPEG: Pillow's draft mode decodes
+            at 1/2, 1/4 or 1/8 scale, to between a quarter of max_pixels and max_pixels; other
+            formats are reduced by an integer factor right after decoding, staying at least
+            max_pixels), so a 24 MP JPEG used at 8 MP is decoded at 6 MP. The caller resizes what
+            is still larger. None: full size.
     Returns:
         A loaded PIL image, detached from any file (a copy; the caller's image is untouched).
     Raises:
@@ -186,8 +187,10 @@ def _decode(fp: BinaryIO, label: str, max_pixels: int | None = None, transpose: 
         if width * height > MAX_PIXELS:
             raise _too_large(label, width * height, (width, height))
         if max_pixels and width * height > max_pixels and img.format == "JPEG":
-            scale = (max_pixels / (width * height)) ** 0.5  # draft keeps at least this size
-            img.draft(img.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
+            # draft picks the smallest DCT scale (1/2, 1/4, 1/8) still at least the size asked;
+            # asking half the target side gives between a quarter of max_pixels and max_pixels
+            scale = (max_pixels / (width * height)) ** 0.5 / 2
+            img.draft(img.mode, (max(1, int(width * scale) + 1), max(1, int(height * scale) + 1)))
         try:
             img.load()  # full decode: truncated data fails here, not later
         except Image.DecompressionBombError as err:

@@ -56,8 +56,13 @@ def input_rule(model) -> dict:
     from colourise_core.models import family_of
 
     family = family_of(model)
-    return {"resolution": int(model.resolution), "fixed_size": bool(family.fixed_size), "stride": int(family.stride(model)),
-            "samples": bool(family.samples), "temperature_default": float(family.temperature_default)}
+    r = int(model.resolution)
+    # A family whose default view keeps the aspect ratio (unet) sees an unset render size as R:
+    default_render = r if tuple(family.input_size(model, 300, 600, None)) == tuple(family.input_size(model, 300, 600, r)) else None
+    t = family.temperature_default
+    return {"resolution": r, "fixed_size": bool(family.fixed_size), "stride": int(family.stride(model)),
+            "default_render": default_render, "samples": bool(family.samples),
+            "temperature_default": None if t is None else float(t)}
 
 
 def decoding(graphs: dict) -> str:
@@ -87,6 +92,8 @@ def _probe_inputs(graph, rule: dict, rng: np.random.Generator) -> list[np.ndarra
         if len(shape) == 4 and t.shape[1] is None and not rule["fixed_size"]:
             shape[2] = rule["resolution"] + rule["stride"] * 2  # a non-square size too
         values = rng.uniform(0, 1, shape) if len(shape) == 4 else rng.standard_normal(shape)
+        if len(shape) == 4 and shape[-1] > 1:  # hint channels: mostly empty, like real use
+            values[..., 1:] *= rng.uniform(0, 1, shape[:-1] + [1]) < 0.05
         out.append(values.astype("float32"))
     return out
 
@@ -119,9 +126,12 @@ def export_model(model, out_dir: str | os.PathLike, name: str, source: dict | No
         import onnxruntime as ort
     except ImportError as e:
         raise ColouriseError(missing_extra_message("ONNX export")) from e
+    graphs = inference_graphs(model)
+    decoding(graphs)  # refuse a family the runtime cannot decode before any work
+    if getattr(model, "is_mdn", False):
+        raise ColouriseError(f"{name}: the ONNX runtime has no decoding for the CVAE's MDN (mixture) option yet")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    graphs = inference_graphs(model)
     rule = input_rule(model)
     rng = np.random.default_rng(0)
     entries, parity = {}, 0.0

@@ -11,6 +11,8 @@ The decodings mirror the Keras families' `predict_uv` exactly (same noise for th
     latent   the CVAE: cond_encoder y -> (mu, logvar) (N, latent); samples
              z = mu + T exp(logvar / 2) eps, eps ~ N(0, 1) from numpy's default_rng(seed), shape
              (S, N, latent) (T = 0: z = mu); decoder (z, y) -> YUV (N, R, R, 3), its UV kept.
+Not yet: the unet (its bilinear UpSampling2D does not trace with a dynamic input size in
+tf2onnx) and the CVAE's MDN option (a mixture head): `weights export` refuses them by name.
 """
 
 from __future__ import annotations
@@ -69,12 +71,13 @@ def describe() -> str:
     return f"ONNX Runtime {ort.__version__} on {device} ({', '.join(chosen)})"
 
 
-def _uv(model: "OnnxModel", y: np.ndarray, samples: int, temperature: float, seed: int) -> np.ndarray:
+def _uv(model: "OnnxModel", y: np.ndarray, samples: int, temperature: float | None, seed: int) -> np.ndarray:
     uv = model.run("uv", [y])[0]  # (N, h, w, 2)
     return np.repeat(uv[None], samples, axis=0) if samples > 1 else uv[None]
 
 
-def _latent(model: "OnnxModel", y: np.ndarray, samples: int, temperature: float, seed: int) -> np.ndarray:
+def _latent(model: "OnnxModel", y: np.ndarray, samples: int, temperature: float | None, seed: int) -> np.ndarray:
+    temperature = temperature or 0.0
     mu, logvar = model.run("cond_encoder", [y])  # (N, latent) each
     n = samples if temperature > 0 else 1
     if temperature > 0:
@@ -118,6 +121,9 @@ class OnnxModel:
         self.device = describe()
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only
+        # No busy-waiting between runs: spinning pool threads would take the CPU from the full-size
+        # OpenCV/numpy work that follows each forward pass (and from other sessions' models).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         self._sessions, self._names = {}, {}
@@ -141,6 +147,7 @@ class OnnxModel:
         """The (h, w) the model sees for an input of (height, width) (the family's rule, see inference)."""
         rule = self.meta["input"]
         r = self.resolution
+        render_size = render_size or rule.get("default_render")
         if render_size is None or rule["fixed_size"]:
             return r, r
         m = int(rule["stride"])
@@ -159,8 +166,8 @@ class OnnxModel:
         """
         y = np.ascontiguousarray(y, np.float32)
         if temperature is None:
-            temperature = self.meta["input"].get("temperature_default", 0.0)
-        return self._decode(self, y, samples, float(temperature), seed)
+            temperature = self.meta["input"].get("temperature_default")
+        return self._decode(self, y, samples, None if temperature is None else float(temperature), seed)
 
 
 def spec_path(model: str, set_name: str, root: str | os.PathLike | None = None) -> Path:

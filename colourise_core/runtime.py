@@ -51,6 +51,31 @@ def describe(runtime: str) -> str:
     return keras_device()
 
 
+def models_in(weights: str, names, weights_dir=None) -> tuple[str, ...]:
+    """Those of `names` that a weight set (or a run folder) holds, in order (`--model all`).
+
+    Reads the manifest or the run's spec.json only: no Keras import. Unknown sets give `names`
+    unchanged, so loading then says what is wrong.
+    """
+    import json
+    from pathlib import Path
+
+    from colourise_core import weights as weights_mod
+    from colourise_core.errors import WeightsError
+
+    run_spec = Path(weights) / weights_mod.RUN_SPEC
+    if run_spec.is_file():
+        try:
+            return tuple(n for n in names if n == json.loads(run_spec.read_text()).get("model"))
+        except (OSError, ValueError):
+            return tuple(names)
+    try:
+        held = weights_mod.read_manifest(weights_dir)["sets"][weights]["models"]
+    except (WeightsError, KeyError):
+        return tuple(names)
+    return tuple(n for n in names if n in held)
+
+
 def load_one(name: str, weights: str, runtime: str = DEFAULT_RUNTIME, weights_dir=None):
     """One model of a weight set (or run folder, Keras only) under `runtime`."""
     if check(runtime) == "onnx":

@@ -290,6 +290,9 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
     else:
         if config.init_weights:
             models.load_weights_checked(model, config.init_weights)
+            with distribute.scope(runner):  # a fresh optimizer: a run's file also holds its own (learning rate, moments)
+                compile_model(model, config)
+                _build_optimizers(model)
         else:
             models.family_of(model).prepare(model, train_batches)  # e.g. statistics of the training data
         if chief:

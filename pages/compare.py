@@ -169,7 +169,9 @@ def page() -> None:
                          icon=":material/error:")
                 continue
             r = results[model]
-            st.image(r.display, caption=f"{label(model)} · {r.seconds:.2f} s", width="stretch")
+            st.image(r.display, caption=f"{MODEL_LABELS[model]} · {r.seconds:.2f} s", width="stretch")
+            st.caption("The dissertation's model (2020)." if model in DISSERTATION_FAMILIES else
+                       "Past the dissertation: chroma classes, rebalancing, hints (issue 10).")
             st.caption(f"Saw {r.seen[1]} x {r.seen[0]} px; colourised at {w} x {h} px.")
             if r.scores:
                 st.markdown(score_lines(r.scores))

@@ -97,7 +97,9 @@ def shapes_zip(path: Path, n: int = 24) -> Path:
 
 
 # ------------------------------------------------------------------------ a real server + browser
-CHROMIUM = "/usr/bin/chromium"
+# Found by name on PATH (Debian's /usr/bin/chromium, or chromium-browser elsewhere); "chromium"
+# when neither is installed, so `shutil.which(CHROMIUM)` is None and the e2e tests say so.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[1]

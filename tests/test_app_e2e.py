@@ -1,8 +1,9 @@
 """End to end: `streamlit run app.py` in a subprocess, driven by a real headless Chromium.
 
 Debian's chromium (`apt-get install -y chromium` gives /usr/bin/chromium) through Playwright for
-Python (`pip install playwright`; no `playwright install`, which downloads browsers). Skipped
-when either is missing, unless the CI environment variable is set: in CI it must run.
+Python (`pip install playwright`; no `playwright install`, which downloads browsers); chromium is
+found by name on PATH. Skipped when either is missing, unless the CI environment variable is set:
+in CI `test_browser_and_playwright_are_there` fails instead.
 Screenshots go to pytest's tmp folder and, when E2E_SCREENSHOT_DIR is set, there too.
 """
 
@@ -22,9 +23,14 @@ try:
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
-MISSING = [what for what, ok in (("playwright", sync_playwright is not None), (CHROMIUM, Path(CHROMIUM).exists())) if not ok]
+MISSING = [what for what, ok in (("playwright", sync_playwright is not None), (CHROMIUM, shutil.which(CHROMIUM))) if not ok]
 if MISSING and not os.environ.get("CI"):
     pytest.skip(f"end-to-end browser test needs {', '.join(MISSING)}", allow_module_level=True)
+
+
+def test_browser_and_playwright_are_there():
+    """In CI (CI set) a missing browser or Playwright is a failure, never a silent skip."""
+    assert not MISSING, f"end-to-end browser test needs {', '.join(MISSING)} (chromium is looked up on PATH)"
 
 RESULT_TIMEOUT_MS = 180_000  # a cold server imports TensorFlow and builds three models
 PAGES = {"compare": "", "diversity": "diversity", "shape_set": "shape_set", "retrain": "retrain",

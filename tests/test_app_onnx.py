@@ -51,8 +51,10 @@ def _results(at: AppTest, runtime: str) -> dict:
     at.sidebar.selectbox(key="sidebar_runtime").set_value(runtime).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    memo = at.session_state["_memo_compare"]  # most recent last; key (digest, set, version, runtime, ...)
-    return [v for k, v in memo.items() if k[3] == runtime][-1]
+    from app_support import paths, sessions
+
+    memo = sessions._sessions[at.session_state[paths.SESSION_KEY]].store["compare"]  # the page's memo, newest last
+    return [v for k, v in memo.items() if k[3] == runtime][-1]  # key (digest, set, version, runtime, ...)
 
 
 def test_compare_on_onnx_runtime_matches_keras_and_says_so():

@@ -71,9 +71,12 @@ def test_bad_inputs_reported_and_others_still_written(tiny_runs, photos, tmp_pat
 
 
 def test_missing_weights_message(tmp_path, capsys):
-    code = cli.main(["colourise", "x.jpg", "--weights", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
+    code = cli.main(["colourise", "x.jpg", "--weights", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
     assert code == 2
-    assert "error:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: weights '{tmp_path / 'nowhere'}': there is no run folder {tmp_path / 'nowhere'}"), err
+    assert "pass a weights set name or the folder of a training run" in err
+    assert not list((tmp_path / "out").glob("*.png"))  # nothing written
 
 
 def test_evaluate_prints_json_beside_baseline(tiny_runs, capsys):
@@ -81,8 +84,19 @@ def test_evaluate_prints_json_beside_baseline(tiny_runs, capsys):
                      "--limit", "16"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n"] == 16 and {"uv_mse", "psnr", "colourfulness"} <= set(out) <= set(out) | {"baseline"}
+    assert set(out) == {"model", "weights", "dataset", "split", "uv_mse", "psnr", "colourfulness", "n",
+                        "truth_colourfulness", "baseline"}
+    assert (out["model"], out["weights"], out["dataset"], out["split"], out["n"]) == ("cnn", str(tiny_runs["cnn"]), "shapes", "test", 16)
+    assert set(out["baseline"]) == {"uv_mse", "psnr", "colourfulness"}
     assert out["baseline"]["colourfulness"] == 0.0 and out["baseline"]["uv_mse"] > 0
+    # the figures are the library's on the same 16 test images
+    from colourise_core import evaluation, training
+    from colourise_core.data import load_dataset
+
+    data = load_dataset("shapes", split="test", resolution=32, limit=16, seed=0)
+    direct = evaluation.evaluate_model(training.load_run(tiny_runs["cnn"]), data)
+    assert out["uv_mse"] == pytest.approx(direct["uv_mse"], rel=1e-6)
+    assert out["baseline"]["uv_mse"] == pytest.approx(direct["baseline"]["uv_mse"], rel=1e-6)
 
 
 def test_module_entry_point(tiny_runs, photos, tmp_path):
@@ -102,3 +116,68 @@ def test_default_weights_work_offline(photos, tmp_path):
     out = tmp_path / "wide.cnn.png"
     assert Image.open(out).size == (1001, 667)
     assert np.abs(_luma(out) - _luma(photos / "wide.jpg")).max() <= 1 / 255
+
+
+def test_model_all_with_a_run_folder_colourises_with_the_model_it_holds(tiny_runs, photos, tmp_path, capsys):
+    """A run folder holds one model: `--model all` writes that model's result only, the same pixels as naming it."""
+    for model, out in (("all", tmp_path / "all"), ("cgan", tmp_path / "named")):
+        assert cli.main(["colourise", str(photos / "tall.png"), "--model", model, "--weights", str(tiny_runs["cgan"]),
+                         "--out", str(out)]) == 0
+    assert sorted(p.name for p in (tmp_path / "all").glob("*.png")) == ["tall.cgan.png"]
+    a = np.asarray(Image.open(tmp_path / "all" / "tall.cgan.png"))
+    b = np.asarray(Image.open(tmp_path / "named" / "tall.cgan.png"))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_render_size_changes_what_the_model_sees(tiny_runs, photos, tmp_path, capsys):
+    """--render-size 64: the PNG is the library's colourisation at render size 64 (not the default)."""
+    from colourise_core import inference, training
+
+    image = photos / "wide.jpg"
+    for flag, out in (([], tmp_path / "default"), (["--render-size", "64"], tmp_path / "r64")):
+        assert cli.main(["colourise", str(image), "--model", "cnn", "--weights", str(tiny_runs["cnn"]),
+                         "--out", str(out), *flag]) == 0
+    model = training.load_run(tiny_runs["cnn"])
+    assert inference.input_size(model, 667, 1001, render_size=64) == (40, 64)  # vs 32 x 32 by default
+    got = np.asarray(Image.open(tmp_path / "r64" / "wide.cnn.png").convert("RGB"), np.int16)
+    want = colour.to_uint8(inference.colourise(image, model, render_size=64)).astype(np.int16)
+    default = np.asarray(Image.open(tmp_path / "default" / "wide.cnn.png").convert("RGB"), np.int16)
+    assert np.abs(got - want).max() <= 1
+    assert np.abs(got - default).max() > 2  # the flag really changed the result
+
+
+def _trainable(model) -> list:
+    import keras
+
+    return [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+
+
+def test_init_weights_fine_tunes_from_the_given_file(tiny_runs, tmp_path, capsys):
+    """`train --init-weights W` starts from W: with a learning rate of 0 the run ends where W was.
+
+    W is a run's model.weights.h5, which also holds that run's optimizer (its learning rate and
+    moments): fine-tuning must use its own learning rate, not the file's.
+    """
+    from colourise_core import training
+
+    start = tiny_runs["cnn"] / "model.weights.h5"
+    args = ["train", "--model", "cnn", "--dataset", "shapes", "--resolution", "32", "--epochs", "1", "--limit", "32",
+            "--batch-size", "16", "--val-limit", "16", "--learning-rate", "0", "--seed", "5"]
+    assert cli.main(args + ["--init-weights", str(start), "--out", str(tmp_path / "tuned")]) == 0
+    assert cli.main(args + ["--out", str(tmp_path / "fresh")]) == 0
+    source = _trainable(training.load_run(tiny_runs["cnn"]))
+    tuned = _trainable(training.load_run(tmp_path / "tuned"))
+    fresh = _trainable(training.load_run(tmp_path / "fresh"))
+    assert all(np.array_equal(a, b) for a, b in zip(tuned, source))
+    assert not all(np.array_equal(a, b) for a, b in zip(fresh, source))  # without the flag: other weights
+    config = json.loads((tmp_path / "tuned" / "train_config.json").read_text())
+    assert config["init_weights"] == str(start)
+
+
+def test_init_weights_of_another_model_is_refused(tiny_runs, tmp_path, capsys):
+    code = cli.main(["train", "--model", "cnn", "--dataset", "shapes", "--resolution", "32", "--epochs", "1",
+                     "--limit", "32", "--batch-size", "16", "--val-limit", "16",
+                     "--init-weights", str(tiny_runs["cvae"] / "model.weights.h5"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "holds weights for cvae at 32 px, but the model to load is cnn at 32 px" in err, err

@@ -150,3 +150,27 @@ def test_policy_jpeg_frame_reads_size_without_decoding():
     buf = io.BytesIO()
     Image.fromarray(np.zeros((30, 50, 3), np.uint8)).save(buf, format="JPEG")
     assert policy.jpeg_frame(buf.getvalue()) == (3, 50, 30)
+
+
+def test_jpeg_decoded_straight_to_the_size_needed(tmp_path, monkeypatch):
+    """A JPEG over max_pixels is decoded at a DCT scale (never at full size, then shrunk)."""
+    import cv2
+
+    yy, xx = np.mgrid[0:400, 0:600]
+    rgb = np.stack([xx * 255 // 600, yy * 255 // 400, np.full_like(xx, 128)], -1).astype(np.uint8)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(rgb).save(path, quality=95)
+    sizes = []
+    real = ImageFile.ImageFile.load
+
+    def load(self):
+        sizes.append(self.size)
+        return real(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    small = imageio.load_rgb(path, max_pixels=80_000)
+    assert small.rgb.shape == (200, 300, 3)  # 1/2 scale: between max/4 and max pixels
+    assert sizes and max(w * h for w, h in sizes) <= 80_000  # the full 600 x 400 was never decoded
+    full = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
+    expected = cv2.resize(full, (300, 200), interpolation=cv2.INTER_AREA)
+    assert np.abs(small.rgb - expected).mean() < 0.01

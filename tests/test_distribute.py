@@ -87,7 +87,8 @@ def test_two_loopback_workers_equal_a_single_process_run(tmp_path):
     run = tmp_path / "run"
     assert not (tmp_path / "w1-scratch").exists()  # only the chief writes
     assert sorted(p.name for p in run.iterdir()) == sorted(
-        ["checkpoints", "distribution.json", "history.json", "model.weights.h5", "spec.json", "state.json", "train_config.json"])
+        ["checkpoints", "distribution.json", "history.json", "model.weights.h5", "spec.json", "state.json",
+         "train.lock", "train_config.json"])  # train.lock: the chief's (runlock.py)
     plan = json.loads((run / "distribution.json").read_text())
     assert (plan["mode"], plan["workers"], plan["replicas"], plan["global_batch"], plan["per_replica_batch"]) == (
         "multiworker", 2, 2, 12, 6)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from colourise_core import cli, colour, inference, models, onnx_export, onnx_runtime, weights
-from colourise_core.errors import WeightsError
+from colourise_core.errors import ColouriseError, WeightsError
 
 REPO = Path(__file__).resolve().parents[1]
 SET = "tiny"
@@ -70,7 +70,8 @@ def test_export_writes_each_graph_and_its_spec(tiny_set):
             assert weights.sha256_file(out / SET / graph["file"]) == graph["sha256"]
     assert json.loads((out / SET / "cvae.onnx.json").read_text())["input"]["fixed_size"] is True
     assert json.loads((out / SET / "cnn.onnx.json").read_text())["input"] == {
-        "resolution": 32, "fixed_size": False, "stride": 8, "samples": False, "temperature_default": 0.0}
+        "resolution": 32, "fixed_size": False, "stride": 8, "default_render": None, "samples": False,
+        "temperature_default": 0.0}
 
 
 @pytest.mark.parametrize("name", ["cnn", "cgan"])
@@ -119,6 +120,13 @@ def test_parity_at_the_shipped_resolutions(tmp_path, name, resolution):
     assert onnx.input_size(600, 900, 256) == inference.input_size(model, 600, 900, 256)
 
 
+def test_export_refuses_what_the_runtime_cannot_decode(tmp_path):
+    model = models.build_model("unet", 64)  # not shipped yet; its graph does not trace with dynamic sizes
+    with pytest.raises(ColouriseError, match=r"no ONNX runtime decoding for inference graphs \['logits'\]"):
+        onnx_export.export_model(model, tmp_path, "unet")
+    assert not list(tmp_path.iterdir())
+
+
 def test_missing_onnxruntime_gives_a_clear_message(tiny_set, tmp_path, monkeypatch, capsys):
     folder, out = tiny_set
     Image.fromarray(_photo(20, 30)).save(tmp_path / "p.png")
@@ -130,7 +138,7 @@ def test_missing_onnxruntime_gives_a_clear_message(tiny_set, tmp_path, monkeypat
     assert rc == 2
     assert "needs onnxruntime, which is not installed" in err and "pip install 'colourise[onnx]'" in err
     assert "--runtime keras" in err and "Traceback" not in err
-    assert not (tmp_path / "o").exists()
+    assert not list(tmp_path.glob("o/*.png"))  # nothing written
     assert not onnx_runtime.available()
 
 
