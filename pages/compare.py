@@ -61,13 +61,7 @@ def _colourise_locked(nets: dict, locks: list, picked, render_size: int | None, 
                                        temperature={m: vividness for m in nets if m in VIVIDNESS_FAMILIES})
     finally:
         for lock in locks:
-            lock.acquire()
-        try:
-            out = inference.colourise_many(picked.loaded, {m: net for m, (net, _) in nets.items()},
-                                           render_size={m: render_size for m in nets if m != "cvae"})
-        finally:
-            for lock in locks:
-                lock.release()
+            lock.release()
     results = {}
     for model, r in out.items():
         scores = None
