@@ -125,3 +125,69 @@ def png_of(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
 def grey_luma(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 1) luma of a photo (colour or grey)."""
     return rgb_to_y(rgb) if rgb.shape[-1] == 3 else rgb
+
+
+def _unet_inputs(model, y_full: np.ndarray, points: list[dict], radius: int):
+    """x (1, h, w, 4) the unet's graph takes for the photo's luma and hints (Y centred as in unet's predict_uv)."""
+    from colourise_core import inference
+
+    H, W = y_full.shape[:2]
+    h, w = inference.input_size(model, H, W)
+    y_small = imageio.resize_float(y_full, (h, w)).reshape(1, h, w, 1)
+    maps = inference.hint_maps(to_hints(points, W, H, radius), y_full, (h, w)) if points else None
+    return y_small, maps
+
+
+def unet_result(model, y_full: np.ndarray, points: list[dict], radius: int, size: tuple[int, int] | None = None,
+                temperature: float | None = None) -> np.ndarray:
+    """The hint-taking unet's colouring of the photo's luma with these hints, at `size` (h, w) or full size.
+
+    The model sees the photo at its input size (the hints rasterised there, as `inference.colourise`
+    does); its UV is resized to `size` and joined with the luma at that size, so the luma is kept.
+    """
+    from colourise_core import inference
+
+    H, W = y_full.shape[:2]
+    y = y_full if size is None or tuple(size) == (H, W) else imageio.resize_float(y_full, size)
+    y_small, maps = _unet_inputs(model, y_full, points, radius)
+    uv = inference.predict_uv(model, y_small, 1, temperature, 0, maps)[0, 0]  # (h, w, 2)
+    return luma_chroma_to_rgb(y, imageio.resize_float(uv, y.shape[:2]), compute_dtype=np.float32)
+
+
+def unet_likely(model, y_full: np.ndarray, points: list[dict], radius: int, x: int, y: int,
+                top: int = 6) -> list[tuple[float, tuple[int, int, int]]]:
+    """The colours the unet finds most likely at photo pixel (x, y), given the other hints.
+
+    Its predicted distribution over chroma bins at the output cell over (x, y) (the softmax of its
+    logits, with the stored part of the rebalancing undone as in its decoding; ideepcolor's
+    suggested colours), the `top` most probable bins, each centre put at the pixel's luma (colours
+    that coincide there are merged, their probabilities added).
+
+    Returns:
+        [(probability, (r, g, b))], most probable first.
+    """
+    import keras
+
+    from colourise_core import models
+    from colourise_core.models import chroma
+
+    fam = models.family_of(model)
+    y_small, maps = _unet_inputs(model, y_full, points, radius)
+    xin = np.concatenate([y_small, np.zeros(y_small.shape[:-1] + (3,), np.float32)], -1) if maps is None else \
+        np.concatenate([y_small, maps[0] * maps[1], maps[1]], -1).astype(np.float32)
+    xin[..., :1] -= 0.5  # the bare network takes centred Y (as unet's predict_uv)
+    logits = np.asarray(fam.run_graph(model, "logits", xin))[0]  # (h/4, w/4, Q)
+    H, W = y_full.shape[:2]
+    gh, gw = logits.shape[:2]
+    cell = logits[min(gh - 1, y * gh // H), min(gw - 1, x * gw // W)].astype(np.float64)
+    alpha = float(keras.ops.convert_to_numpy(model.decode)[1])
+    log_p = chroma.log_softmax_np(cell - alpha * np.log(model.bin_weights()))
+    p = np.exp(log_p)
+    order = np.argsort(-p)[:top]
+    yl = np.full((len(order), 1), luma_at(y_full, x, y))
+    rgbs = to_uint8(luma_chroma_to_rgb(yl, np.asarray(model.centres, np.float64)[order]))
+    out: dict = {}
+    for prob, rgb in zip(p[order], rgbs):
+        key = tuple(int(c) for c in rgb)
+        out[key] = out.get(key, 0.0) + float(prob)
+    return sorted(((v, k) for k, v in out.items()), reverse=True)

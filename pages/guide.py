@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from app_support import guide, ill_posed, inputs, memo, views
+from app_support import guide, ill_posed, inputs, loader, memo, sessions, views, weights_choice
 from colourise_core import classic, colour, hints as hints_mod, imageio, metrics
 from colourise_core.errors import HintsError
 from pages import serve_directly
@@ -144,6 +144,35 @@ def _display_size(height: int, width: int) -> tuple[int, int]:
     return max(1, round(height * s)), max(1, round(width * s))
 
 
+def _unet() -> tuple | None:
+    """(model, lock) of the hint-taking U-Net from the app's one cached loader, or None after saying why not."""
+    source = weights_choice.with_model("unet", weights_choice.selected())
+    if source is None:
+        st.info("The U-Net's weights are missing (no weight set in the weights folder holds them), so only "
+                "Levin et al.'s method colours the hints here.", icon=":material/info:")
+        return None
+    return loader.load_or_explain("unet", source)
+
+
+def _unet_result(picked, y_full: np.ndarray, points: list[dict], radius: int, size: tuple[int, int]):
+    """The U-Net's colouring with these hints at `size` (memoised per hints; None without weights).
+    It is kept in session state as "guide_unet_result" (what the page shows)."""
+    loaded = _unet()
+    if loaded is None:
+        st.session_state["guide_unet_result"] = None
+        return None
+    net, lock = loaded
+
+    def run():
+        with sessions.work_slot("the U-Net"), lock:  # server-wide limit; the cached model is shared
+            return guide.unet_result(net, y_full, points, radius, size)
+
+    key = (picked.digest, tuple((q["x"], q["y"], tuple(q["rgb"])) for q in points), radius, size, id(net))
+    out = memo.get("guide_unet", key, run, keep=4)
+    st.session_state["guide_unet_result"] = out
+    return out
+
+
 def _hints_mode(picked, y_full: np.ndarray) -> None:
     state = _state()
     H, W = y_full.shape[:2]
@@ -178,12 +207,21 @@ def _hints_mode(picked, y_full: np.ndarray) -> None:
                    f"{st.session_state.get('guide_click_action', CLICK_ACTIONS[0]).replace('s ', ' ', 1)}.")
     key = (picked.digest, tuple((q["x"], q["y"], tuple(q["rgb"])) for q in points), radius)
     result = memo.get("guide_levin", key, lambda: guide.levin_result(y_full, points, radius, (dh, dw)), keep=4)
+    truth = imageio.resize_float(picked.rgb, (dh, dw)) if picked.is_colour else None
     with right:
-        caption = f"Levin et al. 2004 · {len(points)} hint(s)"
-        if picked.is_colour:
-            truth = imageio.resize_float(picked.rgb, (dh, dw))
-            caption += f" · PSNR {metrics.psnr(result, truth):.2f} dB against the original"
-        st.image(colour.to_uint8(result), caption=caption, width="content")
+        u_col, l_col = st.columns(2)
+        with u_col:
+            unet = _unet_result(picked, y_full, points, radius, (dh, dw))
+            if unet is not None:
+                caption = f"U-Net with the hints · {len(points)} hint(s)"
+                if truth is not None:
+                    caption += f" · PSNR {metrics.psnr(unet, truth):.2f} dB"
+                st.image(colour.to_uint8(unet), caption=caption, width="stretch")
+        with l_col:
+            caption = f"Levin et al. 2004 · {len(points)} hint(s)"
+            if truth is not None:
+                caption += f" · PSNR {metrics.psnr(result, truth):.2f} dB against the original"
+            st.image(colour.to_uint8(result), caption=caption, width="stretch")
     _colour_chooser(state, y_full)
 
     stem = picked.name.rsplit(".", 1)[0]
