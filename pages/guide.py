@@ -20,7 +20,7 @@ MODES = ("Hints", "A reference photo")
 DEFAULT_SAMPLE = "Colour - parachute in a blue sky (Imagenette val 6561)"
 DISPLAY_SIDE = 440  # the clickable photo and the results: two fit side by side at 1280 px without rescaling
 CLICK_ACTIONS = ("adds a hint", "moves the selected hint")
-COLOUR_WAYS = ("Colours at this brightness (U, V plane)", "Colour picker")
+COLOUR_WAYS = ("Colours at this brightness (U, V plane)", "What the U-Net finds likely here", "Colour picker")
 WHY_LUMA = ("A hint gives only the colour's chroma (U, V): the grey photo already fixes every pixel's brightness "
             "(its luma Y), and the result keeps it exactly, so a colour brighter or darker than the pixel "
             "becomes the same hue and saturation at the pixel's own brightness.")
@@ -120,6 +120,8 @@ def _colour_chooser(state: dict, y_full: np.ndarray) -> None:
             u, v = chosen
             rgb = colour.luma_chroma_to_rgb(np.array([yl]), np.array([u, v]))
             new = [int(c) for c in colour.to_uint8(rgb)]
+    elif way == COLOUR_WAYS[1]:
+        new = _likely_colours(state, y_full, sel, p)
     else:
         current = guide.rgb_to_hex(p["rgb"])
         # keyed by the hint's colour: a choice (or an undo) starts a fresh picker showing the hint's colour
@@ -136,6 +138,33 @@ def _colour_chooser(state: dict, y_full: np.ndarray) -> None:
         points[sel]["rgb"] = new
         _edit(state, points, sel)
         st.rerun()
+
+
+def _likely_colours(state: dict, y_full: np.ndarray, sel: int, p: dict) -> list[int] | None:
+    """The U-Net's most likely colours at the hint's pixel (given the other hints) as swatches at its
+    luma, each with a button; the chosen colour, or None."""
+    loaded = _unet()
+    if loaded is None:
+        return None
+    net, lock = loaded
+    others = [q for i, q in enumerate(state["points"]) if i != sel]
+    radius = st.session_state.get("guide_radius", 0)
+
+    def run():
+        with sessions.work_slot("the U-Net"), lock:
+            return guide.unet_likely(net, y_full, others, radius, p["x"], p["y"])
+
+    key = (state["digest"], tuple((q["x"], q["y"], tuple(q["rgb"])) for q in others), radius, p["x"], p["y"], id(net))
+    likely = memo.get("guide_likely", key, run, keep=4)
+    st.session_state["guide_likely"] = likely
+    st.caption("The U-Net's predicted distribution over colours at this pixel, given the other hints: its most "
+               "probable chroma bins, shown at this pixel's brightness (as ideepcolor suggests colours).")
+    chosen = None
+    for i, (col, (prob, rgb)) in enumerate(zip(st.columns(len(likely)), likely)):
+        col.image(np.full((40, 40, 3), rgb, np.uint8), caption=f"{prob:.0%}", width=40)
+        if col.button("Use", key=f"guide_likely_{sel}_{i}_{guide.rgb_to_hex(rgb)}"):
+            chosen = list(rgb)
+    return chosen
 
 
 def _display_size(height: int, width: int) -> tuple[int, int]:

@@ -75,3 +75,56 @@ def test_without_unet_weights_the_page_says_so_and_shows_levin(app_env, monkeypa
     assert not any(c.startswith("U-Net") for img in at.image for c in img.captions)
     assert result_caption(at).startswith("Levin et al. 2004 · 0 hint(s)")
     assert at.session_state["guide_unet_result"] is None
+
+
+def test_colour_choice_from_what_the_unet_finds_likely(with_unet):
+    import io
+
+    from PIL import Image
+
+    from app_fixtures import colour_png
+    from app_support import guide
+
+    at = upload_photo(start())
+    upload(at, "guide_hints_upload", "h.json", hints_json([(48, 36, [40, 90, 220]), (10, 40, [0, 0, 0])]),
+           "application/json")
+    assert at.session_state["guide_state"]["selected"] == 1  # the last hint loaded
+    at.radio(key="guide_colour_way").set_value("What the U-Net finds likely here").run()
+    assert not at.exception, [e.value for e in at.exception]
+    likely = at.session_state["guide_likely"]
+    probs = [p for p, _ in likely]
+    assert 2 <= len(likely) <= 6 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-9
+    photo = np.asarray(Image.open(io.BytesIO(colour_png((48, 64), 0))).convert("RGB"), np.float64) / 255
+    y_pixel = guide.grey_luma(photo)[40, 10, 0]
+    for _, rgb in likely:  # each swatch has the pixel's own brightness
+        assert abs(guide.grey_luma(np.array(rgb, np.float64) / 255)[0] - y_pixel) <= 1 / 255
+    swatches = [c for img in at.image for c in img.captions if c.endswith("%")]
+    assert swatches == [f"{p:.0%}" for p in probs]
+    levin_before = result_caption(at)
+    _, top = likely[0]
+    at.button(key=f"guide_likely_1_0_{guide.rgb_to_hex(top)}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["guide_state"]["points"][1]["rgb"] == list(top)
+    assert result_caption(at) != levin_before  # the hint's new colour coloured the result
+
+
+def test_likely_colours_follow_a_nearby_hint(with_unet):
+    """The distribution is the U-Net's given the other hints: a red hint next to the pixel of a flat
+    grey photo makes red there more likely."""
+    from app_support import guide
+    from colourise_core import hints as hints_mod
+    from colourise_core.colour import rgb_to_yuv
+    from colourise_core.weights import load_pretrained
+
+    net = load_pretrained("unet", "general")
+    y_full = np.full((48, 64, 1), 0.5, np.float32)
+    red = [220, 60, 30]
+    target = hints_mod.hint_uv(tuple(red))
+
+    def redness(points):
+        likely = guide.unet_likely(net, y_full, points, 2, 30, 20, top=20)
+        # the probability of the likely colours on the hint's side of grey (chroma towards its chroma)
+        return sum(p for p, rgb in likely if rgb_to_yuv(np.array(rgb) / 255.0)[1:] @ target > 0)
+
+    alone, helped = redness([]), redness([{"x": 31, "y": 20, "rgb": red}])
+    assert alone < 0.2 and helped > 0.8, (alone, helped)  # measured: 0.017 alone, 0.972 with the red hint
