@@ -282,13 +282,20 @@ def _reference_mode(picked, y_full: np.ndarray) -> None:
     y_disp = imageio.resize_float(y_full, (dh, dw))
     ref_small = imageio.resize_float(ref.rgb, views.fit_side(*ref.rgb.shape[:2], DISPLAY_SIDE))
     result = memo.get("guide_welsh", (picked.digest, ref.digest), lambda: classic.welsh_colourise(y_disp, ref_small), keep=2)
-    a, b, c = st.columns(3)
+    a, b, c, d = st.columns(4)
     a.image(colour.to_uint8(np.repeat(y_disp, 3, -1)), caption="The grey photo", width="stretch")
     b.image(views.for_display(ref.rgb, DISPLAY_SIDE), caption=f"Reference: {up.name}", width="stretch")
     caption = "Welsh et al. 2002"
     if picked.is_colour:
         caption += f" · PSNR {metrics.psnr(result, imageio.resize_float(picked.rgb, (dh, dw))):.2f} dB against the original"
     c.image(colour.to_uint8(result), caption=caption, width="stretch")
+    with d:  # the learned model beside it, automatic (no hints, no reference)
+        unet = _unet_result(picked, y_full, [], 0, (dh, dw))
+        if unet is not None:
+            caption = "U-Net, automatic (no hints)"
+            if picked.is_colour:
+                caption += f" · PSNR {metrics.psnr(unet, imageio.resize_float(picked.rgb, (dh, dw))):.2f} dB"
+            st.image(colour.to_uint8(unet), caption=caption, width="stretch")
     stem = picked.name.rsplit(".", 1)[0]
     st.download_button("Download the result (PNG, full size)", key="guide_download_welsh", icon=":material/download:",
                        data=lambda: guide.png_of(classic.welsh_colourise(y_full, ref_small), picked.loaded.alpha),

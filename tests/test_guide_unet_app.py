@@ -128,3 +128,18 @@ def test_likely_colours_follow_a_nearby_hint(with_unet):
 
     alone, helped = redness([]), redness([{"x": 31, "y": 20, "rgb": red}])
     assert alone < 0.2 and helped > 0.8, (alone, helped)  # measured: 0.017 alone, 0.972 with the red hint
+
+
+def test_reference_mode_shows_the_unet_beside_welsh(with_unet):
+    from app_fixtures import colour_png
+    from colourise_core.colour import rgb_to_yuv
+
+    at = upload_photo(start())
+    at.radio(key="guide_mode").set_value("A reference photo").run()
+    upload(at, "guide_reference", "ref.png", colour_png((40, 50), seed=3))
+    captions = [c for img in at.image for c in img.captions]
+    assert any(c.startswith("Welsh et al. 2002") for c in captions)
+    assert any(c.startswith("U-Net, automatic (no hints) · PSNR") for c in captions), captions
+    unet = np.array(at.session_state["guide_unet_result"], np.float64)
+    assert unet.shape[:2] == (48, 64)  # reference mode shows the photo at its size up to DISPLAY_SIDE
+    assert np.abs(rgb_to_yuv(unet)[..., 1:]).mean() > 0.01  # coloured, not the grey photo
