@@ -115,7 +115,8 @@ def test_compare_upload_colour_image_shows_metrics_and_render_size():
     assert "Original" in captions(at)
     assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}
     scored = [m.value for m in at.markdown if "PSNR" in m.value and "UV MSE" in m.value]
-    assert len(scored) == 5  # the grey baseline, the dissertation's three models and the U-Net (set "general")
+    assert len(scored) == 4  # the grey baseline and the dissertation's three models
+    assert any("pick a weight set with a U-Net" in i.value for i in at.info)  # the tiny weights have no U-Net set
     assert any("Saw 32 x 32 px" in c.value for c in at.caption)
     at.select_slider(key="compare_render").set_value(128).run()
     seen = [c.value for c in at.caption if c.value.startswith("Saw ")]
