@@ -146,7 +146,8 @@ def page() -> None:
     with st.spinner("Loading the models..."):
         loaded = loader.load_many(MODELS, source, runtime)  # in parallel
         for model in MODELS:  # a model the chosen set lacks (the U-Net beside a dissertation set): the set that has it
-            other = weights_choice.with_model(model, source) if model not in loaded else None
+            lacking = model not in loaded and model not in DISSERTATION_FAMILIES  # the dissertation's: the chosen set's only
+            other = weights_choice.with_model(model, source) if lacking else None
             if other is not None:
                 loaded.update(loader.load_many((model,), other, runtime))
     nets = {m: v for m, v in loaded.items() if not isinstance(v, BaseException)}

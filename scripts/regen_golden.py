@@ -2,6 +2,7 @@
 
     python scripts/regen_golden.py            # recompute expected.npz from the shipped weights
     python scripts/regen_golden.py --images   # (once) also redraw/cut the committed images
+    python scripts/regen_golden.py --sets general   # only these weight sets; the other entries kept as they are
 
 Run it when the shipped weights change on purpose (a retrained set, a new family in
 tests/golden_cases.py CASES), look at the figures it prints (hue accuracy, UV MSE beside grey),
@@ -81,13 +82,15 @@ def write_images() -> None:
             print(f"{target.name} <- {archive}:{name}")
 
 
-def compute() -> dict[str, np.ndarray]:
-    """Expected pooled UV per (set, model), and the figures to read before committing."""
+def compute(sets=None) -> dict[str, np.ndarray]:
+    """Expected pooled UV per (set, model) (of `sets` only, when given), and the figures to read before committing."""
     from colourise_core import colour, inference, metrics, weights
     from colourise_core.data.shapes import hue_accuracy
 
     out = {}
     for set_name, group, model_name in g.all_cases():
+        if sets and set_name not in sets:
+            continue
         model = weights.load_pretrained(model_name, set_name, weights_dir=g.WEIGHTS_DIR)
         pooled, hue, mse, grey = [], [], [], []
         for image in g.group_images(group):
@@ -109,10 +112,14 @@ def compute() -> dict[str, np.ndarray]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", action="store_true", help="also redraw the Shape Set images and cut the photos")
+    parser.add_argument("--sets", nargs="+", choices=list(g.CASES), help="regenerate only these weight sets' entries")
     args = parser.parse_args(argv)
     if args.images:
         write_images()
-    expected = compute()
+    expected = compute(args.sets)
+    if args.sets:  # the other sets' entries stay exactly as committed; stale keys of these sets go
+        kept = {k: v for k, v in g.load_expected().items() if k.split("/")[0] not in args.sets}
+        expected = {**kept, **expected}
     with atomic.replacing(g.EXPECTED, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **expected)
     print(f"wrote {g.EXPECTED.relative_to(REPO)} ({g.EXPECTED.stat().st_size} bytes, {len(expected)} arrays)")

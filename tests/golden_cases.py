@@ -35,6 +35,7 @@ CASES = {
     "cifar10": ("cifar10", ("cnn", "cgan", "cvae")),
     "faces": ("faces", ("cnn", "cgan", "cvae")),
     "imagenette": ("imagenette", ("cnn", "cgan", "cvae")),
+    "general": ("photos", ("unet",)),  # U-Net: UV MSE 0.00365 vs grey 0.00318 here, above grey (manifest: 0.91-0.98 x grey): fixture only
 }
 
 # Shape Set hue accuracy floors (the share of shape pixels given their shape's hue), each a little
@@ -87,7 +88,10 @@ def beats_grey(set_name: str, model: str) -> bool:
     """Whether the manifest's test metrics of this model beat grey's UV MSE by GREY_MARGIN."""
     entry = json.loads((WEIGHTS_DIR / "manifest.json").read_text())["sets"][set_name]["models"][model]
     m = entry.get("metrics") or {}
-    return "uv_mse" in m and m["uv_mse"] < GREY_MARGIN * m["baseline"]["uv_mse"]
+    if "uv_mse" in m:  # one test split: {"uv_mse", "baseline": {"uv_mse"}, ...}
+        return m["uv_mse"] < GREY_MARGIN * m["baseline"]["uv_mse"]
+    splits = [v for v in m.values() if isinstance(v, dict) and "model" in v and "grey" in v]  # per held-out split
+    return bool(splits) and all(v["model"]["uv_mse"] < GREY_MARGIN * v["grey"]["uv_mse"] for v in splits)
 
 
 def all_cases() -> list[tuple[str, str, str]]:

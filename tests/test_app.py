@@ -7,15 +7,21 @@ it with COLOURISE_WEIGHTS_DIR and gets its own COLOURISE_APP_RUNS_DIR.
 
 from __future__ import annotations
 
+import io
+import json
 import time
+import zipfile
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 import pytest
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from app_fixtures import colour_png, make_tiny_weights, shapes_zip  # noqa: E402
+from app_fixtures import DownloadRecorder, colour_png, make_tiny_weights, shapes_zip  # noqa: E402
 
 TIMEOUT = 180  # seconds per script run: TensorFlow and the first model loads take a while on a CPU
 
@@ -25,9 +31,13 @@ def tiny_weights(tmp_path_factory) -> Path:
     return make_tiny_weights(tmp_path_factory.getbasetemp() / "tiny_weights")  # shared with test_app_e2e.py
 
 
+DOWNLOADS = DownloadRecorder()  # the last AppTest run's media files: a download button's bytes
+
+
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path, tiny_weights):
-    """Tiny weights, a private runs folder, no dataset archives."""
+    """Tiny weights, a private runs folder, no dataset archives; download bytes recorded."""
+    DOWNLOADS.install(monkeypatch)
     monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tiny_weights))
     monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
@@ -105,7 +115,8 @@ def test_compare_upload_colour_image_shows_metrics_and_render_size():
     assert "Original" in captions(at)
     assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}
     scored = [m.value for m in at.markdown if "PSNR" in m.value and "UV MSE" in m.value]
-    assert len(scored) == 5  # the grey baseline, the dissertation's three models and the U-Net (set "general")
+    assert len(scored) == 4  # the grey baseline and the dissertation's three models
+    assert any("pick a weight set with a U-Net" in i.value for i in at.info)  # the tiny weights have no U-Net set
     assert any("Saw 32 x 32 px" in c.value for c in at.caption)
     at.select_slider(key="compare_render").set_value(128).run()
     seen = [c.value for c in at.caption if c.value.startswith("Saw ")]
@@ -205,11 +216,20 @@ def test_retrain_one_epoch_then_the_run_is_on_compare(tmp_path):
     assert (run / "model.weights.h5").is_file() and (run / "spec.json").is_file()
     options = at.sidebar.selectbox(key="sidebar_weights").options
     assert any(o.startswith("my run: tiny (CNN, shapes, 1 ep.)") for o in options)
-    assert any(b.key == "retrain_download_tiny" for b in at.get("download_button"))
+    data, name = DOWNLOADS.bytes_of(at, "retrain_download_tiny")  # the zip a click gives
+    assert name == "tiny.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = set(zf.namelist())
+        assert {"tiny/spec.json", "tiny/train_config.json", "tiny/history.json", "tiny/state.json",
+                "tiny/model.weights.h5"} <= names and all(n.startswith("tiny/") for n in names)
+        assert zf.read("tiny/model.weights.h5") == (run / "model.weights.h5").read_bytes()
+        assert json.loads(zf.read("tiny/history.json"))[0]["epoch"] == 1
     at.sidebar.selectbox(key="sidebar_weights").set_value(f"run:{run}").run()
     switch_page(at, "compare")
     assert set(model_captions(at)) == {"CNN"}  # a run holds one model; the others say so
-    assert sum("Not in my run: tiny" in i.value for i in at.info) == 2
+    infos = [i.value for i in at.info if i.value.startswith("Not in my run: tiny")]
+    missing = {m for m in ("CNN", "CGAN", "CVAE", "U-Net") if any(f"with a {m} in the sidebar" in i for i in infos)}
+    assert len(infos) == 3 and missing == {"CGAN", "CVAE", "U-Net"}, infos  # tiny weights have no U-Net set either
 
 
 def test_two_sessions_train_into_separate_folders(tmp_path):
@@ -302,3 +322,53 @@ def test_compare_resizes_images_over_the_app_pixel_limit(monkeypatch):
     assert any("works on a 141 x 70 copy" in w.value for w in at.warning)
     assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}
     assert any("colourised at 141 x 70 px" in c.value for c in at.caption)
+
+
+def test_compare_downloads_are_the_colourisations(tiny_weights):
+    """Each model's PNG download, decoded, is the library's colourisation of the upload (within one
+    level), and the grid's tiles are the grey input and the models' results."""
+    from colourise_core import colour, inference, weights
+
+    at = start()
+    at.radio(key="compare_source").set_value("Upload").run()
+    data = colour_png((48, 64))
+    upload(at, "compare_upload", "colour.png", data)
+    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32) / 255.0
+    grey = colour.to_uint8(colour.rgb_to_y(rgb).repeat(3, -1)).astype(int)
+    results = {}
+    for model in ("cnn", "cgan", "cvae"):
+        png, name = DOWNLOADS.bytes_of(at, f"compare_download_{model}")
+        assert name == f"colour-{model}.png"
+        got = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        net = weights.load_pretrained(model, "imagenette", weights_dir=tiny_weights)
+        want = colour.to_uint8(inference.colourise(data, net)).astype(int)
+        assert got.shape == (48, 64, 3) and np.abs(got - want).max() <= 1, model
+        assert np.abs(got - grey).max() > 2  # a colourisation, not the grey input
+        results[model] = got
+    png, name = DOWNLOADS.bytes_of(at, "compare_download_grid")
+    grid = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert name == "colour-grid.png" and grid.shape[0] == 28 + 48  # caption strip + tiles at the input's height
+    tiles = [grid[28:, i * (64 + 4): i * (64 + 4) + 64] for i in range(5)]  # grey, original, CNN, CGAN, CVAE
+    assert np.abs(tiles[0] - grey).max() <= 1
+    assert np.abs(tiles[1] - np.rint(rgb * 255)).max() <= 1
+    for tile, model in zip(tiles[2:], ("cnn", "cgan", "cvae")):
+        assert np.abs(tile - results[model]).max() <= 1, model
+
+
+def test_retrain_failure_is_shown_and_the_page_recovers(monkeypatch):
+    """A training that raises shows "Training failed: <the error>" and leaves no run behind."""
+    from colourise_core import training
+
+    def broken(config, out_dir, callbacks=(), resume=False):
+        raise RuntimeError("disk quota exceeded while writing the checkpoint")
+
+    monkeypatch.setattr(training, "train", broken)
+    at = configure_tiny_run(start("retrain"), "doomed")
+    at.button(key="retrain_start").click().run()
+    wait_for(at, finished)
+    errors = [e.value for e in at.error]
+    assert any(e == "Training failed: RuntimeError: disk quota exceeded while writing the checkpoint" for e in errors), errors
+    assert not any("is ready" in s.value for s in at.success)
+    assert at.session_state["retrain_job"].progress().status == "failed"
+    assert not any(o.startswith("my run: doomed") for o in at.sidebar.selectbox(key="sidebar_weights").options)
+    assert not at.button(key="retrain_start").disabled  # the user can start again
