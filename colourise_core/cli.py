@@ -198,7 +198,7 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     arg("--classes", nargs="+", default=None)
     arg("--epochs", type=argcheck.int_in(1, 100_000), default=10, help="1..100000")
     arg("--batch-size", type=argcheck.int_in(1, 65_536), default=None, help="1..65536")
-    arg("--learning-rate", type=argcheck.float_in(0.0, 10.0, low_open=True), default=None, help="(0, 10]")
+    arg("--learning-rate", type=argcheck.float_in(0.0, 10.0), default=None, help="[0, 10] (0 keeps the weights: a check)")
     arg("--resolution", type=argcheck.int_in(16, 4096), default=None, help="32, 64 or 128 for the dissertation's models; unet: any multiple of 16 (16..4096)")
     arg("--augment", type=yes_no, metavar="yes|no", default=None)
     arg("--dropout", type=argcheck.float_in(0.0, 1.0, high_open=True), default=None, help="[0, 1)")

@@ -62,8 +62,9 @@ def models_in(weights: str, names, weights_dir=None) -> tuple[str, ...]:
 
     from colourise_core import weights as weights_mod
     from colourise_core.errors import WeightsError
+    from colourise_core.run_folder import RunFolder
 
-    run_spec = Path(weights) / weights_mod.RUN_SPEC
+    run_spec = RunFolder(weights).spec_file
     if run_spec.is_file():
         try:
             return tuple(n for n in names if n == json.loads(run_spec.read_text()).get("model"))

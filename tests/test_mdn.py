@@ -259,6 +259,6 @@ def test_cli_mdn_flag_defaults_to_eight_components():
     from colourise_core import cli
 
     args = cli.build_parser().parse_args(["train", "--model", "cvae", "--dataset", "shapes", "--mdn"])
-    assert args.mdn == 8
+    assert args.mdn_components == 8
     args = cli.build_parser().parse_args(["train", "--model", "cvae", "--dataset", "shapes", "--mdn", "3", "--free-bits", "0.5"])
-    assert (args.mdn, args.free_bits) == (3, 0.5)
+    assert (args.mdn_components, args.free_bits) == (3, 0.5)
