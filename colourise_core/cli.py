@@ -218,6 +218,9 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     arg("--grad-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="CVAE: weight of the chroma-gradient term")
     arg("--free-bits", type=argcheck.float_in(0.0, 1e3), default=None, help="CVAE: KL nats per latent dimension not charged")
     arg("--kl-anneal-steps", type=argcheck.int_in(0), default=None, help="CVAE: steps over which the KL weight ramps from 0 to 1")
+    arg("--conditional-discriminator", action="store_true", default=None,
+        help="CGAN: the discriminator sees Y beside UV (pix2pix); default: UV only, as the dissertation")
+    arg("--l1-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="CGAN: add w * mean |UV - UV_true| to the generator loss (pix2pix: 100)")
     arg("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
     arg("--limit", type=argcheck.int_in(1), default=None, help="train on a seeded subset of N >= 1 images")
     arg("--val-limit", type=argcheck.int_in(1), default=1000, help=">= 1")

@@ -62,6 +62,8 @@ class TrainConfig:
     grad_weight: float | None = None  # CVAE only: chroma-gradient term weight; None: off
     free_bits: float | None = None  # CVAE only: KL nats per dimension not charged; None: off
     kl_anneal_steps: int | None = None  # CVAE only: KL weight ramp 0 -> 1 in steps; None: off
+    conditional_discriminator: bool | None = None  # CGAN only: D sees Y beside UV (pix2pix); None: off (4.2)
+    l1_weight: float | None = None  # CGAN only: G loss += w * mean |UV - UV_true| (pix2pix: 100); None: 0
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)

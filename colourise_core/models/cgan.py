@@ -17,6 +17,11 @@ Two implementations of that step, one place (`CGAN.train_batch`):
                  reused by its update (a CPU step is ~1.2-1.3x faster than three train_on_batch).
     other        (JAX, torch) ordinary compiled Keras models driven by `train_on_batch`: the
                  discriminator, and the combined model generator -> frozen discriminator.
+
+Options past the dissertation (the field's later fixes; off by default, so the shipped weights'
+specs are unchanged): a conditional discriminator that sees Y beside UV (N, H, W, 3), so it can
+judge whether a colour fits its shape, and an L1 term in the generator's loss (pix2pix: Isola et
+al., "Image-to-Image Translation with Conditional Adversarial Networks", CVPR 2017, used 100).
 """
 
 from __future__ import annotations
@@ -25,11 +30,12 @@ import dataclasses
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
 from colourise_core.models import cnn
 from colourise_core.models.family import Family, layout
 
+OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 _DISC_FILTERS = {32: (32, 64, 128, 256), 64: (16, 32, 64, 128, 256), 128: (16, 32, 64, 128, 256, 256)}
 
 
@@ -37,6 +43,9 @@ _DISC_FILTERS = {32: (32, 64, 128, 256), 64: (16, 32, 64, 128, 256), 128: (16, 3
 class CGANConfig:
     resolution: int = 32  # training image size; picks the generator's layout
     disc_filters: tuple = _DISC_FILTERS[32]  # stride-2 convs of the discriminator, down to 2x2
+    # Options (pix2pix); a field at its default is left out of the spec, so older specs still match.
+    conditional_discriminator: bool = dataclasses.field(default=False, metadata=OPTION)  # D sees Y beside UV
+    l1_weight: float = dataclasses.field(default=0.0, metadata=OPTION)  # G loss += w * mean |UV - UV_true| (pix2pix: 100)
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "CGANConfig":
@@ -71,13 +80,36 @@ class CGAN(keras.Model):
     colourise_name = "cgan"
     fused_step = True  # TensorFlow: the step as one compiled function (False: the train_on_batch path)
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, resolution: int, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, resolution: int,
+                 conditional: bool = False, l1_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.resolution = resolution
+        self.conditional, self.l1_weight = bool(conditional), float(l1_weight)
         y = keras.Input(shape=(resolution, resolution, 1))  # shares the two networks' layers
-        self._held = _Untracked(keras.Model(y, discriminator(generator(y)), name="combined"))
+        uv = generator(y)  # (N, R, R, 2)
+        p = discriminator(self.disc_input(y, uv))  # (N, 1)
+        outputs = [p, uv] if self.l1_weight else p  # the L1 term is a loss on the generator's UV
+        self._held = _Untracked(keras.Model(y, outputs, name="combined"))
+
+    def disc_input(self, y, uv):
+        """What the discriminator sees: UV (N, H, W, 2), or Y beside UV (N, H, W, 3) when conditional."""
+        return ops.concatenate([y, uv], axis=-1) if self.conditional else uv
+
+    def generator_loss(self, p_fake, generated, uv):
+        """The generator's loss: BCE of the discriminator's P(real) against 1 (4.2.3), plus
+        l1_weight * mean |UV - UV_true| when the L1 option is on (pix2pix).
+
+        Args:
+            p_fake: (N, 1) the discriminator's output on the generated UV.
+            generated: (N, H, W, 2) the generator's UV.
+            uv: (N, H, W, 2) the true UV.
+        """
+        loss = self.loss_fn(ops.ones_like(p_fake), p_fake)
+        if self.l1_weight:  # a Keras loss, so it is scaled per replica like the BCE under tf.distribute
+            loss = loss + self.l1_weight * keras.losses.MeanAbsoluteError()(ops.cast(uv, generated.dtype), generated)
+        return loss
 
     def combined(self) -> keras.Model:
         """Generator -> discriminator, compiled with the generator's optimizer."""
@@ -99,7 +131,14 @@ class CGAN(keras.Model):
         self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
         self.__dict__.pop("_tf_step_fn", None)  # a new compile: a new step
         self.discriminator.compile(optimizer=d_optimizer, loss=loss_fn)
-        self.combined().compile(optimizer=g_optimizer, loss=loss_fn)
+        if self.l1_weight:  # outputs (P(real), UV): BCE + l1_weight * MAE (mean over pixels and channels)
+            self.combined().compile(optimizer=g_optimizer, loss=[loss_fn, keras.losses.MeanAbsoluteError()],
+                                    loss_weights=[1.0, self.l1_weight])
+        else:
+            self.combined().compile(optimizer=g_optimizer, loss=loss_fn)
+
+    def _combined_targets(self, real, uv):
+        return [real, uv] if self.l1_weight else real
 
     def train_batch(self, y: np.ndarray, uv: np.ndarray) -> dict:
         """One CGAN step on a batch (4.2.3).
@@ -108,7 +147,7 @@ class CGAN(keras.Model):
             y: (N, H, W, 1) luma.
             uv: (N, H, W, 2) true chroma.
         Returns:
-            {"d_loss": real + fake BCE, "g_loss": the generator's BCE through the discriminator}.
+            {"d_loss": real + fake BCE, "g_loss": the generator's loss (`generator_loss`)}.
         """
         if self.fused_step and keras.backend.backend() == "tensorflow":
             d_real, d_fake, g_loss = self._tf_step()(y, uv)
@@ -116,11 +155,12 @@ class CGAN(keras.Model):
         n = len(y)
         real, fake = np.ones((n, 1), "float32"), np.zeros((n, 1), "float32")
         generated = self._training_mode().predict_on_batch(y)  # (N, H, W, 2)
+        d_in = lambda c: np.concatenate([y, c], axis=-1) if self.conditional else c  # noqa: E731
         self.discriminator.trainable = True
-        d_real = self.discriminator.train_on_batch(uv, real)
-        d_fake = self.discriminator.train_on_batch(generated, fake)
+        d_real = self.discriminator.train_on_batch(d_in(uv), real)
+        d_fake = self.discriminator.train_on_batch(d_in(generated), fake)
         self.discriminator.trainable = False  # frozen inside the combined model
-        g_loss = self.combined().train_on_batch(y, real)
+        g_loss = self.combined().train_on_batch(y, self._combined_targets(real, uv), return_dict=True)["loss"]
         self.discriminator.trainable = True
         return {"d_loss": float(d_real) + float(d_fake), "g_loss": float(g_loss)}
 
@@ -136,7 +176,7 @@ class CGAN(keras.Model):
             return self._tf_step_fn
         import tensorflow as tf
 
-        gen, disc, loss_fn = self.generator, self.discriminator, self.loss_fn
+        gen, disc, loss_fn, d_in = self.generator, self.discriminator, self.loss_fn, self.disc_input
         for optimizer, net in ((self.d_optimizer, disc), (self.g_optimizer, gen)):
             if not optimizer.built:  # slots made here, not inside the traced function
                 optimizer.build(net.trainable_variables)
@@ -152,10 +192,10 @@ class CGAN(keras.Model):
             real = tf.ones((tf.shape(y)[0], 1))
             with tf.GradientTape() as g_tape:
                 generated = gen(y, training=True)  # (N, H, W, 2), kept on the tape for the generator
-            d_real = d_update(uv, real)
-            d_fake = d_update(tf.stop_gradient(generated), tf.zeros_like(real))
-            with g_tape:
-                g_loss = loss_fn(real, disc(generated, training=True))  # through the updated discriminator
+            d_real = d_update(d_in(y, uv), real)
+            d_fake = d_update(d_in(y, tf.stop_gradient(generated)), tf.zeros_like(real))
+            with g_tape:  # through the updated discriminator (+ the L1 term when on)
+                g_loss = self.generator_loss(disc(d_in(y, generated), training=True), generated, uv)
             self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, gen.trainable_variables), gen.trainable_variables))
             return d_real, d_fake, g_loss
 
@@ -167,13 +207,16 @@ class CGAN(keras.Model):
         n = len(y)
         real, fake = np.ones((n, 1), "float32"), np.zeros((n, 1), "float32")
         generated = self.generator.predict_on_batch(y)
-        d_loss = self.discriminator.test_on_batch(uv, real) + self.discriminator.test_on_batch(generated, fake)
-        return {"d_loss": float(d_loss), "g_loss": float(self.combined().test_on_batch(y, real))}
+        d_in = lambda c: np.concatenate([y, c], axis=-1) if self.conditional else c  # noqa: E731
+        d_loss = self.discriminator.test_on_batch(d_in(uv), real) + self.discriminator.test_on_batch(d_in(generated), fake)
+        g_loss = self.combined().test_on_batch(y, self._combined_targets(real, uv), return_dict=True)["loss"]
+        return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
 
 
 def build_discriminator(config: CGANConfig) -> keras.Model:
-    """UV (N, R, R, 2) -> P(real) (N, 1)."""
-    uv = keras.Input(shape=(config.resolution, config.resolution, 2), name="uv")
+    """UV (N, R, R, 2) -> P(real) (N, 1); conditional: Y beside UV (N, R, R, 3) -> P(real)."""
+    channels = 3 if config.conditional_discriminator else 2
+    uv = keras.Input(shape=(config.resolution, config.resolution, channels), name="uv")
     x = uv
     for i, f in enumerate(config.disc_filters):  # (N, R / 2^(i+1), R / 2^(i+1), f)
         x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"d_conv{i}")(x)
@@ -189,7 +232,8 @@ def build(config: CGANConfig = CGANConfig()) -> CGAN:
         A built `CGAN`; `model(y)` gives UV, `model.train_batch` trains it once compiled.
     """
     gen_config = cnn.CNNConfig.for_resolution(config.resolution, dropout=0.0, batch_norm=True)
-    model = CGAN(cnn.build(gen_config, name="generator"), build_discriminator(config), config.resolution, name="cgan")
+    model = CGAN(cnn.build(gen_config, name="generator"), build_discriminator(config), config.resolution,
+                 conditional=config.conditional_discriminator, l1_weight=config.l1_weight, name="cgan")
     model(np.zeros((1, config.resolution, config.resolution, 1), "float32"))  # build
     return model
 
@@ -202,6 +246,7 @@ class CGANFamily(Family):
     defaults = dict(batch_size=512, learning_rate=2e-4, beta_1=0.5, augment=False)
     monitor = "val_g_loss"
     average_logs = True  # train_batch returns this batch's losses
+    train_options = ("conditional_discriminator", "l1_weight")
 
     def build(self, config: CGANConfig) -> CGAN:
         return build(config)
@@ -232,11 +277,12 @@ class CGANFamily(Family):
         if training:
             d_real, d_fake, g_loss = model._tf_step().python_function(y, target)
             return {"d_loss": (d_real + d_fake) * n, "g_loss": g_loss * n}
-        gen, disc, bce = model.generator, model.discriminator, model.loss_fn
+        gen, disc, bce, d_in = model.generator, model.discriminator, model.loss_fn, model.disc_input
         fake = gen(y, training=False)  # (N, H, W, 2)
+        p_fake = disc(d_in(y, fake), training=False)  # (N, 1)
         real = tf.ones((tf.shape(y)[0], 1))
-        d = bce(real, disc(target, training=False)) + bce(tf.zeros_like(real), disc(fake, training=False))
-        return {"d_loss": d * n, "g_loss": bce(real, disc(fake, training=False)) * n}
+        d = bce(real, disc(d_in(y, target), training=False)) + bce(tf.zeros_like(real), p_fake)
+        return {"d_loss": d * n, "g_loss": model.generator_loss(p_fake, fake, target) * n}
 
     def epoch_logs(self, logs):
         return {**logs, "loss": logs["g_loss"]} if "g_loss" in logs else logs
