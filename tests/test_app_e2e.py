@@ -35,7 +35,7 @@ def test_browser_and_playwright_are_there():
 RESULT_TIMEOUT_MS = 180_000  # a cold server imports TensorFlow and builds three models
 PAGES = {"compare": "", "diversity": "diversity", "shape_set": "shape_set", "retrain": "retrain",
          "ill_posed": "ill_posed"}
-TITLES = {"compare": "Compare the CNN, CGAN and CVAE", "diversity": "CVAE diversity", "shape_set": "Shape Set",
+TITLES = {"compare": "Compare the dissertation's CNN, CGAN and CVAE with a U-Net", "diversity": "CVAE diversity", "shape_set": "Shape Set",
           "retrain": "Retrain", "ill_posed": "Why is colourisation ill-posed?"}
 
 
