@@ -233,3 +233,20 @@ class DownloadRecorder:
         name = url.rsplit("/", 1)[-1]
         stored = self.manager._storage.get_file(name)  # MemoryMediaFileStorage: the bytes served for the URL
         return stored.content, stored.filename
+
+
+def set_app_env(monkeypatch, tmp_path: Path, weights_dir: Path | None = None) -> None:
+    """Point the app at `weights_dir` (default: an empty folder), a private runs folder and no datasets."""
+    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(weights_dir or tmp_path / "no-weights"))
+    monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
+
+
+def run_app(only=None):
+    """The app's router, as `streamlit run app.py` runs it; `only` routes to that page alone.
+
+    AppTest.from_function runs this function's own source as the script, so it imports inside.
+    """
+    import app
+
+    app.main(only)

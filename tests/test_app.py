@@ -19,9 +19,9 @@ from PIL import Image
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest   # noqa: E402
 
-from app_fixtures import DownloadRecorder, colour_png, make_tiny_weights, shapes_zip  # noqa: E402
+from app_fixtures import DownloadRecorder, colour_png, make_tiny_weights, run_app, set_app_env, shapes_zip  # noqa: E402
 
 TIMEOUT = 180  # seconds per script run: TensorFlow and the first model loads take a while on a CPU
 
@@ -38,16 +38,9 @@ DOWNLOADS = DownloadRecorder()  # the last AppTest run's media files: a download
 def app_env(monkeypatch, tmp_path, tiny_weights):
     """Tiny weights, a private runs folder, no dataset archives; download bytes recorded."""
     DOWNLOADS.install(monkeypatch)
-    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tiny_weights))
-    monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
+    set_app_env(monkeypatch, tmp_path, tiny_weights)
 
 
-def run_app(only=None):
-    """The app's router, as `streamlit run app.py` runs it; `only` routes to that page alone."""
-    import app
-
-    app.main(only)
 
 
 def start(page: str | None = None) -> AppTest:

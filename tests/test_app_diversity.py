@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest   # noqa: E402
 
-from app_fixtures import RESOLUTION, make_tiny_weights  # noqa: E402
+from app_fixtures import RESOLUTION, make_tiny_weights, run_app, set_app_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 600  # seconds per script run: generous, the page draws 8 samples and a 7-point curve
@@ -61,16 +61,9 @@ def mdn_weights(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path, mdn_weights):
     """As tests/test_app.py's app_env, with the MDN weights folder."""
-    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(mdn_weights))
-    monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
+    set_app_env(monkeypatch, tmp_path, mdn_weights)
 
 
-def run_app(only=None):
-    """The app's router, as `streamlit run app.py` runs it; `only` routes to that page alone."""
-    import app
-
-    app.main(only)
 
 
 def start() -> AppTest:

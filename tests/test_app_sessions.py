@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest   # noqa: E402
 
-from app_fixtures import shapes_zip  # noqa: E402
-from app_support import sessions  # noqa: E402
+from app_fixtures import run_app, set_app_env, shapes_zip  # noqa: E402
+from app_support import sessions   # noqa: E402
 from test_data_policy import bomb_png, colour_png, no_big_decode  # noqa: E402,F401 - a fixture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,16 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path):
     """A private runs folder, no weights, no datasets."""
-    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tmp_path / "no-weights"))
-    monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
+    set_app_env(monkeypatch, tmp_path)
 
 
-def run_app(only=None):
-    """The app's router, as `streamlit run app.py` runs it; `only` routes to that page alone."""
-    import app
-
-    app.main(only)
 
 
 def retrain() -> AppTest:

@@ -12,24 +12,18 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest   # noqa: E402
 
-from app_fixtures import colour_png  # noqa: E402
+from app_fixtures import colour_png, run_app, set_app_env  # noqa: E402
 
 TIMEOUT = 120
 
 
 @pytest.fixture(autouse=True)
 def app_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tmp_path / "no-weights"))
-    monkeypatch.setenv("COLOURISE_APP_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("COLOURISE_DATA_DIR", str(tmp_path / "no-datasets"))
+    set_app_env(monkeypatch, tmp_path)
 
 
-def run_app(only=None):
-    import app
-
-    app.main(only)
 
 
 def start() -> AppTest:
