@@ -166,23 +166,13 @@ def unet_likely(model, y_full: np.ndarray, points: list[dict], radius: int, x: i
     Returns:
         [(probability, (r, g, b))], most probable first.
     """
-    import keras
-
     from colourise_core import models
-    from colourise_core.models import chroma
 
-    fam = models.family_of(model)
     y_small, maps = _unet_inputs(model, y_full, points, radius)
-    xin = np.concatenate([y_small, np.zeros(y_small.shape[:-1] + (3,), np.float32)], -1) if maps is None else \
-        np.concatenate([y_small, maps[0] * maps[1], maps[1]], -1).astype(np.float32)
-    xin[..., :1] -= 0.5  # the bare network takes centred Y (as unet's predict_uv)
-    logits = np.asarray(fam.run_graph(model, "logits", xin))[0]  # (h/4, w/4, Q)
+    probs = models.family_of(model).chroma_probabilities(model, y_small, maps)[0]  # (h/4, w/4, Q)
     H, W = y_full.shape[:2]
-    gh, gw = logits.shape[:2]
-    cell = logits[min(gh - 1, y * gh // H), min(gw - 1, x * gw // W)].astype(np.float64)
-    alpha = float(keras.ops.convert_to_numpy(model.decode)[1])
-    log_p = chroma.log_softmax_np(cell - alpha * np.log(model.bin_weights()))
-    p = np.exp(log_p)
+    gh, gw = probs.shape[:2]
+    p = probs[min(gh - 1, y * gh // H), min(gw - 1, x * gw // W)]
     order = np.argsort(-p)[:top]
     yl = np.full((len(order), 1), luma_at(y_full, x, y))
     rgbs = to_uint8(luma_chroma_to_rgb(yl, np.asarray(model.centres, np.float64)[order]))

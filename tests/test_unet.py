@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colourise_core import colour, inference, models, training
+from colourise_core import colour, inference, models, seeding, training
 from colourise_core.data import ShapeSetConfig, hue_accuracy, load_dataset, pipeline
 from colourise_core.models import chroma, unet
 
@@ -76,6 +76,7 @@ class _RandomPatches:
 
 
 def test_a_hint_moves_the_output_at_its_point_towards_the_hint():
+    seeding.seed_everything(0)  # a learning test: the same initial weights and hint draws every run
     model = models.build_model("unet", 32, hint_none=0.2, hint_p=0.5, hint_patch=8, **TINY)
     _fit(model, _RandomPatches(256, 0), epochs=20)
     family = models.family_of(model)
@@ -126,6 +127,25 @@ def test_decoding_one_bin_gives_its_centre_and_unrebalancing_is_exact():
         f = w ** (-a / t)
         expected = (f[:, None] * model.centres).sum(0) / f.sum()
         np.testing.assert_allclose(family.predict_uv(model, y[:1])[0, 0, 5, 5], expected, atol=1e-5)
+
+
+def test_chroma_probabilities_are_the_distribution_the_decoding_averages():
+    # uniform logits and a non-uniform prior: with unrebalance a, p_q = w_q^(-a) / sum w^(-a), exactly
+    model = models.build_model("unet", 32, **TINY)
+    family = models.family_of(model)
+    q = len(model.centres)
+    prior = np.random.default_rng(2).random(q) + 0.1
+    prior /= prior.sum()
+    model.prior.assign(prior.astype("float32"))
+    _set_logits(model, np.zeros(q))
+    model.set_decoding(1.0, 0.5)
+    y = np.random.default_rng(3).random((1, 32, 32, 1)).astype("float32")
+    p = family.chroma_probabilities(model, y)
+    assert p.shape == (1, 8, 8, q)
+    f = chroma.rebalance_weights(prior, model.config.rebalance) ** -0.5
+    np.testing.assert_allclose(p[0, 3, 4], f / f.sum(), rtol=1e-5)
+    # at T = 1 the decoded UV is the mean of the bin centres under this distribution
+    np.testing.assert_allclose(family.predict_uv(model, y)[0, 0, 13, 17], p[0, 3, 4] @ model.centres, atol=1e-5)
 
 
 def test_prior_and_decoding_settings_travel_with_the_weights(tmp_path):

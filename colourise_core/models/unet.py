@@ -265,12 +265,23 @@ class UNetFamily(Family):
         log_p = chroma.log_softmax_np(np.asarray(logits, np.float64)) - alpha * np.log(model.bin_weights())
         return chroma.annealed_mean(log_p, model.centres, t)
 
+    def logits(self, model, y, hints=None) -> np.ndarray:
+        """The network's logits (N, h/4, w/4, Q) for luma y (N, h, w, 1) and optional (hint_uv, mask)."""
+        x = _pack(np.asarray(y, np.float32), hints)
+        x[..., :1] -= 0.5  # the graph is the bare network: centre Y as UNet.call does
+        return self.run_graph(model, "logits", x)
+
+    def chroma_probabilities(self, model, y, hints=None) -> np.ndarray:
+        """(N, h/4, w/4, Q) the distribution over chroma bins that the decoding averages: the softmax
+        with the stored fraction of the rebalancing undone (ideepcolor's suggested colours read it)."""
+        _, alpha = (float(v) for v in keras.ops.convert_to_numpy(model.decode))
+        z = np.asarray(self.logits(model, y, hints), np.float64) - alpha * np.log(model.bin_weights())
+        return np.exp(chroma.log_softmax_np(z))
+
     def predict_uv(self, model, y, samples=1, temperature=None, seed=0, hints=None):
         """UV (S, N, h, w, 2) at the input's size; `temperature` is the annealed-mean T ("vividness")."""
         y = np.asarray(y, np.float32)
-        x = _pack(y, hints)
-        x[..., :1] -= 0.5  # the graph is the bare network: centre Y as UNet.call does
-        logits = self.run_graph(model, "logits", x)  # (N, h/4, w/4, Q)
+        logits = self.logits(model, y, hints)  # (N, h/4, w/4, Q)
         small = self.decode_logits(model, logits, temperature)  # (N, h/4, w/4, 2)
         h, w = y.shape[1:3]
         uv = np.stack([cv2.resize(s, (w, h), interpolation=cv2.INTER_LINEAR) for s in small])  # (N, h, w, 2)
