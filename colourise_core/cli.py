@@ -96,8 +96,10 @@ def cmd_colourise(args) -> int:
     if args.verbose:
         print(f"runtime: {runtime.describe(args.runtime)}; {len(loaded_models)} model(s) loaded in "
               f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
-    samples = {name: args.samples for name in names if name == "cvae"}
-    temperature = {name: args.temperature for name in names if name == "cvae"}
+    from colourise_core.family_names import FIXED_SIZE_FAMILIES, SAMPLING_FAMILIES
+
+    samples = {name: args.samples for name in names if name in SAMPLING_FAMILIES}
+    temperature = {name: args.temperature for name in names if name in SAMPLING_FAMILIES}
     if args.vividness is not None:
         from colourise_core.family_names import VIVIDNESS_FAMILIES
 
@@ -108,7 +110,7 @@ def cmd_colourise(args) -> int:
             raise ColouriseError(f"--vividness must be in (0, 1] (1: the muted mean, small: vivid), got {args.vividness}")
         temperature.update({name: args.vividness for name in vivid})
     hints = {name: args.hints for name in names} if args.hints is not None else None
-    render_size = {name: args.render_size for name in names if name != "cvae"}
+    render_size = {name: args.render_size for name in names if name not in FIXED_SIZE_FAMILIES}
     def targets_of(base: str) -> dict[str, list[Path]]:
         return {name: [out / f"{base}.{name}.{i}.png" for i in range(samples[name])] if samples.get(name, 1) > 1
                 else [out / f"{base}.{name}.png"] for name in names}

@@ -13,7 +13,7 @@ from app_support import inputs, loader, memo, runtime_choice, sessions, views, w
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import imageio, inference, metrics
 from colourise_core.errors import ColouriseError
-from colourise_core.family_names import DISSERTATION_FAMILIES, FAMILY_NAMES, VIVIDNESS_FAMILIES
+from colourise_core.family_names import DISSERTATION_FAMILIES, FAMILY_NAMES, FIXED_SIZE_FAMILIES, VIVIDNESS_FAMILIES
 from pages import serve_directly
 
 MODELS = FAMILY_NAMES  # one column each
@@ -57,7 +57,7 @@ def _colourise_locked(nets: dict, locks: list, picked, render_size: int | None, 
         lock.acquire()
     try:
         out = inference.colourise_many(picked.loaded, {m: net for m, (net, _) in nets.items()},
-                                       render_size={m: render_size for m in nets if m != "cvae"},
+                                       render_size={m: render_size for m in nets if m not in FIXED_SIZE_FAMILIES},
                                        temperature={m: vividness for m in nets if m in VIVIDNESS_FAMILIES})
     finally:
         for lock in locks:

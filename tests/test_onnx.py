@@ -183,3 +183,8 @@ def test_family_names_without_keras_agree_with_the_registry():
     from colourise_core import family_names
 
     assert family_names.FAMILY_NAMES == models.MODEL_NAMES
+    assert family_names.DISSERTATION_FAMILIES == models.DISSERTATION_MODELS
+    for name in models.MODEL_NAMES:  # the Keras-free lists say what each family's interface says
+        family = models.get_family(name)
+        assert (name in family_names.SAMPLING_FAMILIES) == family.samples, name
+        assert (name in family_names.FIXED_SIZE_FAMILIES) == family.fixed_size, name
