@@ -250,3 +250,23 @@ def run_app(only=None):
     import app
 
     app.main(only)
+
+
+def browser_missing() -> list[str]:
+    """What an end-to-end test lacks: "playwright" and/or the chromium executable (looked up on PATH)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+        have_playwright = True
+    except ImportError:  # pragma: no cover - depends on the machine
+        have_playwright = False
+    return [what for what, ok in (("playwright", have_playwright), (CHROMIUM, shutil.which(CHROMIUM))) if not ok]
+
+
+def skip_module_without_browser(missing: list[str]) -> None:
+    """Outside CI a machine without a browser skips the module; in CI (CI set) the tests run and fail."""
+    import os
+
+    import pytest
+
+    if missing and not os.environ.get("CI"):
+        pytest.skip(f"end-to-end browser test needs {', '.join(missing)}", allow_module_level=True)

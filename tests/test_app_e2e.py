@@ -16,16 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from app_fixtures import CHROMIUM, AppServer, colour_png, launch_chromium, make_tiny_weights
+from app_fixtures import AppServer, browser_missing, colour_png, launch_chromium, make_tiny_weights, skip_module_without_browser
 
-try:
+MISSING = browser_missing()
+skip_module_without_browser(MISSING)
+if "playwright" not in MISSING:
     from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-MISSING = [what for what, ok in (("playwright", sync_playwright is not None), (CHROMIUM, shutil.which(CHROMIUM))) if not ok]
-if MISSING and not os.environ.get("CI"):
-    pytest.skip(f"end-to-end browser test needs {', '.join(MISSING)}", allow_module_level=True)
 
 
 def test_browser_and_playwright_are_there():
