@@ -75,9 +75,9 @@ def main() -> None:
 
     from colourise_core import classic, hints
     from colourise_core.colour import rgb_to_y, rgb_to_yuv
-    from colourise_core.reproduce import hardware_info
+    from colourise_core import hardware
 
-    print(f"machine: {hardware_info()['summary']}", flush=True)
+    print(f"machine: {hardware.describe()['summary']}", flush=True)
     img = photo(PHOTO, SIZE)
     y = rgb_to_y(img)
     true_uv = rgb_to_yuv(img)[..., 1:]

@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from colourise_core import diversity, metrics, report  # noqa: E402
+from colourise_core import diversity, metrics  # noqa: E402
+from colourise_core.reproduce import report  # noqa: E402
 
 TARGETS = {"spread": 0.04, "best_over_single": 0.8, "colourfulness_ratio": 0.6}
 

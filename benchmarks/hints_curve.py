@@ -36,7 +36,8 @@ def main() -> None:
 
     import numpy as np
 
-    from colourise_core import guided, report
+    from colourise_core import guided
+    from colourise_core.reproduce import report
     from colourise_core.data.datasets import is_grey, load_dataset
 
     results = {"method": "levin", "ns": list(guided.CURVE_NS), "resolution": args.resolution, "datasets": {}}
