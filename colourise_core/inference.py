@@ -27,7 +27,6 @@ import cv2
 import numpy as np
 
 from colourise_core import colour, imageio
-from colourise_core.errors import ColouriseError
 
 # colourise_core.models (Keras, TensorFlow) is imported by the Keras path only, not at import time:
 # the ONNX runtime's models (onnx_runtime.OnnxModel) run without it.
@@ -234,9 +233,7 @@ def model_predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float 
     """`predict_uv` for a Keras model or a model that runs its own graphs (ONNX): (S, N, h, w, 2)."""
     own = _graph_runtime(model)
     if own:
-        if hints is not None:
-            raise ColouriseError("hints need the Keras model; the ONNX runtime takes none")
-        return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed)
+        return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed, hints=hints)
     return predict_uv(model, y, samples, temperature, seed, hints)
 
 
