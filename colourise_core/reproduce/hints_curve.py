@@ -164,3 +164,60 @@ def write(result: dict, out: Path) -> tuple[Path, Path]:
     atomic.write_json(data, result, indent=1)
     report.save_png(chart(result), figure)
     return data, figure
+
+
+# ---------------------------------------------------------------------------- the reproduce section
+
+SECTION = "hints"  # `reproduce --sections hints`; results in <out>/data/hints.json
+FIGURE = "figures/hints_curve.png"
+
+
+def section_hints(opts, store) -> None:
+    """`reproduce`'s hints curve: `opts.settings.hints_images` colour images per dataset, Levin's
+    method and (when its weights are there) the unet of set UNET_SET; cached by the weights' sha256."""
+    from colourise_core.reproduce import report
+    from colourise_core.reproduce.common import fresh, load_model, log, weights_source
+
+    limit = opts.settings.hints_images
+    src = weights_source(opts, UNET_SET, "unet")
+    key = {"sha256": src["sha256"] if src else None, "limit": limit, "data_dir": str(opts.data_dir)}
+    if fresh(store.load(SECTION), key, opts.out, figures=(FIGURE,)):
+        return
+    images = load_images(opts.data_dir, limit)
+    if not images:
+        raise FileNotFoundError(f"neither {' nor '.join(a for _, a in DATASETS.values())} is in {opts.data_dir}")
+    unet = load_model(opts, UNET_SET, "unet") if src else None
+    log(f"hints: {', '.join(f'{k} {len(v)}' for k, v in images.items())} images; "
+        f"{'Levin and the unet' if unet is not None else 'Levin only (no unet weights)'}")
+    result = measure(images, methods_for(unet), progress=lambda m: log(f"hints: {m}"))
+    report.save_png(chart(result), opts.out / FIGURE)
+    store.save(SECTION, {"key": key, "unet": src["origin"] if src else None, "figure": FIGURE, **result})
+
+
+def markdown(data: dict) -> list[str]:
+    """The report's "Hints curve" part: the figure, a PSNR table per dataset, the target checks."""
+    from colourise_core.reproduce import report
+
+    md = ["## Hints curve: add information and colourisation becomes well-posed", "",
+          "PSNR and colourfulness against N random true hints (nested sets, one seed per image), the same points "
+          "for Levin et al.'s method (SIGGRAPH 2004; N = 0: grey) and the hint-taking `unet` "
+          f"(set `{UNET_SET}`; N = 0: no hints), as ideepcolor (SIGGRAPH 2017) evaluated its network.", ""]
+    if not data.get("datasets"):
+        return md + ["Not available (section `hints`: the data archives are missing).", ""]
+    if data.get("unet") is None:
+        md += [f"The unet's weights (set `{UNET_SET}`) are missing: Levin's method only.", ""]
+    else:
+        md += ["The unet's hint forms: " + "; ".join(f"`{'unet' if k == 'user' else 'unet-' + k}`: {v}"
+                                                   for k, v in data.get("forms", {}).items()) + ".", ""]
+    md += [f"![hints curve]({data['figure']})", ""]
+    for label, d in data["datasets"].items():
+        names = list(d["methods"])
+        md += [f"### {label} ({d['images']} images; truth colourfulness {d['truth_colourfulness']:.1f})", "",
+               report.md_table(["N"] + [f"{m} PSNR (dB)" for m in names] + [f"{m} colourfulness" for m in names],
+                               [[n] + [d["methods"][m]["psnr"][i] for m in names]
+                                + [d["methods"][m]["colourfulness"][i] for m in names]
+                                for i, n in enumerate(data["ns"])]), ""]
+    if data.get("checks"):
+        md += [f"Target (issue 15): at N = {TARGET_N}, the unet >= Levin + {TARGET_OVER_LEVIN} dB and >= itself "
+               f"without hints + {TARGET_OVER_SELF} dB:", ""] + [f"- {line}" for line in check_lines(data)] + [""]
+    return md
