@@ -213,3 +213,37 @@ def test_store_redo_recomputes_then_reads_back(tmp_path):
     store.save("curves", {"figures": {"here": "b.png"}})
     assert store.load("curves") == {"figures": {"here": "b.png"}}  # ... and the report reads the new result
     assert Store(tmp_path).load("timing") == {}
+
+
+def test_hints_curve_section_equals_the_library_on_the_same_images(quick):
+    """The hints section's numbers are the library's for the same images and points, in the report."""
+    import numpy as np
+
+    from colourise_core import guided, metrics
+    from colourise_core.reproduce import hints_curve
+    from colourise_core.weights import load_pretrained
+
+    data = json.loads((quick["out"] / "data" / "hints.json").read_text())
+    images = hints_curve.load_images(DEFAULT_DATA_DIR, reproduce.QUICK.hints_images)
+    if not images:
+        pytest.fail(f"the hints curve needs imagenette-128.zip or photos-extra.zip in {DEFAULT_DATA_DIR}")
+    assert data["ns"] == list(guided.CURVE_NS) and set(data["datasets"]) == set(images)
+    assert data["unet"] == "shipped" and list(data["datasets"]["imagenette val"]["methods"]) == [
+        "levin", "unet", "unet-pixel", "unet-trained"]
+    label, imgs = next(iter(images.items()))
+    got = data["datasets"][label]["methods"]
+    k = guided.CURVE_NS.index(10)
+    unet = load_pretrained("unet", hints_curve.UNET_SET, weights_dir=REPO / "weights")
+    for name, fn in (("levin", guided.levin_true_hints), ("unet", guided.unet_true_hints(unet, "user"))):
+        want = np.mean([metrics.psnr(fn(rgb, 10, max(guided.CURVE_NS), i), rgb) for i, rgb in enumerate(imgs)])
+        assert got[name]["psnr"][k] == pytest.approx(want, abs=1e-9)  # the first 10 of image i's 100 points
+    text = quick["report"]
+    assert "## Hints curve" in text and "![hints curve](figures/hints_curve.png)" in text
+    table = _table_after(text, f"### {label}")
+    assert _column(table, "N") == [str(n) for n in guided.CURVE_NS]
+    assert _column(table, "levin PSNR (dB)")[k] == report.cell(got["levin"]["psnr"][k])
+    assert _column(table, "unet PSNR (dB)")[k] == report.cell(got["unet"]["psnr"][k])
+    assert f"{label}, unet at N=10: {got['unet']['psnr'][k]:.2f} dB; Levin {got['levin']['psnr'][k]:.2f} dB" in text
+    with Image.open(quick["out"] / "figures" / "hints_curve.png") as im:
+        im.load()
+        assert im.width > 800 and im.height > 200

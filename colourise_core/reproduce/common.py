@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
 DEFAULT_EXPORT_DIR = REPO / "runs" / "gpu" / "export"
 ARCHIVES = {"cifar10": "cifar10.zip", "faces": "faces-128.zip", "imagenette": "imagenette-128.zip"}
-SECTIONS = ("hardware", "timing", "curves", "shapes", "grids", "diversity", "metrics", "sweep")
+SECTIONS = ("hardware", "timing", "curves", "shapes", "grids", "diversity", "metrics", "hints", "sweep")
 TEMPERATURES = (0.5, 1.0, 2.0)
 BEST_OF = 8  # CVAE samples per image for best-of-N and the pairwise distance
 FRESH_SHAPES_SEED = 20_200  # Figure 5.2: Shape Set images no model was trained or tested on
@@ -66,6 +66,7 @@ class Settings:
     diversity_samples: int  # samples per temperature in Figure 5.6
     metric_sets: tuple = SETS  # weight sets the metrics section evaluates
     grid_sets: tuple = ("cifar10", "cifar10-horse", "faces", "imagenette")  # sets of Figures 5.3-5.5
+    hints_images: int = 100  # colour images per dataset of the hints curve (Imagenette val, photos-extra val)
 
 
 FULL = Settings(train_data="cifar10-horse", train_resolution=32, train_limit=None, val_limit=1000,
@@ -77,7 +78,8 @@ QUICK = Settings(train_data="shapes", train_resolution=32, train_limit=64, val_l
                  sweep_batch_sizes=(32, 8), sweep_epochs=2, timing_max_epochs=2, timing_patience=1,
                  cgan_epochs=2, timing_cap_s=60.0, eval_limit=16, eval_limit_large=8, sample_limit=4,
                  shapes_grid=4, shapes_hue=16, faces_grid=4, horse_grid=4, diversity_images=2,
-                 diversity_samples=2, metric_sets=("shapes", "cifar10-horse"), grid_sets=("cifar10", "faces"))
+                 diversity_samples=2, metric_sets=("shapes", "cifar10-horse"), grid_sets=("cifar10", "faces"),
+                 hints_images=2)
 
 
 @dataclasses.dataclass
