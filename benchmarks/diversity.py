@@ -48,11 +48,12 @@ def _markdown(result: dict, how: str) -> str:
              "Single: one sample's UV MSE (the mean of the eight); best: the best of the eight against the truth; "
              "average: the UV MSE of the eight samples' average; t=0: the mean decoding. Targets: spread >= 0.04, "
              "best <= 0.8x single and below grey, colourfulness >= 0.6x the truth's.", "",
-             "| model | K | spread | single UV MSE | best-of-8 (x single) | average | t=0 | grey | colourfulness (x truth) | targets met |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| model | K | W | spread | single UV MSE | best-of-8 (x single) | average | t=0 | grey | colourfulness (x truth) | targets met |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for label, m in result["models"].items():
         met = sum(m["checks"].values())
-        lines.append(f"| {label} (`{m['weights']}`) | {m['components']} | {m['spread']:.4f} | {m['single_uv_mse']:.5f} | "
+        lines.append(f"| {label} (`{m['weights']}`) | {m['components']} | {m['spec']['config'].get('recon_weight', 1.0):g} | "
+                     f"{m['spread']:.4f} | {m['single_uv_mse']:.5f} | "
                      f"{m['best_uv_mse']:.5f} ({m['best_over_single']:.2f}x) | {m['average_uv_mse']:.5f} | "
                      f"{m['mean_uv_mse']:.5f} | {m['grey_uv_mse']:.5f} | {m['colourfulness']:.1f} / "
                      f"{m['truth_colourfulness']:.1f} ({m['colourfulness_ratio']:.2f}x) | {met}/4 |")
