@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
 DEFAULT_EXPORT_DIR = REPO / "runs" / "gpu" / "export"
 ARCHIVES = {"cifar10": "cifar10.zip", "faces": "faces-128.zip", "imagenette": "imagenette-128.zip"}
-SECTIONS = ("hardware", "timing", "curves", "shapes", "grids", "diversity", "metrics", "hints", "sweep")
+SECTIONS = ("hardware", "timing", "curves", "shapes", "grids", "diversity", "diversity128", "metrics", "hints",
+            "sweep")
 TEMPERATURES = (0.5, 1.0, 2.0)
 BEST_OF = 8  # CVAE samples per image for best-of-N and the pairwise distance
 FRESH_SHAPES_SEED = 20_200  # Figure 5.2: Shape Set images no model was trained or tested on

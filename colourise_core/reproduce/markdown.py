@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from colourise_core import atomic
-from colourise_core.reproduce import hints_curve, report
+from colourise_core.reproduce import diversity128, hints_curve, report
 from colourise_core.reproduce.common import (
     BEST_OF, DISSERTATION_EPOCHS, LABEL, MODELS, Options, Settings, Store, TABLE_4_1, TABLE_4_2, TABLE_5_1, TEMPERATURES,
 )
@@ -219,6 +219,8 @@ def write_markdown(opts: Options, store: Store) -> Path:
                                 for n, m in diversity["models"].items()]), ""]
     else:
         md += ["Not available: no CVAE weights (section `diversity`).", ""]
+
+    md += diversity128.markdown(store.load(diversity128.SECTION))
 
     # Metrics
     md += _metrics_markdown(metrics, s)
