@@ -9,6 +9,7 @@ import streamlit as st
 from app_support import ill_posed, inputs, loader, memo, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, imageio, inference, metrics
+from colourise_core.family_names import SAMPLING_FAMILIES
 from colourise_core.models import DISSERTATION_MODELS
 from pages import serve_directly
 
@@ -123,7 +124,7 @@ def page() -> None:
 
                 def run(net=net, lock=lock, model=model):
                     with lock:
-                        n = 4 if model == "cvae" else 1
+                        n = 4 if model in SAMPLING_FAMILIES else 1
                         out = inference.colourise_image(small, net, samples=n, temperature=1.0, seed=0).rgb
                     return out if n > 1 else out[None]
 
