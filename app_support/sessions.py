@@ -29,7 +29,6 @@ import shutil
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,9 +249,23 @@ def _slot(kind: str) -> threading.BoundedSemaphore:
         return _slots[kind]
 
 
+_held = threading.local()  # how many work slots this thread holds (0 or 1: a nested request reuses it)
+
+
 @contextlib.contextmanager
 def work_slot(what: str = "colourise"):
-    """Hold one of the server's colourisation slots; while none is free, show a waiting note."""
+    """Hold one of the server's colourisation slots; while none is free, show a waiting note.
+
+    Take it before any model lock (the order everywhere: slot, then lock). A thread that already
+    holds one (a page's decode inside its model work) does not wait for a second.
+    """
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
     sem = _slot("colourise")
     if not sem.acquire(blocking=False):
         note = st.empty()
@@ -261,9 +274,11 @@ def work_slot(what: str = "colourise"):
                   "finishes.", icon=":material/hourglass_top:")
         sem.acquire()
         note.empty()
+    _held.depth = 1
     try:
         yield
     finally:
+        _held.depth = 0
         sem.release()
 
 

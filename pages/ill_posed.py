@@ -40,7 +40,7 @@ def page() -> None:
     st.header("2. One grey image, many colourings")
     picked = inputs.pick("ill", default_sample="Colour - parachute in a blue sky (Imagenette val 6561)", camera=False)
     if picked is not None:
-        work = imageio.resize_float(picked.rgb, views.fit_side(*picked.rgb.shape[:2], 480))
+        work = picked.fit(480)
         if not picked.is_colour:
             st.info("This image is greyscale: its chroma is zero, so every colouring below is grey too. Pick a colour "
                     "image (e.g. the parachute) to see the effect.", icon=":material/info:")
@@ -128,7 +128,8 @@ def page() -> None:
                         out = inference.colourise_image(small, net, samples=n, temperature=1.0, seed=0).rgb
                     return out if n > 1 else out[None]
 
-                outs = memo.get("ill_demo", (picked.digest, source.key, source.version, model), run, keep=6)
+                outs = memo.get("ill_demo", (picked.digest, source.key, source.version, model), run, keep=6,
+                                slot=f"the {MODEL_LABELS[model]}")
                 row = np.concatenate([views.for_display(o, 256) for o in outs], axis=1)
                 what = f"{len(outs)} samples at temperature 1" if len(outs) > 1 else "its one answer"
                 st.image(row, caption=f"{MODEL_LABELS[model]}: {what}; colourfulness "
@@ -153,10 +154,11 @@ def well_posed(picked) -> None:
         return
     from colourise_core import guided
 
-    work = imageio.resize_float(picked.rgb, views.fit_side(*picked.rgb.shape[:2], 160))  # ~25k px: a fast curve
+    work = picked.fit(160)  # ~25k px: a fast curve
     ns = tuple(range(0, 101, 5)) + (1, 2)
     ns = tuple(sorted(set(ns)))
-    rows = memo.get("ill_curve", (picked.digest,), lambda: guided.hints_curve(work, ns=ns, seed=0), keep=2)
+    rows = memo.get("ill_curve", (picked.digest,), lambda: guided.hints_curve(work, ns=ns, seed=0), keep=2,
+                    slot="Levin's method")
     levin = [r for r in rows if r["method"] == "levin"]
     n = st.slider("N true colours revealed", 0, 100, 10, key="ill_hints_n")
     fig = go.Figure(go.Scatter(x=[r["n"] for r in levin], y=[r["psnr"] for r in levin], mode="lines+markers",
@@ -167,7 +169,8 @@ def well_posed(picked) -> None:
                       margin=dict(l=10, r=10, t=30, b=10), title="More information, closer to the one true colouring")
     a, b = st.columns([3, 2])
     a.plotly_chart(fig, key="ill_hints_curve")
-    out = memo.get("ill_hints", (picked.digest, n), lambda: guided.levin_true_hints(work, n, 100, seed=0), keep=4)
+    out = memo.get("ill_hints", (picked.digest, n), lambda: guided.levin_true_hints(work, n, 100, seed=0), keep=4,
+                   slot="Levin's method")
     psnr = metrics.psnr(out, work)
     b.image(views.labelled_grid([(f"N = {n}", out), ("original", work)], height=200), width="stretch",
             caption=f"Levin et al. with {n} true colour(s): PSNR {psnr:.2f} dB, colourfulness "
