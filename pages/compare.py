@@ -14,6 +14,7 @@ from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, imageio, inference, metrics
 from colourise_core.errors import ColouriseError
 from colourise_core.family_names import DISSERTATION_FAMILIES, FAMILY_NAMES, FIXED_SIZE_FAMILIES, VIVIDNESS_FAMILIES
+from colourise_core.photo import to_float
 from pages import serve_directly
 
 MODELS = FAMILY_NAMES  # one column each
@@ -63,14 +64,10 @@ def _colourise_locked(nets: dict, locks: list, picked, render_size: int | None, 
         for lock in locks:
             lock.release()
     results = {}
-    original = picked.rgb if picked.is_colour else None  # one full-size float copy, for the scores
     for model, r in out.items():
         scores = None
-        if original is not None:
-            pred = r.rgb8 * np.float32(1 / 255)  # not r.rgb: that would stay cached with every result
-            scores = {"psnr": metrics.psnr(pred, original), "uv_mse": metrics.uv_mse(pred, original),
-                      "colourfulness": metrics.colourfulness(pred)}
-            del pred
+        if picked.is_colour:  # band by band: no full-size float copies of the result or the original
+            scores = metrics.banded_scores((to_float(r.rgb8[i:i + len(true)]), true) for i, true in picked.loaded.bands())
         results[model] = Result(model, r.rgb8, r.alpha, r.seconds, r.seen, views.for_display(r.rgb8), scores)
     return results
 
@@ -87,16 +84,15 @@ class InputView:
 
 
 def input_view(picked) -> InputView:
-    """The grey input and the original's figures, from one float copy that is dropped after."""
+    """The grey input and the original's figures, made band by band from the uint8 photo."""
     luma = picked.loaded.luma(reference=True)  # (H, W, 1) float32, band by band
     grey8 = colour.to_uint8(luma)
     baseline = colourfulness = original_display = None
-    if picked.is_colour:
-        original = picked.rgb
-        grey = np.repeat(luma, 3, axis=-1)
-        baseline = {"psnr": metrics.psnr(grey, original), "uv_mse": metrics.uv_mse(grey, original), "colourfulness": 0.0}
-        del grey
-        colourfulness = metrics.colourfulness(original)
+    if picked.is_colour:  # band by band: no full-size float copies
+        bands = picked.loaded.bands
+        baseline = {**metrics.banded_scores((np.repeat(luma[i:i + len(true)], 3, axis=-1), true) for i, true in bands()),
+                    "colourfulness": 0.0}
+        colourfulness = metrics.banded_scores((true, true) for _, true in bands())["colourfulness"]
         original_display = views.for_display(picked.rgb8)
     return InputView(grey8, views.for_display(grey8), original_display, baseline, colourfulness)
 
