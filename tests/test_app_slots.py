@@ -136,3 +136,60 @@ def test_a_thread_holding_a_slot_does_not_wait_for_a_second(monkeypatch):
     sem = sessions._slot("colourise")
     assert sem.acquire(blocking=False)  # released: free again
     sem.release()
+
+
+class Rerun(Exception):
+    """What Streamlit raises in a script thread at an st call when the run is to stop or rerun."""
+
+
+def test_a_rerun_right_after_the_wait_does_not_leak_the_slot(monkeypatch):
+    """The bug that stalled 8 x 24 MP sessions: the slot was acquired, then Streamlit's rerun was
+    raised at note.empty() before the try, and the slot was never given back."""
+    import threading
+
+    monkeypatch.setenv("COLOURISE_APP_MAX_JOBS", "1")
+    monkeypatch.setattr(sessions, "WAIT_POLL_S", 0.05)
+
+    class Note:
+        def info(self, *a, **k):
+            pass
+
+        def empty(self):
+            raise Rerun()
+
+    monkeypatch.setattr(sessions.st, "empty", lambda: Note())
+    sem = sessions._slot("colourise")
+    assert sem.acquire(blocking=False)  # another session holds the only slot
+    threading.Timer(0.3, sem.release).start()
+    with pytest.raises(Rerun):
+        with sessions.work_slot("the models"):
+            pytest.fail("the body must not run")
+    assert sem.acquire(blocking=False), "the slot leaked"
+    sem.release()
+
+
+def test_a_rerun_while_waiting_ends_the_wait_without_taking_a_slot(monkeypatch):
+    monkeypatch.setenv("COLOURISE_APP_MAX_JOBS", "1")
+    monkeypatch.setattr(sessions, "WAIT_POLL_S", 0.05)
+    drawn = []
+
+    class Note:
+        def info(self, *a, **k):
+            drawn.append(1)
+            if len(drawn) == 3:  # the user moved a slider: Streamlit stops this run at its next st call
+                raise Rerun()
+
+        def empty(self):
+            pass
+
+    monkeypatch.setattr(sessions.st, "empty", lambda: Note())
+    sem = sessions._slot("colourise")
+    assert sem.acquire(blocking=False)
+    try:
+        with pytest.raises(Rerun):
+            with sessions.work_slot("the models"):
+                pytest.fail("the body must not run")
+    finally:
+        sem.release()
+    assert sem.acquire(blocking=False)  # one slot, free again: the waiter took none
+    sem.release()
