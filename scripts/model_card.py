@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from colourise_core.weights.manifest import MANIFEST_NAME  # noqa: E402
 
 HEADER = """---
 license: other
@@ -115,7 +119,7 @@ def main() -> None:
     parser.add_argument("--weights-dir", default="weights")
     args = parser.parse_args()
     folder = Path(args.weights_dir)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
     rows = ["| set | split (n) | model | UV MSE | grey UV MSE | PSNR | grey PSNR | colourfulness (truth) | epochs | train time | hardware |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for set_name, entry in manifest["sets"].items():

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from colourise_core import atomic, hardware
+from colourise_core.family_names import FIXED_BUDGET_FAMILIES
 from colourise_core.run_folder import RunFolder
 
 
@@ -261,5 +262,5 @@ def _held_out_uncached(opts: Options, set_name: str, resolution: int, limit, see
 
 def timing_dir(opts: Options, model: str) -> Path:
     s = opts.settings
-    tag = f"{s.train_data}-e{s.cgan_epochs}" if model == "cgan" else f"{s.train_data}-e{s.timing_max_epochs}-p{s.timing_patience}"
+    tag = f"{s.train_data}-e{s.cgan_epochs}" if model in FIXED_BUDGET_FAMILIES else f"{s.train_data}-e{s.timing_max_epochs}-p{s.timing_patience}"
     return opts.work_dir / "timing" / f"{model}-{tag}"
