@@ -77,6 +77,7 @@ def test_global_features_reach_every_position_of_the_chroma_logits():
 def test_without_global_features_the_network_and_weight_layout_are_unchanged():
     plain = models.build_model("unet", 32, **TINY)
     assert not hasattr(plain, "net_train") and plain.cls_tracker is None
+    assert not {"global_classes", "global_width", "global_weight"} & set(plain.spec["config"])  # shipped specs match
     names = {layer.name for layer in plain.net.layers}
     assert not names & {"global", "class_logits", "fusion"}
     with_global = _global_unet()

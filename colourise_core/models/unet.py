@@ -32,6 +32,7 @@ from colourise_core.models.family import Family
 
 OUTPUT_STRIDE = 4  # logits at 1/4 of the input's size
 STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
+OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 BN_MOMENTUM = 0.9  # batch-norm moving statistics settle within ~30 steps (Keras' 0.99 needs ~300)
 
 
@@ -53,9 +54,10 @@ class UNetConfig:
     hint_max: int = 32  # training: at most this many hints per image
     hint_patch: int = 5  # training: a hint is the mean UV of a square of 1..hint_patch pixels
     seed: int = 0  # seeds the simulated hints
-    global_classes: int = 0  # Iizuka global branch on this many class labels (0: off; Imagenette: 10)
-    global_width: int = 128  # the global feature vector fused at every bottleneck position
-    global_weight: float = 0.1  # weight of the class cross-entropy beside the chroma one (Iizuka: 1/300 of an MSE)
+    # Options: a field at its default is left out of the spec, so older specs (shipped weights) still match.
+    global_classes: int = dataclasses.field(default=0, metadata=OPTION)  # Iizuka global branch on this many class labels (0: off; Imagenette: 10)
+    global_width: int = dataclasses.field(default=128, metadata=OPTION)  # the global feature vector fused at every bottleneck position
+    global_weight: float = dataclasses.field(default=0.1, metadata=OPTION)  # class CE weight beside the chroma CE (Iizuka: 1/300 of an MSE)
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "UNetConfig":
