@@ -20,6 +20,8 @@ Sections (in the order they run):
     metrics    UV MSE, PSNR, SSIM, colourfulness (+ gap), UV-error CDF AUC, within-5 per model and
                data set beside the all-grey baseline; best-of-8 and sample diversity for the CVAE.
     sweep      Tables 4.1 and 4.2: batch size against final loss and training time (CNN, CVAE).
+    families   issue 10: the four families (CNN, CGAN, CVAE, U-Net) on the same held-out images, and
+               small ablation runs (rebalancing, global features, conditional D + L1) on Imagenette.
 
 Resuming: every section stores its results in `<out>/data/<section>.json`, per item (a table row,
 a data set, a model) with a key naming what it was computed from (settings and the sha256 of the
@@ -50,6 +52,7 @@ from colourise_core.reproduce.common import (
     DEFAULT_DATA_DIR, DEFAULT_EXPORT_DIR, FULL, QUICK, REPO, SECTIONS, TABLE_4_1, TABLE_4_2, TABLE_5_1, Options, Settings,
     Store, log, section_hardware,
 )
+from colourise_core.reproduce.families import section_families
 from colourise_core.reproduce.figures import section_curves, section_diversity, section_grids, section_shapes
 from colourise_core.reproduce.markdown import write_markdown
 from colourise_core.reproduce.scores import section_metrics
@@ -62,7 +65,8 @@ __all__ = ["FULL", "QUICK", "SECTIONS", "TABLE_4_1", "TABLE_4_2", "TABLE_5_1", "
 
 
 RUNNERS = {"hardware": section_hardware, "timing": section_timing, "curves": section_curves, "shapes": section_shapes,
-           "grids": section_grids, "diversity": section_diversity, "metrics": section_metrics, "sweep": section_sweep}
+           "grids": section_grids, "diversity": section_diversity, "metrics": section_metrics, "sweep": section_sweep,
+           "families": section_families}
 
 
 def run(opts: Options) -> Path:

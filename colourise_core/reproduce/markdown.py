@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from colourise_core import atomic
+from colourise_core.reproduce.families import families_markdown
 from colourise_core.reproduce import report
 from colourise_core.reproduce.common import (
     BEST_OF, DISSERTATION_EPOCHS, LABEL, MODELS, Options, Settings, Store, TABLE_4_1, TABLE_4_2, TABLE_5_1, TEMPERATURES,
@@ -222,6 +223,7 @@ def write_markdown(opts: Options, store: Store) -> Path:
 
     # Metrics
     md += _metrics_markdown(metrics, s)
+    md += families_markdown(store.load("families"))  # issue 10: past the dissertation
 
     md += ["## How this report was made", "",
            f"- Command: `python -m colourise_core reproduce{' --quick' if opts.quick else ''} --out {opts.out}`; it resumes, "
