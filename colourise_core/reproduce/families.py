@@ -121,7 +121,7 @@ def _ablations(opts: Options, store: Store, data: dict) -> None:
         key = {k: v for k, v in config.__dict__.items() if k != "data"} | {"eval": s.ablation_eval}
         if fresh(entry["runs"].get(name), key, opts.out):
             continue
-        run = opts.work_dir / "families" / name.replace(" ", "_").replace(",", "").replace("+", "plus")
+        run = opts.work_dir / "families" / _run_name(name)
         log(f"families: ablation {name!r}: {s.ablation_epochs} x {s.ablation_steps} steps of {s.ablation_batch}")
         t0 = time.time()
         result = training.train(config, run, resume=True)
@@ -133,6 +133,11 @@ def _ablations(opts: Options, store: Store, data: dict) -> None:
                                "command": _command(config), **_scores(result.model, ds, s.ablation_eval)}
         entry.update(resolution=s.ablation_resolution, batch=s.ablation_batch, steps=s.ablation_epochs * s.ablation_steps)
         store.save("families", data)
+
+
+def _run_name(name: str) -> str:
+    """An ablation's run-folder name ("unet + global features" -> "unet_plus_global_features")."""
+    return name.replace(",", "").replace("+", "plus").replace(" ", "_")
 
 
 def _command(config) -> str:
@@ -156,7 +161,11 @@ def _command(config) -> str:
 def section_families(opts: Options, store: Store) -> None:
     """The four families on the same held-out images, then the ablation runs."""
     data = store.load("families")
-    _ablations(opts, store, data)  # the long part first (resumable run folders)
+    try:
+        _ablations(opts, store, data)  # the long part first (resumable run folders)
+    except FileNotFoundError as e:
+        opts.notes.append(f"families: ablations skipped ({e})")
+        log(f"families: ablations skipped ({e})")
     _families(opts, store, data)
     store.save("families", data)
 
