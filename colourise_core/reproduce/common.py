@@ -70,11 +70,11 @@ class Settings:
     families_shapes: int = 1000  # ... luma-matched Shape Set test images (64 px)
     ablation_resolution: int = 64  # ablation runs: Imagenette train at this size (fast on a CPU)
     ablation_limit: int | None = None  # ... on at most this many training images (None: all)
-    ablation_epochs: int = 8  # ... epochs (a checkpoint each) of ...
+    ablation_epochs: int = 3  # ... epochs (a checkpoint each) of ... (~10 min a run on a shared 2-core CPU)
     ablation_steps: int = 25  # ... this many steps of ...
     ablation_batch: int = 32  # ... this many images (the same for every run)
     ablation_val: int = 128  # ... validation images (held back from train)
-    ablation_eval: int = 500  # ... Imagenette val images each run is evaluated on
+    ablation_eval: int = 300  # ... Imagenette val images each run is evaluated on
 
 
 FULL = Settings(train_data="cifar10-horse", train_resolution=32, train_limit=None, val_limit=1000,
