@@ -24,6 +24,8 @@ Sections (in the order they run):
     hints      the hints curve (issue 15): PSNR and colourfulness against N random true hints for
                Levin's method and the hint-taking unet, Imagenette val and photos-extra val.
     sweep      Tables 4.1 and 4.2: batch size against final loss and training time (CNN, CVAE).
+    families   issue 10: the four families (CNN, CGAN, CVAE, U-Net) on the same held-out images, and
+               small ablation runs (rebalancing, global features, conditional D + L1) on Imagenette.
 
 Resuming: every section stores its results in `<out>/data/<section>.json`, per item (a table row,
 a data set, a model) with a key naming what it was computed from (settings and the sha256 of the
@@ -55,6 +57,7 @@ from colourise_core.reproduce.common import (
     Store, log, section_hardware,
 )
 from colourise_core.reproduce.diversity128 import section_diversity128
+from colourise_core.reproduce.families import section_families
 from colourise_core.reproduce.figures import section_curves, section_diversity, section_grids, section_shapes
 from colourise_core.reproduce.hints_curve import section_hints
 from colourise_core.reproduce.markdown import write_markdown
@@ -69,7 +72,7 @@ __all__ = ["FULL", "QUICK", "SECTIONS", "TABLE_4_1", "TABLE_4_2", "TABLE_5_1", "
 
 RUNNERS = {"hardware": section_hardware, "timing": section_timing, "curves": section_curves, "shapes": section_shapes,
            "grids": section_grids, "diversity": section_diversity, "diversity128": section_diversity128,
-           "metrics": section_metrics, "hints": section_hints, "sweep": section_sweep}
+           "metrics": section_metrics, "hints": section_hints, "sweep": section_sweep, "families": section_families}
 
 
 def run(opts: Options) -> Path:
