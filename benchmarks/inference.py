@@ -7,7 +7,7 @@ app's Compare page and `colourise --model all` do) from --weights; "all four" ad
 fourth family) from --unet-weights (set `general`: the other sets have no unet). Per runtime: Keras on
 TensorFlow, and ONNX Runtime on the sets' exports (`weights export SET --format onnx`; made first when
 missing).
-Warm: the median of --repeat calls after one warm-up; cold: the first call of each model in a
+Warm: the median of --repeat calls after two warm-ups (eager, then compiled); cold: the first call of each model in a
 fresh process (models loaded, never called), a subprocess per runtime and image size.
 
 Beside it, in the same run: one forward pass of Zhang et al.'s ECCV 2016 network at 256x256
@@ -193,7 +193,8 @@ def main() -> None:
             jpeg = jpeg_bytes(h, w)
             row = {}
             for name, subset in [(m, {m: nets[m]}) for m in MODELS] + [(g, {m: nets[m] for m in ms}) for g, ms in GROUPS.items()]:
-                end_to_end(jpeg, subset)  # warm-up
+                for _ in range(2):  # warm-up: the first call at a size runs eagerly (Family.run_graph), the second compiles
+                    end_to_end(jpeg, subset)
                 runs = [end_to_end(jpeg, subset) for _ in range(args.repeat)]
                 times = [t for t, _ in runs]
                 row[name] = {"warm_median": statistics.median(times), "warm_min": min(times),
