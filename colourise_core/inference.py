@@ -96,10 +96,13 @@ def hint_maps(hints, luma: np.ndarray, size: tuple[int, int], min_side: int = 1)
 
 def hint_side(model) -> int:
     """The square (pixels at the network's input) a user's point covers for this model: its
-    family's `hint_side` (1 for a model that runs its own graphs, which takes no hints)."""
+    family's `hint_side`; an ONNX model's from its export's spec)."""
+    own = _graph_runtime(model)
+    if own:
+        return own.hint_side
     from colourise_core import models
 
-    return 1 if _graph_runtime(model) else models.family_of(model).hint_side(model)
+    return models.family_of(model).hint_side(model)
 
 
 def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
