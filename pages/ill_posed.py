@@ -9,6 +9,7 @@ import streamlit as st
 from app_support import ill_posed, inputs, loader, memo, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, imageio, inference, metrics
+from colourise_core.family_names import SAMPLING_FAMILIES
 from colourise_core.models import DISSERTATION_MODELS
 from pages import serve_directly
 
@@ -39,7 +40,7 @@ def page() -> None:
     st.header("2. One grey image, many colourings")
     picked = inputs.pick("ill", default_sample="Colour - parachute in a blue sky (Imagenette val 6561)", camera=False)
     if picked is not None:
-        work = imageio.resize_float(picked.rgb, views.fit_side(*picked.rgb.shape[:2], 480))
+        work = picked.fit(480)
         if not picked.is_colour:
             st.info("This image is greyscale: its chroma is zero, so every colouring below is grey too. Pick a colour "
                     "image (e.g. the parachute) to see the effect.", icon=":material/info:")
@@ -123,11 +124,12 @@ def page() -> None:
 
                 def run(net=net, lock=lock, model=model):
                     with lock:
-                        n = 4 if model == "cvae" else 1
+                        n = 4 if model in SAMPLING_FAMILIES else 1
                         out = inference.colourise_image(small, net, samples=n, temperature=1.0, seed=0).rgb
                     return out if n > 1 else out[None]
 
-                outs = memo.get("ill_demo", (picked.digest, source.key, source.version, model), run, keep=6)
+                outs = memo.get("ill_demo", (picked.digest, source.key, source.version, model), run, keep=6,
+                                slot=f"the {MODEL_LABELS[model]}")
                 row = np.concatenate([views.for_display(o, 256) for o in outs], axis=1)
                 what = f"{len(outs)} samples at temperature 1" if len(outs) > 1 else "its one answer"
                 st.image(row, caption=f"{MODEL_LABELS[model]}: {what}; colourfulness "
@@ -161,7 +163,8 @@ def well_posed(picked) -> None:
         with lock:
             return fn()
 
-    curves = memo.get("ill_curve", ident, lambda: locked(lambda: ill_posed.hints_curves(work, unet)), keep=2)
+    curves = memo.get("ill_curve", ident, lambda: locked(lambda: ill_posed.hints_curves(work, unet)), keep=2,
+                      slot="Levin's method and the U-Net")
     n = st.slider("N true colours revealed", 0, 100, 10, key="ill_hints_n")
     labels = {"levin": "Levin et al. 2004", "unet": "U-Net with hints"}
     fig = go.Figure([go.Scatter(x=c["n"], y=c["psnr"], mode="lines+markers", name=labels[m]) for m, c in curves.items()])
@@ -171,7 +174,8 @@ def well_posed(picked) -> None:
                       margin=dict(l=10, r=10, t=30, b=10), title="More information, closer to the one true colouring")
     a, b = st.columns([3, 2])
     a.plotly_chart(fig, key="ill_hints_curve")
-    outs = memo.get("ill_hints", ident + (n,), lambda: locked(lambda: ill_posed.hinted(work, n, unet)), keep=4)
+    outs = memo.get("ill_hints", ident + (n,), lambda: locked(lambda: ill_posed.hinted(work, n, unet)), keep=4,
+                    slot="Levin's method and the U-Net")
     tiles = [(f"{labels[m].split(' ')[0]}, N = {n}", o) for m, o in outs.items()] + [("original", work)]
     b.image(views.labelled_grid(tiles, height=160), width="stretch",
             caption=" · ".join(f"{labels[m]} with {n} true colour(s): PSNR {metrics.psnr(o, work):.2f} dB, colourfulness "

@@ -70,6 +70,10 @@ class Family:
         return out
 
     # ---- training -------------------------------------------------------------------------
+    def batch_target(self, train_config) -> str:
+        """What a run's batches give beside Y (`target`, unless a run's options need more)."""
+        return self.target
+
     def augment_config(self):
         """The AugmentConfig used when a run augments (None: the dissertation's, 4.1.3)."""
         return None
