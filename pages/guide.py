@@ -313,7 +313,7 @@ def page() -> None:
     if picked is None:
         return
     _photo_changed(_state(), picked.digest)
-    y_full = guide.grey_luma(picked.rgb)
+    y_full = memo.get("guide_luma", (picked.digest,), lambda: guide.grey_luma(picked.rgb), keep=1)  # once per photo
     if mode == MODES[0]:
         _hints_mode(picked, y_full)
     else:
