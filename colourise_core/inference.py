@@ -28,7 +28,6 @@ import cv2
 import numpy as np
 
 from colourise_core import colour, imageio
-from colourise_core.errors import ColouriseError
 
 # colourise_core.models (Keras, TensorFlow) is imported by the Keras path only, not at import time:
 # the ONNX runtime's models (onnx_runtime.OnnxModel) run without it.
@@ -82,16 +81,25 @@ def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None
                                                temperature=temperature, seed=seed, hints=hints, **extra)
 
 
-def hint_maps(hints, luma: np.ndarray, size: tuple[int, int]):
+def hint_maps(hints, luma: np.ndarray, size: tuple[int, int], min_side: int = 1):
     """User hints (a hints file, JSON text, dict or `hints.Hints`) for a full-size luma (H, W, 1),
-    rasterised at a model's input size: (uv (1, h, w, 2), mask (1, h, w, 1)); None for None."""
+    rasterised at a model's input size: (uv (1, h, w, 2), mask (1, h, w, 1)); None for None.
+    `min_side`: the square each point covers at least (the family's `hint_side`)."""
     if hints is None:
         return None
     from colourise_core import hints as hints_mod
 
     parsed = hints_mod.parse_hints(hints, luma.shape[1], luma.shape[0])
-    uv, mask = hints_mod.rasterise(parsed, luma, size=size)
+    uv, mask = hints_mod.rasterise(parsed, luma, size=size, min_side=min_side)
     return uv[None], mask[None]
+
+
+def hint_side(model) -> int:
+    """The square (pixels at the network's input) a user's point covers for this model: its
+    family's `hint_side` (1 for a model that runs its own graphs, which takes no hints)."""
+    from colourise_core import models
+
+    return 1 if _graph_runtime(model) else models.family_of(model).hint_side(model)
 
 
 def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
@@ -112,7 +120,8 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
 
         models.family_of(model).check_hints(hints)
     y_small = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
-    uv = predict_uv(model, y_small, samples, temperature, seed, hint_maps(hints, luma, (h, w)),
+    maps = hint_maps(hints, luma, (h, w), hint_side(model)) if hints is not None else None
+    uv = predict_uv(model, y_small, samples, temperature, seed, maps,
                     component=component)[:, 0]  # (S, h, w, 2)
     out = np.empty((len(uv), height, width, 3), np.float32)
     rows = max(1, TILE_PIXELS // width)
@@ -235,9 +244,7 @@ def model_predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float 
     """`predict_uv` for a Keras model or a model that runs its own graphs (ONNX): (S, N, h, w, 2)."""
     own = _graph_runtime(model)
     if own:
-        if hints is not None:
-            raise ColouriseError("hints need the Keras model; the ONNX runtime takes none")
-        return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed)
+        return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed, hints=hints)
     return predict_uv(model, y, samples, temperature, seed, hints)
 
 
@@ -308,7 +315,8 @@ def colourise_each(image, models: dict, samples: int | dict = 1, temperature: fl
             smalls[(h, w)] = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
         t = time.perf_counter()
         steps["y resize"] = t - begin
-        maps = hint_maps(_per_model(hints, name, None), luma, (h, w))
+        given = _per_model(hints, name, None)
+        maps = hint_maps(given, luma, (h, w), hint_side(model)) if given is not None else None
         uv = model_predict_uv(model, smalls[(h, w)], _per_model(samples, name, 1),
                               _per_model(temperature, name, None), seed, maps)[:, 0]  # (S, h, w, 2)
         steps["forward"] = time.perf_counter() - t

@@ -15,6 +15,7 @@ from pages import serve_directly
 
 CURVE_TEMPERATURES = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 BY_WEIGHT = -1  # the component picker's "choose by weight" entry
+DEFAULT_KEY = "_div_weights_default"  # the default the page last gave (session state)
 
 
 def cvae_info(source) -> dict:
@@ -32,24 +33,48 @@ def cvae_info(source) -> dict:
     return {"components": max(1, int(spec["config"].get("mdn_components", 0))), "diversity": figures}
 
 
+def default_weights(sidebar, sources: list, info: dict) -> tuple:
+    """The page's default CVAE source and why: an MDN CVAE when there is one, on the sidebar's data if possible.
+
+    Order: the sidebar's own weights when they are an MDN CVAE (or when no MDN CVAE exists); else
+    the MDN CVAE trained on the sidebar's data set (faces -> `faces-mdn`: a model of faces draws
+    face colourings); else the one trained on the default set's data (photos); else the first.
+    Returns:
+        (WeightSource, reason text).
+    """
+    from colourise_core.weights import DEFAULT_SET
+
+    mdn = [s for s in sources if info[s.key]["components"] > 1]
+    if sidebar is not None and sidebar.has("cvae") and (info[sidebar.key]["components"] > 1 or not mdn):
+        return sidebar, "the weights chosen in the sidebar"
+    if not mdn:
+        return sources[0], "the first weights with a CVAE"
+    why = ("an MDN CVAE (a conditional encoder with several latent modes, dissertation 6.1.3): the sidebar's "
+           "weights have none, and the dissertation's CVAE draws nearly identical samples")
+    if sidebar is not None:
+        same = [s for s in mdn if s.dataset == sidebar.dataset and s.resolution == sidebar.resolution]
+        if same:
+            return same[0], why + f"; it is trained on the same data as the sidebar's `{sidebar.value}` ({sidebar.describe()})"
+    photo_set = next((s for s in sources if s.kind == "set" and s.value == DEFAULT_SET), None)
+    photos = [s for s in mdn if photo_set is not None and s.dataset == photo_set.dataset]
+    return (photos or mdn)[0], why
+
+
 def choose_weights(sidebar):
     """The CVAE weights for this page: an MDN CVAE by default (it is the one whose samples differ)."""
     sources = weights_choice.find(lambda s: s.has("cvae"))
     if not sources:
         return None, None
     info = {s.key: cvae_info(s) for s in sources}
-    mdn = [s for s in sources if info[s.key]["components"] > 1]
-    if sidebar is not None and sidebar.has("cvae") and (info[sidebar.key]["components"] > 1 or not mdn):
-        default, why = sidebar, "the weights chosen in the sidebar"
-    elif mdn:
-        default, why = mdn[0], ("an MDN CVAE (a conditional encoder with several latent modes, dissertation 6.1.3): "
-                                "the sidebar's weights have none, and the dissertation's CVAE draws nearly identical samples")
-    else:
-        default, why = sources[0], "the first weights with a CVAE"
+    default, why = default_weights(sidebar, sources, info)
     keys = [s.key for s in sources]
     by_key = {s.key: s for s in sources}
-    if st.session_state.get("div_weights") not in keys:
+    # Follow the default (it moves with the sidebar: faces there -> the faces MDN CVAE here) until the
+    # user picks other weights on this page.
+    current = st.session_state.get("div_weights")
+    if current not in keys or current == st.session_state.get(DEFAULT_KEY):
         st.session_state["div_weights"] = default.key
+    st.session_state[DEFAULT_KEY] = default.key
     key = st.selectbox("CVAE weights", keys, key="div_weights", format_func=lambda k: by_key[k].label,
                        help="Defaults to an MDN CVAE, whose samples differ; the dissertation's CVAE draws nearly the same sample.")
     chosen = by_key[key]

@@ -74,7 +74,8 @@ def main() -> None:
         names = spec.get("models", MODELS)
         if args.models:  # replace only these; keep the others' entries (their own commits and metrics)
             entry["models"] = dict(manifest["sets"].get(set_name, {}).get("models", {}))
-            names = [m for m in names if m in args.models]
+            # a named model beyond the set's three (e.g. the Shape Set unet, issue 10) when it was exported
+            names = [m for m in args.models if m in names or (export / set_name / f"{m}.weights.h5").is_file()]
         for model_name in names:
             info = json.loads((export / set_name / f"{model_name}.json").read_text())
             target = out / set_name / f"{model_name}.weights.h5"

@@ -58,9 +58,10 @@ trained on a small, non-representative crop set and colour skin tones by its sta
 | `faces` | a fixed random subset of UTKFace "crop_part1", 128x128 | 128 | non-commercial research only (UTKFace) |
 | `imagenette` | Imagenette (10 ImageNet classes), 128x128 | 128 | research and education (ImageNet terms) |
 | `imagenette-mdn` | Imagenette train, 128x128 (CVAE only: the MDN CVAE of issue 12) | 128 | research and education (ImageNet terms) |
+| `faces-mdn` | the `faces` training split, 128x128 (CVAE only: the MDN CVAE of issue 12) | 128 | non-commercial research only (UTKFace) |
 
-Because of these datasets, the weights are for research and education only; the `faces` weights for
-non-commercial research only.
+Because of these datasets, the weights are for research and education only; the `faces` and `faces-mdn`
+weights for non-commercial research only.
 
 ## Training
 Hyper-parameters follow chapter 4 of the dissertation: CNN Adam 1e-3, batch 512, dropout 0.2,

@@ -70,6 +70,10 @@ class Family:
         return out
 
     # ---- training -------------------------------------------------------------------------
+    def batch_target(self, train_config) -> str:
+        """What a run's batches give beside Y (`target`, unless a run's options need more)."""
+        return self.target
+
     def augment_config(self):
         """The AugmentConfig used when a run augments (None: the dissertation's, 4.1.3)."""
         return None
@@ -145,6 +149,12 @@ class Family:
         else:
             out = graph.predict_on_batch(inputs)  # compiled once per input size, not eager
         return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
+
+    def hint_side(self, model) -> int:
+        """The square (pixels at the network's input) that one user point covers at least when the
+        hints are rasterised (`hints.rasterise`'s min_side): 1, its own pixel, unless the family
+        was trained on larger hints."""
+        return 1
 
     def check_hints(self, hints) -> None:
         if hints is not None and not self.takes_hints:
