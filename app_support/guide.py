@@ -134,7 +134,7 @@ def _unet_inputs(model, y_full: np.ndarray, points: list[dict], radius: int):
     H, W = y_full.shape[:2]
     h, w = inference.input_size(model, H, W)
     y_small = imageio.resize_float(y_full, (h, w)).reshape(1, h, w, 1)
-    maps = inference.hint_maps(to_hints(points, W, H, radius), y_full, (h, w)) if points else None
+    maps = inference.hint_maps(to_hints(points, W, H, radius), y_full, (h, w), inference.hint_side(model)) if points else None
     return y_small, maps
 
 

@@ -175,7 +175,7 @@ def random_weights_dir(folder: Path) -> Path:
         models.save_weights_atomic(net, folder / rel)
         entry["models"][m] = {"file": rel, "sha256": weights.sha256_file(folder / rel), "spec": net.spec}
     manifest = {"format": 1, "sets": {weights.DEFAULT_SET: entry}}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / weights.MANIFEST_NAME).write_text(json.dumps(manifest))
     return folder
 
 

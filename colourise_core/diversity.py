@@ -10,7 +10,9 @@ and measured against each other and against the true image:
 - average: the UV MSE of the samples' average colour (what a mean-squared-error model would give);
 - colourfulness of each sample beside the truth's (Hasler and Suesstrunk), and the grey baseline.
 
-All numbers are means over images; UV in BT.601 units, as the report measures them.
+All numbers are means over images; UV in BT.601 units, as the report measures them. `evaluate`
+gives every figure of issue 12's report for one model (used by benchmarks/diversity.py and the
+`reproduce` report's 128 px Figure 5.6), `checks` says which of the issue's targets it meets.
 """
 
 from __future__ import annotations
@@ -77,3 +79,42 @@ def temperature_curve(model, true_rgb: np.ndarray, temperatures, samples: int = 
         m = measure(sample_rgb(model, true_rgb, samples, t, seed, component), true_rgb)
         out.append({"temperature": float(t), **m})
     return out
+
+
+# Issue 12's targets (Imagenette val, temperature 1, eight samples per image).
+TARGETS = {"spread": 0.04, "best_over_single": 0.8, "colourfulness_ratio": 0.6}
+
+
+def checks(m: dict) -> dict:
+    """Which of issue 12's targets the figures `m` (of `evaluate`) meet: {target text: bool}."""
+    return {"spread >= 0.04": m["spread"] >= TARGETS["spread"],
+            "best <= 0.8 x single": m["best_uv_mse"] <= TARGETS["best_over_single"] * m["single_uv_mse"],
+            "best < grey": m["best_uv_mse"] < m["grey_uv_mse"],
+            "colourfulness >= 0.6 x truth": m["colourfulness_ratio"] >= TARGETS["colourfulness_ratio"]}
+
+
+def evaluate(model, true_rgb: np.ndarray, samples: int = 8, temperature: float = 1.0, seed: int = 0,
+             curve=(), curve_limit: int = 100, batch: int = 50) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Every diversity figure of one model on held-out images.
+
+    Args:
+        true_rgb: (N, R, R, 3) at the model's resolution.
+        curve: temperatures of the spread / best-of-S curve, on the first `curve_limit` images.
+        batch: images sampled at once (bounds the memory: S x batch decoded images).
+    Returns:
+        (figures, samples (S, N, R, R, 3), mean decoding (N, R, R, 3)): figures are `measure`'s plus
+        "mean_uv_mse" (temperature 0), "best_over_single", "checks" (`checks`), "curve" (a list of
+        `measure` dicts with "temperature", without best_index).
+    """
+    drawn = np.concatenate([sample_rgb(model, true_rgb[i:i + batch], samples, temperature, seed)
+                            for i in range(0, len(true_rgb), batch)], axis=1)  # (S, N, R, R, 3)
+    m = measure(drawn, true_rgb)
+    mean_rgb = sample_rgb(model, true_rgb, 1, 0.0, seed)[0]  # one draw: with an MDN, its mode is chosen by weight
+    m["mean_uv_mse"] = metrics.uv_mse(mean_rgb, true_rgb)
+    m["best_over_single"] = m["best_uv_mse"] / m["single_uv_mse"] if m["single_uv_mse"] > 0 else float("nan")
+    m["checks"] = checks(m)
+    points = temperature_curve(model, true_rgb[:curve_limit], curve, samples, seed) if len(curve) else []
+    for point in points:
+        point.pop("best_index")
+    m["curve"] = points
+    return m, drawn, mean_rgb

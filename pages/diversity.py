@@ -15,6 +15,7 @@ from pages import serve_directly
 
 CURVE_TEMPERATURES = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 BY_WEIGHT = -1  # the component picker's "choose by weight" entry
+DEFAULT_KEY = "_div_weights_default"  # the default the page last gave (session state)
 
 
 def cvae_info(source) -> dict:
@@ -32,24 +33,48 @@ def cvae_info(source) -> dict:
     return {"components": max(1, int(spec["config"].get("mdn_components", 0))), "diversity": figures}
 
 
+def default_weights(sidebar, sources: list, info: dict) -> tuple:
+    """The page's default CVAE source and why: an MDN CVAE when there is one, on the sidebar's data if possible.
+
+    Order: the sidebar's own weights when they are an MDN CVAE (or when no MDN CVAE exists); else
+    the MDN CVAE trained on the sidebar's data set (faces -> `faces-mdn`: a model of faces draws
+    face colourings); else the one trained on the default set's data (photos); else the first.
+    Returns:
+        (WeightSource, reason text).
+    """
+    from colourise_core.weights import DEFAULT_SET
+
+    mdn = [s for s in sources if info[s.key]["components"] > 1]
+    if sidebar is not None and sidebar.has("cvae") and (info[sidebar.key]["components"] > 1 or not mdn):
+        return sidebar, "the weights chosen in the sidebar"
+    if not mdn:
+        return sources[0], "the first weights with a CVAE"
+    why = ("an MDN CVAE (a conditional encoder with several latent modes, dissertation 6.1.3): the sidebar's "
+           "weights have none, and the dissertation's CVAE draws nearly identical samples")
+    if sidebar is not None:
+        same = [s for s in mdn if s.dataset == sidebar.dataset and s.resolution == sidebar.resolution]
+        if same:
+            return same[0], why + f"; it is trained on the same data as the sidebar's `{sidebar.value}` ({sidebar.describe()})"
+    photo_set = next((s for s in sources if s.kind == "set" and s.value == DEFAULT_SET), None)
+    photos = [s for s in mdn if photo_set is not None and s.dataset == photo_set.dataset]
+    return (photos or mdn)[0], why
+
+
 def choose_weights(sidebar):
     """The CVAE weights for this page: an MDN CVAE by default (it is the one whose samples differ)."""
     sources = weights_choice.find(lambda s: s.has("cvae"))
     if not sources:
         return None, None
     info = {s.key: cvae_info(s) for s in sources}
-    mdn = [s for s in sources if info[s.key]["components"] > 1]
-    if sidebar is not None and sidebar.has("cvae") and (info[sidebar.key]["components"] > 1 or not mdn):
-        default, why = sidebar, "the weights chosen in the sidebar"
-    elif mdn:
-        default, why = mdn[0], ("an MDN CVAE (a conditional encoder with several latent modes, dissertation 6.1.3): "
-                                "the sidebar's weights have none, and the dissertation's CVAE draws nearly identical samples")
-    else:
-        default, why = sources[0], "the first weights with a CVAE"
+    default, why = default_weights(sidebar, sources, info)
     keys = [s.key for s in sources]
     by_key = {s.key: s for s in sources}
-    if st.session_state.get("div_weights") not in keys:
+    # Follow the default (it moves with the sidebar: faces there -> the faces MDN CVAE here) until the
+    # user picks other weights on this page.
+    current = st.session_state.get("div_weights")
+    if current not in keys or current == st.session_state.get(DEFAULT_KEY):
         st.session_state["div_weights"] = default.key
+    st.session_state[DEFAULT_KEY] = default.key
     key = st.selectbox("CVAE weights", keys, key="div_weights", format_func=lambda k: by_key[k].label,
                        help="Defaults to an MDN CVAE, whose samples differ; the dissertation's CVAE draws nearly the same sample.")
     chosen = by_key[key]
@@ -100,14 +125,17 @@ def page() -> None:
         return
 
     # The CVAE sees its training size whatever the input, so the samples are made at screen size.
-    work = imageio.resize_float(picked.rgb, views.fit_side(*picked.rgb.shape[:2], views.DISPLAY_SIDE))
+    work = picked.fit(views.DISPLAY_SIDE)
     small = imageio.resize_float(work, (net.resolution, net.resolution))  # what the CVAE sees
     key = (picked.digest, source.key, source.version)
 
     component = None
     if components > 1:
-        with lock:
-            weights = memo.get("div_mix", key, lambda: net.mixture_weights(colour.rgb_to_y(small)[None])[0], keep=4)
+        def mix() -> np.ndarray:
+            with lock:  # inside the work slot (slot first, then the model's lock)
+                return net.mixture_weights(colour.rgb_to_y(small)[None])[0]
+
+        weights = memo.get("div_mix", key, mix, keep=4, slot="the CVAE")
         order = [BY_WEIGHT] + list(range(components))
         labels = {BY_WEIGHT: "by weight"} | {k: f"mode {k + 1} ({weights[k]:.0%})" for k in range(components)}
         with settings_col:
@@ -125,7 +153,7 @@ def page() -> None:
 
 
     drawn = memo.get("div_samples", key + (samples, temperature, int(seed), component),
-                     lambda: draw(samples, temperature, int(seed), component), keep=4)
+                     lambda: draw(samples, temperature, int(seed), component), keep=4, slot="the CVAE")
     errors = [metrics.uv_mse(rgb, work) for rgb in drawn] if picked.is_colour else None
     best = int(np.argmin(errors)) if errors else None
 
@@ -149,7 +177,7 @@ def page() -> None:
             return diversity.temperature_curve(net, small[None], CURVE_TEMPERATURES, samples=n, seed=int(seed), component=component)
 
 
-    points = memo.get("div_curve", key + (max(2, samples), int(seed), component), curve, keep=4)
+    points = memo.get("div_curve", key + (max(2, samples), int(seed), component), curve, keep=4, slot="the CVAE")
     xs = [p["temperature"] for p in points]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=xs, y=[p["spread"] for p in points], mode="lines+markers", name="spread",
@@ -177,9 +205,9 @@ def page() -> None:
 
     if picked.is_colour:
         st.subheader("The sample nearest the original")
-        mean = memo.get("div_mean", key + (component,), lambda: draw(1, 0.0, 0, component)[0], keep=4)
+        mean = memo.get("div_mean", key + (component,), lambda: draw(1, 0.0, 0, component)[0], keep=4, slot="the CVAE")
         a, b, c = st.columns(3)
-        a.image(views.for_display(picked.rgb, 420), caption="Original", width="stretch")
+        a.image(views.for_display(picked.rgb8, 420), caption="Original", width="stretch")
         b.image(views.for_display(mean, 420), caption=f"Mean (temperature 0{mode_text}) · UV MSE {metrics.uv_mse(mean, work):.5f}",
                 width="stretch")
         c.image(views.for_display(drawn[best], 420), caption=f"Best of {len(drawn)} (sample {best + 1}) · UV MSE {errors[best]:.5f}",

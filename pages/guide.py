@@ -234,12 +234,10 @@ def _hints_mode(picked, y_full: np.ndarray) -> None:
         streamlit_image_coordinates(marked, key="guide_click", cursor="crosshair", width="content")
         st.caption(f"The grey photo ({W} x {H}); {len(points)} hint(s). Click to "
                    f"{st.session_state.get('guide_click_action', CLICK_ACTIONS[0]).replace('s ', ' ', 1)}.")
-    key = (picked.digest, tuple((q["x"], q["y"], tuple(q["rgb"])) for q in points), radius)
-    result = memo.get("guide_levin", key, lambda: guide.levin_result(y_full, points, radius, (dh, dw)), keep=4)
     truth = imageio.resize_float(picked.rgb, (dh, dw)) if picked.is_colour else None
     with right:
         u_col, l_col = st.columns(2)
-        with u_col:
+        with u_col:  # the U-Net first: its picture is sent before Levin's solve starts
             unet = _unet_result(picked, y_full, points, radius, (dh, dw))
             if unet is not None:
                 caption = f"U-Net with the hints · {len(points)} hint(s)"
@@ -247,6 +245,8 @@ def _hints_mode(picked, y_full: np.ndarray) -> None:
                     caption += f" · PSNR {metrics.psnr(unet, truth):.2f} dB"
                 st.image(colour.to_uint8(unet), caption=caption, width="stretch")
         with l_col:
+            key = (picked.digest, tuple((q["x"], q["y"], tuple(q["rgb"])) for q in points), radius)
+            result = memo.get("guide_levin", key, lambda: guide.levin_result(y_full, points, radius, (dh, dw)), keep=4)
             caption = f"Levin et al. 2004 · {len(points)} hint(s)"
             if truth is not None:
                 caption += f" · PSNR {metrics.psnr(result, truth):.2f} dB against the original"

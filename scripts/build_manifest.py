@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--revision", default=None, help="the Hub revision these weights will be published as")
     args = parser.parse_args()
     export, out = Path(args.export), Path(args.weights_dir)
-    manifest_path = out / "manifest.json"
+    manifest_path = out / weights.MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "hub": HUB, "sets": {}}
     if args.revision:
         manifest["hub"] = {**manifest.get("hub", HUB), "revision": args.revision}

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from colourise_core.weights.manifest import MANIFEST_NAME  # noqa: E402
 
 HEADER = """---
 license: other
@@ -54,9 +58,10 @@ trained on a small, non-representative crop set and colour skin tones by its sta
 | `faces` | a fixed random subset of UTKFace "crop_part1", 128x128 | 128 | non-commercial research only (UTKFace) |
 | `imagenette` | Imagenette (10 ImageNet classes), 128x128 | 128 | research and education (ImageNet terms) |
 | `imagenette-mdn` | Imagenette train, 128x128 (CVAE only: the MDN CVAE of issue 12) | 128 | research and education (ImageNet terms) |
+| `faces-mdn` | the `faces` training split, 128x128 (CVAE only: the MDN CVAE of issue 12) | 128 | non-commercial research only (UTKFace) |
 
-Because of these datasets, the weights are for research and education only; the `faces` weights for
-non-commercial research only.
+Because of these datasets, the weights are for research and education only; the `faces` and `faces-mdn`
+weights for non-commercial research only.
 
 ## Training
 Hyper-parameters follow chapter 4 of the dissertation: CNN Adam 1e-3, batch 512, dropout 0.2,
@@ -114,7 +119,7 @@ def main() -> None:
     parser.add_argument("--weights-dir", default="weights")
     args = parser.parse_args()
     folder = Path(args.weights_dir)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
     rows = ["| set | split (n) | model | UV MSE | grey UV MSE | PSNR | grey PSNR | colourfulness (truth) | epochs | train time | hardware |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for set_name, entry in manifest["sets"].items():

@@ -1,7 +1,10 @@
 """The diversity page's MDN controls under AppTest (issue 12): weights choice, mode picker, marking.
 
-The tiny weights of tests/app_fixtures.py plus one more set, `tiny-mdn`: a 3-component MDN CVAE
-trained for one epoch on 64 Shape Set images at 32 px.
+The tiny weights of tests/app_fixtures.py plus `tiny-mdn`: a 3-component MDN CVAE trained for one
+epoch on 64 Shape Set images at 32 px, which the manifest says is trained on imagenette (as the
+fixture's `imagenette` set says of itself). Two more sets claim the faces data: `tiny-faces` (the
+tiny dissertation CVAE alone) and `tiny-faces-mdn` (a copy of the MDN CVAE), so that the page's
+choice by data set can be seen.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from app_fixtures import RESOLUTION, make_tiny_weights, run_app, set_app_env  # 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 600  # seconds per script run: generous, the page draws 8 samples and a 7-point curve
 MDN_SET = "tiny-mdn"
+FACES_SET, FACES_MDN_SET = "tiny-faces", "tiny-faces-mdn"
 
 
 @pytest.fixture(scope="session")
@@ -48,11 +52,22 @@ def mdn_weights(tmp_path_factory) -> Path:
     (folder / MDN_SET).mkdir()
     models.save_weights_atomic(net, folder / MDN_SET / "cvae.weights.h5")
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["sets"][MDN_SET] = {"dataset": "shapes", "classes": None, "resolution": RESOLUTION, "models": {"cvae": {
-        "file": f"{MDN_SET}/cvae.weights.h5", "sha256": weights.sha256_file(folder / MDN_SET / "cvae.weights.h5"),
-        "spec": json.loads((run / "spec.json").read_text()), "epochs": 1, "command": "tests/test_app_diversity.py",
-        "metrics": {"diversity": {"dataset": "shapes", "split": "test", "spread": 0.0512, "best_uv_mse": 0.0011,
-                                  "single_uv_mse": 0.0031}}}}}
+
+    def cvae_entry(set_name: str, dataset: str, source: Path, spec: dict, metrics: dict) -> dict:
+        (folder / set_name).mkdir(exist_ok=True)
+        if source != folder / set_name / "cvae.weights.h5":
+            shutil.copyfile(source, folder / set_name / "cvae.weights.h5")
+        return {"dataset": dataset, "classes": None, "resolution": RESOLUTION, "models": {"cvae": {
+            "file": f"{set_name}/cvae.weights.h5", "sha256": weights.sha256_file(folder / set_name / "cvae.weights.h5"),
+            "spec": spec, "epochs": 1, "command": "tests/test_app_diversity.py", "metrics": metrics}}}
+
+    mdn_spec = json.loads((run / "spec.json").read_text())
+    figures = {"diversity": {"dataset": "imagenette", "split": "val", "spread": 0.0512, "best_uv_mse": 0.0011,
+                             "single_uv_mse": 0.0031}}
+    manifest["sets"][MDN_SET] = cvae_entry(MDN_SET, "imagenette", folder / MDN_SET / "cvae.weights.h5", mdn_spec, figures)
+    manifest["sets"][FACES_MDN_SET] = cvae_entry(FACES_MDN_SET, "faces", folder / MDN_SET / "cvae.weights.h5", mdn_spec, {})
+    plain = manifest["sets"]["shapes"]["models"]["cvae"]
+    manifest["sets"][FACES_SET] = cvae_entry(FACES_SET, "faces", folder / plain["file"], plain["spec"], {})
     weights.validate_manifest(manifest)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return folder
@@ -122,3 +137,23 @@ def test_switching_to_the_dissertation_cvae_hides_the_mode_picker():
     assert "the dissertation's CVAE" in why and "your choice above" in why
     assert not [s for s in at.selectbox if s.key == "div_component"]
     assert len(sample_captions(at)) == 8
+
+
+def test_faces_in_the_sidebar_gives_the_faces_mdn_cvae_and_says_so():
+    at = start()
+    at.sidebar.selectbox(key="sidebar_weights").set_value(f"set:{FACES_SET}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="div_weights").value == f"set:{FACES_MDN_SET}"
+    why = next(c.value for c in at.caption if c.value.startswith("Using "))
+    assert f"**{FACES_MDN_SET} (CVAE)**" in why and "an MDN CVAE with 3 latent modes" in why
+    assert f"trained on the same data as the sidebar's `{FACES_SET}` (faces, 32 px)" in why
+    assert len(sample_captions(at)) == 8
+
+
+def test_sidebar_data_without_an_mdn_cvae_falls_back_to_the_photo_one():
+    at = start()
+    at.sidebar.selectbox(key="sidebar_weights").set_value("set:shapes").run()  # no MDN CVAE on shapes
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="div_weights").value == f"set:{MDN_SET}"  # the one on the default set's data
+    why = next(c.value for c in at.caption if c.value.startswith("Using "))
+    assert "chosen as an MDN CVAE" in why and "same data" not in why

@@ -134,6 +134,55 @@ def test_every_figure_exists_decodes_and_is_small(quick):
     assert total < 3_000_000
 
 
+def test_128px_diversity_section_measures_the_shipped_cvaes_on_faces(quick):
+    """Figure 5.6 at 128 px (issue 12): in --quick, faces test only, a few images and samples."""
+    import numpy as np
+
+    from colourise_core import diversity, weights
+    from colourise_core.data import load_dataset
+    from colourise_core.reproduce import diversity128
+
+    text = quick["report"]
+    assert "## Figure 5.6 at 128 px" in text
+    archive = DEFAULT_DATA_DIR / "faces-128.zip"
+    if not (archive.is_file() and (REPO / "weights" / "faces" / "cvae.weights.h5").is_file()):
+        assert "Not available: no 128 px CVAE weights" in text
+        return
+    data = json.loads((quick["out"] / "data" / "diversity128.json").read_text())
+    assert list(data["datasets"]) == ["faces"]
+    d, s = data["datasets"]["faces"], diversity128.QUICK
+    assert (d["n"], d["samples"], d["split"]) == (s.images, s.samples, "test")
+    for name, m in d["models"].items():
+        assert 0 < m["best_uv_mse"] <= m["single_uv_mse"]  # the best sample is no worse than the average one
+        assert m["best_over_single"] == pytest.approx(m["best_uv_mse"] / m["single_uv_mse"])
+        assert m["checks"] == diversity.checks(m)
+        assert [c["temperature"] for c in m["curve"]] == list(s.curve)
+    w1 = d["models"]["faces"]
+    assert (w1["components"], w1["recon_weight"]) == (1, 1.0)
+    assert w1["curve"][0]["spread"] == 0.0  # T=0: the dissertation's CVAE decodes its mean, all samples alike
+    # the stored figures are those of the shipped weights on the held-out faces
+    true = load_dataset("faces", data=str(archive), split="test", resolution=128, limit=s.images, seed=0).load_all()
+    direct = diversity.measure(diversity.sample_rgb(weights.load_pretrained("cvae", "faces"), true, s.samples, 1.0, 0), true)
+    assert w1["spread"] == pytest.approx(direct["spread"], rel=1e-5)
+    assert w1["grey_uv_mse"] == pytest.approx(float(np.mean(true_uv_sq(true))), rel=1e-5)
+    if "faces-mdn" in d["models"]:  # shipped: its samples differ by far more than the W = 1 CVAE's
+        mdn = d["models"]["faces-mdn"]
+        assert mdn["components"] == 8 and mdn["spread"] > 10 * w1["spread"]
+    table = _table_after(text, "### faces test")
+    assert [row[0].split(" ")[0] for row in table[1:]] == list(d["models"])
+    for row in table[1:]:
+        for cell in row[1:4] + row[5:7]:
+            assert NUMBER.match(cell), row
+    assert f"![Figure 5.6 at 128 px, faces]({diversity128.figure_path('faces')})" in text
+
+
+def true_uv_sq(rgb):
+    """Per-image mean squared UV of the truth: the grey baseline's UV MSE."""
+    from colourise_core import colour
+
+    return (colour.rgb_to_yuv(rgb)[..., 1:] ** 2).mean(axis=(1, 2, 3))
+
+
 def test_second_run_resumes_without_training_again(quick):
     out, work = quick["out"], quick["work"]
     states = sorted(work.rglob("state.json"))
@@ -263,3 +312,37 @@ def test_store_redo_recomputes_then_reads_back(tmp_path):
     store.save("curves", {"figures": {"here": "b.png"}})
     assert store.load("curves") == {"figures": {"here": "b.png"}}  # ... and the report reads the new result
     assert Store(tmp_path).load("timing") == {}
+
+
+def test_hints_curve_section_equals_the_library_on_the_same_images(quick):
+    """The hints section's numbers are the library's for the same images and points, in the report."""
+    import numpy as np
+
+    from colourise_core import guided, metrics
+    from colourise_core.reproduce import hints_curve
+    from colourise_core.weights import load_pretrained
+
+    data = json.loads((quick["out"] / "data" / "hints.json").read_text())
+    images = hints_curve.load_images(DEFAULT_DATA_DIR, reproduce.QUICK.hints_images)
+    if not images:
+        pytest.fail(f"the hints curve needs imagenette-128.zip or photos-extra.zip in {DEFAULT_DATA_DIR}")
+    assert data["ns"] == list(guided.CURVE_NS) and set(data["datasets"]) == set(images)
+    assert data["unet"] == "shipped" and list(data["datasets"]["imagenette val"]["methods"]) == [
+        "levin", "unet", "unet-pixel", "unet-trained"]
+    label, imgs = next(iter(images.items()))
+    got = data["datasets"][label]["methods"]
+    k = guided.CURVE_NS.index(10)
+    unet = load_pretrained("unet", hints_curve.UNET_SET, weights_dir=REPO / "weights")
+    for name, fn in (("levin", guided.levin_true_hints), ("unet", guided.unet_true_hints(unet, "user"))):
+        want = np.mean([metrics.psnr(fn(rgb, 10, max(guided.CURVE_NS), i), rgb) for i, rgb in enumerate(imgs)])
+        assert got[name]["psnr"][k] == pytest.approx(want, abs=1e-9)  # the first 10 of image i's 100 points
+    text = quick["report"]
+    assert "## Hints curve" in text and "![hints curve](figures/hints_curve.png)" in text
+    table = _table_after(text, f"### {label}")
+    assert _column(table, "N") == [str(n) for n in guided.CURVE_NS]
+    assert _column(table, "levin PSNR (dB)")[k] == report.cell(got["levin"]["psnr"][k])
+    assert _column(table, "unet PSNR (dB)")[k] == report.cell(got["unet"]["psnr"][k])
+    assert f"{label}, unet at N=10: {got['unet']['psnr'][k]:.2f} dB; Levin {got['levin']['psnr'][k]:.2f} dB" in text
+    with Image.open(quick["out"] / "figures" / "hints_curve.png") as im:
+        im.load()
+        assert im.width > 800 and im.height > 200

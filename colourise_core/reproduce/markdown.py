@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from colourise_core import atomic
+from colourise_core.reproduce import diversity128, hints_curve, report
 from colourise_core.reproduce.families import families_markdown
-from colourise_core.reproduce import report
 from colourise_core.reproduce.common import (
     BEST_OF, DISSERTATION_EPOCHS, LABEL, MODELS, Options, Settings, Store, TABLE_4_1, TABLE_4_2, TABLE_5_1, TEMPERATURES,
 )
@@ -221,8 +221,11 @@ def write_markdown(opts: Options, store: Store) -> Path:
     else:
         md += ["Not available: no CVAE weights (section `diversity`).", ""]
 
+    md += diversity128.markdown(store.load(diversity128.SECTION))
+
     # Metrics
     md += _metrics_markdown(metrics, s)
+    md += hints_curve.markdown(store.load(hints_curve.SECTION))
     md += families_markdown(store.load("families"))  # issue 10: past the dissertation
 
     md += ["## How this report was made", "",
