@@ -156,12 +156,6 @@ class Family:
             out = graph.predict_on_batch(inputs)  # compiled once per input size
         return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
 
-    def hint_side(self, model) -> int:
-        """The square (pixels at the network's input) that one user point covers at least when the
-        hints are rasterised (`hints.rasterise`'s min_side): 1, its own pixel, unless the family
-        was trained on larger hints."""
-        return 1
-
     def check_hints(self, hints) -> None:
         if hints is not None and not self.takes_hints:
             raise ColouriseError(f"the {self.name} model takes no hints; use a model that does (unet)")
