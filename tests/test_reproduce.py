@@ -227,8 +227,9 @@ def test_families_section_compares_the_shipped_families_beside_grey(quick):
     shapes = data["splits"]["shapes"]
     assert shapes["n"] == reproduce.QUICK.families_shapes and shapes["split"] == "test"
     rows = shapes["models"]
-    assert {"cnn", "cgan", "cvae"} <= set(rows)
+    assert {"cnn", "cgan", "cvae", "unet"} <= set(rows)  # the four families, all from the `shapes` set
     assert rows["cnn"]["hue_accuracy"] > 0.7 and rows["cgan"]["hue_accuracy"] < 0.2
+    assert rows["unet"]["hue_accuracy"] > 0.95 and rows["unet"]["uv_mse"] < rows["cnn"]["uv_mse"]  # 99.8% on 1,000
     base = rows["cnn"]["baseline"]
     assert base["colourfulness"] == 0.0 and rows["cnn"]["uv_mse"] < 0.5 * base["uv_mse"]
     assert all(r["baseline"] == base for r in rows.values())  # the same images for every family

@@ -15,9 +15,8 @@ held-out images, and ablations of the choices the fourth one (`unet`) and the CG
 
 from __future__ import annotations
 
-import time
-
 from colourise_core.reproduce import report
+from colourise_core.run_folder import RunFolder
 from colourise_core.reproduce.common import ARCHIVES, Options, Store, fresh, held_out, load_model, log, weights_source
 
 FAMILIES = ("cnn", "cgan", "cvae", "unet")
@@ -119,13 +118,14 @@ def _ablations(opts: Options, store: Store, data: dict) -> None:
             fields = {**fields, "model_config": {"global_classes": classes}}
         config = _ablation_config(opts, {"model": fam, **fields})
         key = {k: v for k, v in config.__dict__.items() if k != "data"} | {"eval": s.ablation_eval}
-        if fresh(entry["runs"].get(name), key, opts.out):
-            continue
         run = opts.work_dir / "families" / _run_name(name)
+        if fresh(entry["runs"].get(name), key, opts.out):
+            if (run / RunFolder.STATE).is_file():  # the run's own total (a resumed run's parts summed)
+                entry["runs"][name]["train_seconds"] = round(RunFolder(run).read(RunFolder.STATE)["train_seconds"], 1)
+            continue
         log(f"families: ablation {name!r}: {s.ablation_epochs} x {s.ablation_steps} steps of {s.ablation_batch}")
-        t0 = time.time()
         result = training.train(config, run, resume=True)
-        train_seconds = time.time() - t0
+        train_seconds = RunFolder(run).read(RunFolder.STATE)["train_seconds"]  # every part of a resumed run
         ds = held_out(opts, "imagenette", s.ablation_resolution, s.ablation_eval, seed=0, split="val")
         last = result.history[-1] if result.history else {}
         entry["runs"][name] = {"key": key, "family": fam, "options": fields, "train_seconds": round(train_seconds, 1),
