@@ -74,3 +74,54 @@ def swatch(y: float, u: float, v: float) -> tuple[np.ndarray, np.ndarray, bool]:
     inside = bool(np.all((raw >= -1e-6) & (raw <= 1 + 1e-6)))
     rgb = colour.yuv_to_rgb(colour.fit_chroma_to_gamut(yuv))
     return rgb.astype(np.float32), np.full(3, y, np.float32), inside
+
+
+# ------------------------------------------------------------------ part 5: hints make it well-posed
+
+LESSON_SIDE = 160  # part 5 works on a copy with this longer side (~25k px): a fast curve
+LESSON_NS = tuple(sorted(set(range(0, 101, 5)) | {1, 2}))  # the curve's numbers of true hints
+LESSON_SEED = 0  # the random points (nested sets: a larger N keeps the smaller N's points)
+
+
+def lesson_image(rgb: np.ndarray) -> np.ndarray:
+    """Part 5's working copy of a picked colour image: longer side LESSON_SIDE."""
+    from colourise_core import imageio
+
+    h, w = rgb.shape[:2]
+    s = LESSON_SIDE / max(h, w)
+    return imageio.resize_float(rgb, (max(1, round(h * s)), max(1, round(w * s))))
+
+
+def hint_methods(unet=None) -> dict:
+    """name -> fn(rgb, n, n_max, seed): Levin et al. 2004, and the hint-taking U-Net when loaded (its
+    points as the library gives them to it: `guided.unet_true_hints(unet, "user")`)."""
+    from colourise_core import guided
+
+    methods = {"levin": guided.levin_true_hints}
+    if unet is not None:
+        methods["unet"] = guided.unet_true_hints(unet, "user")
+    return methods
+
+
+def hints_curves(rgb: np.ndarray, unet=None, ns=LESSON_NS, seed: int = LESSON_SEED) -> dict[str, dict]:
+    """PSNR and colourfulness against N true hints per method on `rgb` (the lesson's copy).
+
+    Returns:
+        {method: {"n": [...], "psnr": [...], "colourfulness": [...]}}, "levin" first.
+    """
+    from colourise_core import guided
+
+    rows = guided.hints_curve(rgb, ns=ns, seed=seed, methods=hint_methods(unet))
+    out: dict[str, dict] = {}
+    for r in rows:
+        if r["method"] != "truth":
+            d = out.setdefault(r["method"], {"n": [], "psnr": [], "colourfulness": []})
+            for k in d:
+                d[k].append(r[k])
+    return out
+
+
+def hinted(rgb: np.ndarray, n: int, unet=None, seed: int = LESSON_SEED) -> dict[str, np.ndarray]:
+    """Each method's colouring of `rgb`'s luma from its first n true hints (the curve's points)."""
+    n_max = max(LESSON_NS)
+    return {name: fn(rgb, n, max(n, n_max), seed) for name, fn in hint_methods(unet).items()}

@@ -39,7 +39,26 @@ class Picked:
 
     @property
     def rgb(self) -> np.ndarray:
+        """float32 (H, W, 3): a new full-size array each call (the photo is kept as uint8); work
+        that needs it belongs inside a work slot. For the screen or a small work copy use `fit`."""
         return self.loaded.rgb
+
+    @property
+    def rgb8(self) -> np.ndarray:
+        """uint8 (H, W, 3): the kept pixels themselves (8-bit sources)."""
+        return self.loaded.rgb8
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.loaded.shape
+
+    def fit(self, side: int) -> np.ndarray:
+        """float32 RGB with the longer side at most `side` (never enlarged), shrunk from the kept
+        pixels without a full-size float copy."""
+        from app_support import views
+
+        size = views.fit_side(*self.loaded.shape[:2], side)
+        return (self.loaded if size == self.loaded.shape[:2] else self.loaded.resized(size)).rgb
 
     @property
     def is_colour(self) -> bool:
@@ -77,14 +96,13 @@ def _decode(data: bytes, name: str):
         loaded = imageio.load_rgb(data, name=name, max_pixels=limit)
     except ImageError as e:
         return None, str(e), None
-    h, w = loaded.rgb.shape[:2]
+    h, w = loaded.shape[:2]
     if h * w <= limit and h0 * w0 <= limit:
         return loaded, None, None
     scale = min(1.0, (limit / (h * w)) ** 0.5)
     size = (max(1, int(h * scale)), max(1, int(w * scale)))
     if size != (h, w):
-        alpha = None if loaded.alpha is None else imageio.resize_float(loaded.alpha, size)
-        loaded = dataclasses.replace(loaded, rgb=imageio.resize_float(loaded.rgb, size), alpha=alpha)
+        loaded = loaded.resized(size)  # uint8 stays uint8: no full-size float copy
     note = (f"{name} has {h0 * w0 / 1e6:.3g} megapixels; the app colourises at most {limit / 1e6:.3g}, "
             f"so it works on a {size[1]} x {size[0]} copy.")
     return loaded, None, note
@@ -96,7 +114,8 @@ def decode(data: bytes, name: str) -> Picked | None:
     The decoded image is kept for this session's next reruns (only the latest two).
     """
     digest = hashlib.sha1(data).hexdigest()
-    loaded, problem, note = memo.get("decoded", (digest, name), lambda: _decode(data, name), keep=1)
+    loaded, problem, note = memo.get("decoded", (digest, name), lambda: _decode(data, name), keep=1,
+                                     slot="decoding the photo")  # 8 sessions' 24 MP photos are not decoded at once
     if problem:
         st.error(problem, icon=":material/broken_image:")
         return None

@@ -13,13 +13,21 @@ from typing import Any, Callable
 from app_support import sessions
 
 
-def get(name: str, key: tuple, compute: Callable[[], Any], keep: int = 6) -> Any:
-    """`compute()` once per `key` in this session; `name` separates memos (e.g. "compare")."""
+def get(name: str, key: tuple, compute: Callable[[], Any], keep: int = 6, slot: str | None = None) -> Any:
+    """`compute()` once per `key` in this session; `name` separates memos (e.g. "compare").
+
+    With `slot` (what the work is, for the waiting note), `compute` runs inside one of the
+    server's work slots (`sessions.work_slot`); a value already kept is returned without one.
+    """
     store = sessions.current().store.setdefault(name, OrderedDict())
     if key in store:
         store.move_to_end(key)
         return store[key]
-    value = compute()
+    if slot is None:
+        value = compute()
+    else:
+        with sessions.work_slot(slot):
+            value = compute()
     store[key] = value
     while len(store) > keep:
         store.popitem(last=False)

@@ -29,7 +29,6 @@ import shutil
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from app_support import paths
 GUARD_KEY = "_app_session_guard"
 END_GRACE_S = 20.0  # disconnected this long: the session has ended (a reload reconnects sooner)
 REAP_EVERY_S = 5.0
+WAIT_POLL_S = 1.0  # a page waiting for a work slot checks this often whether its run was stopped
 DEFAULTS = {
     "COLOURISE_APP_MAX_JOBS": 2,  # colourisations at once, server-wide
     "COLOURISE_APP_MAX_TRAININGS": 1,  # trainings at once, server-wide
@@ -250,20 +250,41 @@ def _slot(kind: str) -> threading.BoundedSemaphore:
         return _slots[kind]
 
 
+_held = threading.local()  # how many work slots this thread holds (0 or 1: a nested request reuses it)
+
+
 @contextlib.contextmanager
 def work_slot(what: str = "colourise"):
-    """Hold one of the server's colourisation slots; while none is free, show a waiting note."""
+    """Hold one of the server's colourisation slots; while none is free, show a waiting note.
+
+    Take it before any model lock (the order everywhere: slot, then lock). A thread that already
+    holds one (a page's decode inside its model work) does not wait for a second.
+    """
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
     sem = _slot("colourise")
+    note = None
     if not sem.acquire(blocking=False):
         note = st.empty()
-        note.info(f"Waiting for a free slot: the server runs {setting('COLOURISE_APP_MAX_JOBS')} "
-                  f"colourisations at a time, and others are running. Yours ({what}) starts as soon as one "
-                  "finishes.", icon=":material/hourglass_top:")
-        sem.acquire()
-        note.empty()
-    try:
+        text = (f"Waiting for a free slot: the server runs {setting('COLOURISE_APP_MAX_JOBS')} colourisations at "
+                f"a time, and others are running. Yours ({what}) starts as soon as one finishes.")
+        note.info(text, icon=":material/hourglass_top:")
+        while not sem.acquire(timeout=WAIT_POLL_S):
+            # Drawn again while waiting: Streamlit stops a script run (a rerun, a closed tab) by raising
+            # in the script thread at an st call, so a wait nobody needs any more ends here.
+            note.info(text, icon=":material/hourglass_top:")
+    try:  # from the moment it is held: an exception anywhere (even Streamlit's rerun at note.empty()) frees it
+        _held.depth = 1
+        if note is not None:
+            note.empty()
         yield
     finally:
+        _held.depth = 0
         sem.release()
 
 

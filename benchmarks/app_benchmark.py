@@ -129,7 +129,8 @@ def time_models(repeat: int, runtime: str, ref, y) -> dict:
         out["_rgb8"] = results["cnn"].rgb8
         return out
 
-    pipeline()  # warm-up
+    pipeline()  # warm-up: the first call at a size runs eagerly (Family.run_graph) ...
+    pipeline()  # ... the second compiles
     runs, refs = [], []
     for _ in range(repeat):  # interleaved, so both see the same load on a shared machine
         runs.append(pipeline())
@@ -175,7 +176,7 @@ def random_weights_dir(folder: Path) -> Path:
         models.save_weights_atomic(net, folder / rel)
         entry["models"][m] = {"file": rel, "sha256": weights.sha256_file(folder / rel), "spec": net.spec}
     manifest = {"format": 1, "sets": {weights.DEFAULT_SET: entry}}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / weights.MANIFEST_NAME).write_text(json.dumps(manifest))
     return folder
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from colourise_core.family_names import ADVERSARIAL_FAMILIES  # noqa: E402
 
 
 def config_for(model: str, images: int, epochs: int):
@@ -55,10 +56,11 @@ def fresh_model(config):
 
 
 def batches_for(config, train_set):
+    from colourise_core import models
     from colourise_core.data import pipeline
 
     return pipeline.YUVBatches(train_set, batch_size=config.batch_size, shuffle=True, augment=bool(config.augment),
-                               seed=config.seed, target="yuv" if config.model == "cvae" else "uv")
+                               seed=config.seed, target=models.get_family(config.model).target)
 
 
 def run_trainer(config) -> list[float]:
@@ -75,9 +77,11 @@ def run_fit(config, train_set) -> list[float]:
     """Epoch seconds of model.fit on the same on-the-fly batches (CNN, CVAE)."""
     import keras
 
+    from colourise_core import models
+
     net = fresh_model(config)
     batches = batches_for(config, train_set)
-    if config.model == "cvae":  # the CVAE trains on (YUV, YUV): its call takes YUV in training
+    if models.get_family(config.model).target == "yuv":  # the CVAE trains on (YUV, YUV): its call takes YUV in training
         inner = batches
 
         class YUVPairs(keras.utils.PyDataset):
@@ -134,7 +138,7 @@ def run_loop(config, train_set) -> tuple[list[float], list[float], list[float]]:
             t0 = time.perf_counter()
             y, target = batches[i]
             t1 = time.perf_counter()
-            if config.model == "cgan":
+            if config.model in ADVERSARIAL_FAMILIES:
                 plain_cgan_step(net, y, target)
             else:
                 training._step(net, y, target, training=True)  # train_on_batch
@@ -182,7 +186,7 @@ def main() -> None:
         n_train = len(train_set)
         row = {"batch_size": config.batch_size, "train_images": n_train, "augment": bool(config.augment),
                "trainer": [], "fit": [], "loop": [], "loop_prep": [], "loop_step": []}
-        order = ["trainer", "fit", "loop"] if model != "cgan" else ["trainer", "loop"]
+        order = ["trainer", "loop"] if model in ADVERSARIAL_FAMILIES else ["trainer", "fit", "loop"]  # fit: not for a GAN
         for r in range(args.rounds):
             for name in (order if r % 2 == 0 else order[::-1]):
                 if name == "trainer":

@@ -13,6 +13,8 @@ Both keep the input's luma exactly and go through the models' gamut handling
 
 from __future__ import annotations
 
+import functools
+
 import math
 
 import cv2
@@ -84,14 +86,16 @@ def levin_weights(y: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w))
 
 
+@functools.lru_cache(maxsize=8)
 def nested_dissection(h: int, w: int, leaf: int = 4) -> np.ndarray:
     """A fill-reducing elimination order of an h x w grid with a 3x3 stencil (George 1973).
 
     The grid is split in two by its middle row or column (a one-pixel line separates a 3x3
-    stencil), each half is ordered the same way, and the separator comes last.
+    stencil), each half is ordered the same way, and the separator comes last. It depends on the
+    grid's size only, so it is computed once per size (the Guide page re-solves after each hint).
 
     Returns:
-        int permutation of range(h * w).
+        int permutation of range(h * w) (read-only: it is shared).
     """
     idx = np.arange(h * w).reshape(h, w)
     out, stack = [], [(0, h, 0, w, False)]
@@ -107,7 +111,9 @@ def nested_dissection(h: int, w: int, leaf: int = 4) -> np.ndarray:
             m = (x0 + x1) // 2
             parts = [(y0, y1, x0, m, False), (y0, y1, m + 1, x1, False), (y0, y1, m, m + 1, True)]
         stack.extend(p for p in reversed(parts) if p[1] > p[0] and p[3] > p[2])
-    return np.concatenate(out)
+    order = np.concatenate(out)
+    order.flags.writeable = False
+    return order
 
 
 def levin_solve(y: np.ndarray, hint_uv: np.ndarray, hint_mask: np.ndarray) -> np.ndarray:

@@ -83,10 +83,11 @@ def cmd_colourise(args) -> int:
     names = (runtime.models_in(args.weights or DEFAULT_SET, MODEL_CHOICES) if args.model == "all"  # what the set has
              else (args.model,))
     if args.hints is not None:  # a model that takes no hints refuses them (never a silent ignore)
-        from colourise_core import models
+        from colourise_core.family_names import HINT_FAMILIES  # no Keras import (the ONNX runtime)
 
         for name in names:
-            models.get_family(name).check_hints(args.hints)
+            if name not in HINT_FAMILIES:
+                raise ColouriseError(f"the {name} model takes no hints; use a model that does ({', '.join(HINT_FAMILIES)})")
     out = Path(args.out)
     _prepare_out(out)
     bases = outputs.plan_names(args.images)  # unique per input: same stems never collide
@@ -132,15 +133,15 @@ def cmd_colourise(args) -> int:
                 continue
             try:
                 image = imageio.load_rgb(path)
-                _check_samples_fit(image.name, max(samples.values(), default=1), *image.rgb.shape[:2])
+                _check_samples_fit(image.name, max(samples.values(), default=1), *image.shape[:2])
             except ColouriseError as e:
                 print(f"error: {e}", file=sys.stderr)
                 failures += 1
                 continue
-            results = inference.colourise_many(image, todo, samples=samples, temperature=temperature,
+            results = inference.colourise_each(image, todo, samples=samples, temperature=temperature,
                                                seed=args.seed, render_size=render_size, hints=hints)  # decoded once, luma once
             del image
-            for name, result in results.items():
+            for name, result in results:  # one model's full-size result at a time: written, then dropped
                 n = samples.get(name, 1)
                 rgbs = [result.rgb8] if n == 1 else list(result.rgb8)
                 for target, rgb in zip(targets[name], rgbs):
@@ -152,6 +153,7 @@ def cmd_colourise(args) -> int:
                 if args.verbose:
                     steps = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.steps.items())
                     print(f"  {name}: saw {result.seen[1]}x{result.seen[0]}; {steps}", file=sys.stderr)
+                result = rgbs = rgb = None  # the next model's result is made after this one is freed
             del results
     finally:
         if written:

@@ -170,3 +170,81 @@ def hints_curve(rgb: np.ndarray, ns=CURVE_NS, seed: int = 0, methods: dict | Non
                          "colourfulness": metrics.colourfulness(out)})
     rows.append({"method": "truth", "n": None, "psnr": None, "colourfulness": metrics.colourfulness(rgb)})
     return rows
+
+
+# ----------------------------------------------------------------------------- the unet on the curve
+
+UNET_FORMS = {  # how the unet is given the n true hints (the same points as Levin's)
+    "user": "each point a hint_side square of its pixel's true colour at the network's input: what "
+            "`colourise(image, \"unet\", hints=...)`, the CLI and the app give it",
+    "pixel": "each point its own pixel only at the network's input (the library's path before the "
+             "square: how far a lone pixel moves the network)",
+    "trained": "each point a square of 1..hint_side pixels (seeded) at the network's input carrying "
+               "the mean true chroma over it: the hints of training (unet.simulate_hints, SIGGRAPH17 3.3)",
+}
+
+
+def true_patch_maps(rgb: np.ndarray, hints: hints_mod.Hints, size: tuple[int, int], max_side: int,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Hint maps as the unet's training simulates them, at the points of `hints`.
+
+    Each point's working pixel p (as `hints.rasterise` places it) gets a square of side
+    s ~ U{1..max_side} (rows and columns from p - (s - 1) // 2, clipped) carrying the mean of the
+    true chroma of `rgb` resized to `size` over that square.
+
+    Args:
+        rgb: (H, W, 3) the truth in [0, 1].
+        size: (h, w) the network's input size.
+    Returns:
+        (uv (1, h, w, 2), mask (1, h, w, 1)) float32.
+    """
+    from colourise_core import imageio
+    from colourise_core.colour import rgb_to_yuv
+
+    h, w = size
+    H, W = rgb.shape[:2]
+    true_uv = rgb_to_yuv(imageio.resize_float(np.asarray(rgb, np.float32), (h, w)))[..., 1:]  # (h, w, 2)
+    uv = np.zeros((h, w, 2), np.float32)
+    mask = np.zeros((h, w, 1), np.float32)
+    rng = np.random.default_rng(seed)
+    for x, y, _, _ in hints.points:
+        s = int(rng.integers(1, max_side + 1))
+        px, py = min(int((x + 0.5) * w / W), w - 1), min(int((y + 0.5) * h / H), h - 1)
+        r0, c0 = max(0, py - (s - 1) // 2), max(0, px - (s - 1) // 2)
+        r1, c1 = min(h, py - (s - 1) // 2 + s), min(w, px - (s - 1) // 2 + s)
+        uv[r0:r1, c0:c1] = true_uv[r0:r1, c0:c1].reshape(-1, 2).mean(axis=0)
+        mask[r0:r1, c0:c1] = 1.0
+    return uv[None], mask[None]
+
+
+def unet_true_hints(model, form: str = "user"):
+    """The unet as a `hints_curve` method: fn(rgb, n, n_max, seed) -> RGB (H, W, 3).
+
+    The network sees the luma at its input size with the first n of n_max random true hints
+    (`true_hints_prefix`, the same points Levin's method gets) in the form `form` (see
+    UNET_FORMS); its chroma is resized back and joined with the full-size luma. n = 0: no hints.
+    """
+    from colourise_core import imageio, inference
+    from colourise_core.colour import luma_chroma_to_rgb
+
+    if form not in UNET_FORMS:
+        raise ColouriseError(f"unknown unet hint form {form!r}; choose one of {', '.join(UNET_FORMS)}")
+
+    def run(rgb: np.ndarray, n: int, n_max: int, seed: int) -> np.ndarray:
+        rgb = np.asarray(rgb, np.float32)
+        y = rgb_to_y(rgb).astype(np.float32)  # (H, W, 1)
+        H, W = y.shape[:2]
+        h, w = inference.input_size(model, H, W)
+        maps = None
+        if n:
+            hints = true_hints_prefix(rgb, n, max(n, n_max), seed)
+            if form == "trained":
+                maps = true_patch_maps(rgb, hints, (h, w), inference.hint_side(model), seed)
+            else:
+                side = inference.hint_side(model) if form == "user" else 1
+                maps = inference.hint_maps(hints, y, (h, w), side)
+        y_small = imageio.resize_float(y, (h, w)).reshape(1, h, w, 1)
+        uv = inference.predict_uv(model, y_small, 1, None, 0, maps)[0, 0]  # (h, w, 2)
+        return luma_chroma_to_rgb(y, imageio.resize_float(uv, (H, W)), compute_dtype=np.float32)
+
+    return run

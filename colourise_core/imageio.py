@@ -4,9 +4,11 @@
 decoded PIL image, and turns every failure into an `ImageError` that names the file and the
 problem: missing, empty, not an image, truncated or corrupt, or too large to decode safely (the
 pixel count in the header is checked against `MAX_PIXELS` before any pixel is decoded).
-`load_rgb` then converts any Pillow mode to float32 RGB in [0, 1] plus an optional alpha plane.
+`load_rgb` then converts any Pillow mode to RGB plus an optional alpha plane, as a `LoadedImage`
+(`photo`): 8-bit sources keep their uint8 pixels (a quarter of a float32 copy), others float32.
 
-Images are float32 RGB in [0, 1], channels-last (H, W, 3), as everywhere in the library. Writing
+Images are float32 RGB in [0, 1], channels-last (H, W, 3), as everywhere in the library
+(`LoadedImage.rgb`, or band by band with `LoadedImage.bands`). Writing
 (`encode_png`, `save_png_atomic`) lives in `imagesave`, resizing (`resize_float`) in `resize`;
 both are importable from here too.
 """
@@ -17,7 +19,6 @@ import io
 import os
 import re
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -27,6 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from colourise_core.colour import to_uint8
 from colourise_core.errors import ImageError
 from colourise_core.imagesave import encode_png, save_png_atomic  # noqa: F401 - part of imageio's API
+from colourise_core.photo import LoadedImage, to_float
 from colourise_core.resize import resize_float  # noqa: F401 - part of imageio's API
 
 # Largest image (width * height, read from the file header) we agree to decode.
@@ -38,26 +40,6 @@ _UPLOAD_NAME = "the uploaded data"
 # Pillow modes whose pixels are grey by construction.
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 _MODES_16BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedImage:
-    """A decoded image in the library's float convention.
-
-    Attributes:
-        rgb: float32 (H, W, 3) in [0, 1].
-        alpha: float32 (H, W) in [0, 1], or None when the source had no transparency.
-        was_grey: the source was greyscale, or all its colour channels are equal.
-        mode: the source's Pillow mode ("L", "RGB", "I;16", "P", ...; arrays report the
-            mode of the equivalent Pillow image).
-        name: the file name used in messages ("the uploaded data" when unknown).
-    """
-
-    rgb: np.ndarray
-    alpha: np.ndarray | None
-    was_grey: bool
-    mode: str
-    name: str
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -293,7 +275,7 @@ def _array_to_pil(arr: np.ndarray, label: str) -> Image.Image:
 
 
 def load_rgb(src: ImageSource, name: str | None = None, max_pixels: int | None = None) -> LoadedImage:
-    """Decode any image to float32 RGB in [0, 1], keeping its alpha and 16-bit precision.
+    """Decode any image to RGB (8-bit: uint8, else float32 in [0, 1]), keeping its alpha and 16-bit precision.
 
     Modes: 1, L, LA, P (palette transparency becomes alpha), RGB, RGBA, CMYK (incl. Adobe
     inverted JPEGs), I;16 / I;16B / I (divided by 65535, clipped), F (clipped to [0, 1]),
@@ -311,7 +293,12 @@ def load_rgb(src: ImageSource, name: str | None = None, max_pixels: int | None =
     """
     if isinstance(src, np.ndarray):
         label = name or "the array"
-        values, mode = _array_to_float(src, label)  # (H, W, C)
+        if src.dtype == np.uint8 and src.ndim in (2, 3) and (src.ndim == 2 or src.shape[2] in (1, 2, 3, 4)) \
+                and 0 not in src.shape:  # kept as uint8 (a copy)
+            values = (src[..., None] if src.ndim == 2 else src).copy()  # the caller's array stays theirs
+            mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[values.shape[2]]
+        else:
+            values, mode = _array_to_float(src, label)  # (H, W, C)
         colour, alpha = _split_alpha(values)
         return _result(colour, alpha, mode, label, mode in _GREY_MODES)
     img = open_image(src, name=name, max_pixels=max_pixels)
@@ -327,8 +314,8 @@ def load_rgb(src: ImageSource, name: str | None = None, max_pixels: int | None =
         converted = img if img.mode == target else img.convert(target)
     except (ValueError, OSError) as err:
         raise ImageError(f"{label} has an unsupported image mode {mode!r} ({err}).") from err
-    values = np.asarray(converted, dtype=np.float32)  # (H, W, 3|4), a new array
-    np.divide(values, np.float32(255.0), out=values)  # in place: no second full-size float copy
+    values = np.asarray(converted)  # (H, W, 3|4) uint8, a new array (the decoded image can go)
+    del img, converted
     colour, alpha = _split_alpha(values)
     return _result(colour, alpha, mode, label, mode in _GREY_MODES)
 
@@ -347,9 +334,10 @@ def _has_alpha(img: Image.Image) -> bool:
 
 
 def _split_alpha(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(H, W, C) -> colour (H, W, C - 1 or C) and alpha (H, W) when C is 2 or 4."""
+    """(H, W, C) -> colour (H, W, C - 1 or C) and alpha (H, W) float32 when C is 2 or 4."""
     if values.shape[2] in (2, 4):
-        return values[..., :-1], values[..., -1]
+        alpha = values[..., -1]
+        return values[..., :-1], to_float(alpha) if alpha.dtype == np.uint8 else alpha
     return values, None
 
 
@@ -357,12 +345,14 @@ def _result(
     colour: np.ndarray, alpha: np.ndarray | None, mode: str, label: str, grey_mode: bool
 ) -> LoadedImage:
     """Build a `LoadedImage` from colour (H, W, 1|3) and alpha (H, W) planes."""
+    """`colour` is uint8 (8-bit sources: kept as such) or float32."""
     if colour.shape[2] == 1:
         colour = np.repeat(colour, 3, axis=2)
-    rgb = np.ascontiguousarray(colour, dtype=np.float32)
+    dtype = np.uint8 if colour.dtype == np.uint8 else np.float32
+    pixels = np.ascontiguousarray(colour, dtype=dtype)
     was_grey = grey_mode or bool(
-        np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+        np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2])
     )
     if alpha is not None:
         alpha = np.ascontiguousarray(alpha, dtype=np.float32)
-    return LoadedImage(rgb=rgb, alpha=alpha, was_grey=was_grey, mode=mode, name=label)
+    return LoadedImage(pixels=pixels, alpha=alpha, was_grey=was_grey, mode=mode, name=label)

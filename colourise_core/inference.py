@@ -11,7 +11,7 @@ goes through the model's family (`models.family_of`): the input size, the forwar
 the output becomes UV, samples and hints.
 
 Two full-size paths share those rules. `colourise_image` is the reference: float32 RGB, as the
-library's maths is written. `colourise_many` is the lean path for display and files: the photo is
+library's maths is written. `colourise_many` (`colourise_each`, one model at a time) is the lean path for display and files: the photo is
 decoded once and its luma computed once for any number of models; each model's UV is resized
 with OpenCV and merged, gamut-fitted and rounded to uint8 RGB in one cache-sized pass
 (`colour.chroma_to_rgb8`), the same pixels within 1/255.
@@ -22,12 +22,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
 
 from colourise_core import colour, imageio
-from colourise_core.errors import ColouriseError
 
 # colourise_core.models (Keras, TensorFlow) is imported by the Keras path only, not at import time:
 # the ONNX runtime's models (onnx_runtime.OnnxModel) run without it.
@@ -81,16 +81,30 @@ def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None
                                                temperature=temperature, seed=seed, hints=hints, **extra)
 
 
-def hint_maps(hints, luma: np.ndarray, size: tuple[int, int]):
+def hint_maps(hints, luma: np.ndarray, size: tuple[int, int], min_side: int = 1):
     """User hints (a hints file, JSON text, dict or `hints.Hints`) for a full-size luma (H, W, 1),
-    rasterised at a model's input size: (uv (1, h, w, 2), mask (1, h, w, 1)); None for None."""
+    rasterised at a model's input size: (uv (1, h, w, 2), mask (1, h, w, 1)); None for None.
+    `min_side`: the square each point covers at least (`hint_side`)."""
     if hints is None:
         return None
     from colourise_core import hints as hints_mod
 
     parsed = hints_mod.parse_hints(hints, luma.shape[1], luma.shape[0])
-    uv, mask = hints_mod.rasterise(parsed, luma, size=size)
+    uv, mask = hints_mod.rasterise(parsed, luma, size=size, min_side=min_side)
     return uv[None], mask[None]
+
+
+def hint_side(model) -> int:
+    """The square (pixels at the network's input) a user's point covers for this model.
+
+    A family trained on simulated hint squares records their largest side in its config as
+    `hint_patch` (the unet: 1..5 pixels, SIGGRAPH17 3.3); a point is painted that large, since the
+    network barely heeds a lone pixel. Read from the spec, so a Keras model and its ONNX export
+    (which carries the same spec, without Keras) rasterise the same hints alike. 1 otherwise.
+    """
+    own = _graph_runtime(model)
+    spec = own.spec if own else getattr(model, "spec", None) or {}
+    return max(1, int((spec.get("config") or {}).get("hint_patch", 1)))
 
 
 def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
@@ -111,7 +125,8 @@ def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float
 
         models.family_of(model).check_hints(hints)
     y_small = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
-    uv = predict_uv(model, y_small, samples, temperature, seed, hint_maps(hints, luma, (h, w)),
+    maps = hint_maps(hints, luma, (h, w), hint_side(model)) if hints is not None else None
+    uv = predict_uv(model, y_small, samples, temperature, seed, maps,
                     component=component)[:, 0]  # (S, h, w, 2)
     out = np.empty((len(uv), height, width, 3), np.float32)
     rows = max(1, TILE_PIXELS // width)
@@ -131,9 +146,9 @@ def colourise_image(image, model, samples: int = 1, temperature: float | None = 
     are read by `imageio.load_rgb`, with EXIF orientation applied.
     """
     loaded = image if isinstance(image, imageio.LoadedImage) else imageio.load_rgb(image)
-    luma = colour.rgb_to_y(loaded.rgb, compute_dtype=np.float32)  # (H, W, 1)
+    luma = loaded.luma(reference=True)  # (H, W, 1), band by band: no full-size float RGB
     alpha = loaded.alpha
-    del loaded  # a decoded photo's float RGB is not needed any more (288 MB at 24 MP)
+    del loaded
     start = time.perf_counter()
     rgb = colourise_luma(model, luma, samples, temperature, seed, render_size, hints, component=component)
     seconds = time.perf_counter() - start
@@ -234,9 +249,7 @@ def model_predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float 
     """`predict_uv` for a Keras model or a model that runs its own graphs (ONNX): (S, N, h, w, 2)."""
     own = _graph_runtime(model)
     if own:
-        if hints is not None:
-            raise ColouriseError("hints need the Keras model; the ONNX runtime takes none")
-        return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed)
+        return own.predict_uv(y, samples=samples, temperature=temperature, seed=seed, hints=hints)
     return predict_uv(model, y, samples, temperature, seed, hints)
 
 
@@ -266,6 +279,12 @@ def render_uv(luma: np.ndarray, uv: np.ndarray, steps: dict | None = None) -> np
 
 def colourise_many(image, models: dict, samples: int | dict = 1, temperature: float | None | dict = None, seed: int = 0,
                    render_size: int | None | dict = None, hints=None) -> dict[str, Rendering]:
+    """{name: Rendering} of every model: `colourise_each` collected (see there)."""
+    return dict(colourise_each(image, models, samples, temperature, seed, render_size, hints))
+
+
+def colourise_each(image, models: dict, samples: int | dict = 1, temperature: float | None | dict = None, seed: int = 0,
+                   render_size: int | None | dict = None, hints=None) -> Iterator[tuple[str, Rendering]]:
     """Colourise one image with several models, display-ready: every model-independent step once.
 
     The image is decoded once and its luma computed once; models that see the same input size
@@ -280,19 +299,19 @@ def colourise_many(image, models: dict, samples: int | dict = 1, temperature: fl
         samples, temperature, render_size, hints: one value for all, or a dict by name (missing
             names get 1, None (the model's default), None and None).
         seed: seeds the samples.
-    Returns:
-        {name: Rendering}, in the order of `models`.
+    Yields:
+        (name, Rendering), in the order of `models`, one model at a time: a caller that writes
+        each result and drops it holds one model's full-size result at a time (the CLI).
     """
     start = time.perf_counter()
     loaded = image if isinstance(image, imageio.LoadedImage) else imageio.load_rgb(image)
     decoded = time.perf_counter()
-    luma = colour.luma_of(loaded.rgb)  # (H, W, 1)
+    luma = loaded.luma()  # (H, W, 1), band by band from the (uint8) pixels
     shared = {"decode": decoded - start, "luma": time.perf_counter() - decoded}
     alpha = loaded.alpha
     del loaded
     height, width = luma.shape[:2]
     smalls: dict[tuple[int, int], np.ndarray] = {}  # the Y each input size needs, made once
-    results = {}
     for name, model in models.items():
         begin = time.perf_counter()
         steps = dict(shared)
@@ -301,11 +320,12 @@ def colourise_many(image, models: dict, samples: int | dict = 1, temperature: fl
             smalls[(h, w)] = imageio.resize_float(luma, (h, w)).reshape(1, h, w, 1)
         t = time.perf_counter()
         steps["y resize"] = t - begin
-        maps = hint_maps(_per_model(hints, name, None), luma, (h, w))
+        given = _per_model(hints, name, None)
+        maps = hint_maps(given, luma, (h, w), hint_side(model)) if given is not None else None
         uv = model_predict_uv(model, smalls[(h, w)], _per_model(samples, name, 1),
                               _per_model(temperature, name, None), seed, maps)[:, 0]  # (S, h, w, 2)
         steps["forward"] = time.perf_counter() - t
         rgb8 = render_uv(luma, uv, steps)
-        results[name] = Rendering(rgb8=rgb8[0] if len(rgb8) == 1 else rgb8, alpha=alpha, luma=luma,
-                                  seconds=time.perf_counter() - begin, seen=(h, w), steps=steps)
-    return results
+        yield name, Rendering(rgb8=rgb8[0] if len(rgb8) == 1 else rgb8, alpha=alpha, luma=luma,
+                              seconds=time.perf_counter() - begin, seen=(h, w), steps=steps)
+        del rgb8, uv

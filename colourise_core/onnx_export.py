@@ -2,15 +2,18 @@
 
 `python -m colourise_core weights export SET [SET ...] --format onnx [--out DIR]` writes, per model
 of the set, its family's inference graphs (`inference_graphs(model)`: the Keras sub-models whose
-forward passes `predict_uv` calls; the CNN and the CGAN one graph "uv", the CVAE its conditional
-encoder and its decoder) as `<model>.<graph>.onnx`, and `<model>.onnx.json`: what
-`onnx_runtime.OnnxModel` needs to run them without Keras or TensorFlow (the model's spec, the
-input rule, which numpy decoding goes around the graphs, every graph's input and output names,
-the sha256 of the weight file it came from, and the parity with Keras measured at export).
+forward passes `predict_uv` calls; the CNN and the CGAN one graph "uv", the CVAE (with or without
+its MDN) its conditional encoder and its decoder, the unet its network up to the logits) as
+`<model>.<graph>.onnx`, and `<model>.onnx.json`: what `onnx_runtime.OnnxModel` needs to run them
+without Keras or TensorFlow (the model's spec, the input rule, which numpy decoding goes around the
+graphs and its parameters (the unet's bin centres and stored decoding settings), every graph's
+input and output names, the sha256 of the weight file it came from, and the parity with Keras
+measured at export).
 
 Export uses Keras 3's `model.export(format="onnx")` (tf2onnx on the TensorFlow backend). Graphs
 are written with a dynamic batch, and dynamic height and width where the network is fully
-convolutional. Needs the `onnx` extra (onnxruntime, onnx, tf2onnx).
+convolutional (the unet's bilinear upsampling is swapped for an equivalent that traces with any
+size, `onnx_graphs.exportable`). Needs the `onnx` extra (onnxruntime, onnx, tf2onnx).
 """
 
 from __future__ import annotations
@@ -53,26 +56,46 @@ def inference_graphs(model) -> dict:
 
 def input_rule(model) -> dict:
     """How an image's size becomes the model's input size (the family's rule), and its sampling defaults."""
+    from colourise_core import inference
     from colourise_core.models import family_of
 
     family = family_of(model)
     r = int(model.resolution)
     # A family whose default view keeps the aspect ratio (unet) sees an unset render size as R:
     default_render = r if tuple(family.input_size(model, 300, 600, None)) == tuple(family.input_size(model, 300, 600, r)) else None
-    t = family.temperature_default
+    # The unet's None means its stored (tuned) temperature:
+    t = decoding_params(model, decoding(inference_graphs(model), model)).get("temperature", family.temperature_default)
     return {"resolution": r, "fixed_size": bool(family.fixed_size), "stride": int(family.stride(model)),
             "default_render": default_render, "samples": bool(family.samples),
+            "hint_side": inference.hint_side(model) if family.takes_hints else 1,
             "temperature_default": None if t is None else float(t)}
 
 
-def decoding(graphs: dict) -> str:
-    """The numpy step around the graphs at inference (one of onnx_runtime.DECODERS)."""
+def decoding(graphs: dict, model=None) -> str:
+    """The numpy step around the graphs at inference (one of onnx_decoding.DECODERS)."""
     names = set(graphs)
     if names == {"uv"}:
         return "uv"
     if names == {"cond_encoder", "decoder"}:
-        return "latent"
+        return "mixture" if getattr(model, "is_mdn", False) else "latent"
+    if names == {"logits"}:
+        return "chroma"
     raise ColouriseError(f"no ONNX runtime decoding for inference graphs {sorted(names)}")
+
+
+def decoding_params(model, kind: str) -> dict:
+    """The numbers the numpy decoding needs besides the graphs (JSON-able lists).
+
+    chroma (the unet): "centres" (Q, 2) bin centres, "log_offset" (Q,) = the stored fraction of
+    log w that the decoding subtracts (models/unet.py `decode_logits`), "temperature" the stored T.
+    """
+    if kind != "chroma":
+        return {}
+    import keras
+
+    t_stored, alpha = (float(v) for v in keras.ops.convert_to_numpy(model.decode))
+    return {"centres": np.asarray(model.centres, np.float64).tolist(),
+            "log_offset": (alpha * np.log(model.bin_weights())).tolist(), "temperature": t_stored}
 
 
 def _signature(graph) -> list:
@@ -126,10 +149,12 @@ def export_model(model, out_dir: str | os.PathLike, name: str, source: dict | No
         import onnxruntime as ort
     except ImportError as e:
         raise ColouriseError(missing_extra_message("ONNX export")) from e
+    from colourise_core.models import family_of
+    from colourise_core.onnx_graphs import exportable
+
+    family = family_of(model)
     graphs = inference_graphs(model)
-    decoding(graphs)  # refuse a family the runtime cannot decode before any work
-    if getattr(model, "is_mdn", False):
-        raise ColouriseError(f"{name}: the ONNX runtime has no decoding for the CVAE's MDN (mixture) option yet")
+    kind = decoding(graphs, model)  # refuse a family the runtime cannot decode before any work
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rule = input_rule(model)
@@ -138,11 +163,11 @@ def export_model(model, out_dir: str | os.PathLike, name: str, source: dict | No
     for graph_name, graph in graphs.items():
         target = out_dir / f"{name}.{graph_name}.onnx"
         with atomic.replacing(target, suffix=".onnx") as tmp:  # refused (parity) -> nothing is left
-            graph.export(str(tmp), format="onnx", verbose=False, input_signature=_signature(graph), opset_version=opset)
+            exportable(graph).export(str(tmp), format="onnx", verbose=False, input_signature=_signature(graph), opset_version=opset)
             session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
             probe = _probe_inputs(graph, rule, rng)
             got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), probe)})
-            want = graph.predict_on_batch(probe if len(probe) > 1 else probe[0])
+            want = family.run_graph(model, graph_name, probe if len(probe) > 1 else probe[0])  # Keras' own path
             want = want if isinstance(want, (list, tuple)) else [want]
             diff = max(float(np.abs(np.asarray(a) - keras.ops.convert_to_numpy(b)).max()) for a, b in zip(got, want))
             if not diff <= PARITY_LIMIT:
@@ -153,8 +178,10 @@ def export_model(model, out_dir: str | os.PathLike, name: str, source: dict | No
                                "outputs": [o.name for o in session.get_outputs()]}
     import tf2onnx
 
-    spec = {"format": SPEC_FORMAT, "model": name, "spec": model.spec, "input": rule, "decoding": decoding(graphs),
-            "graphs": entries, "source": source or {}, "parity_max_abs": parity,
+    params = decoding_params(model, kind)
+    params.pop("temperature", None)  # in the input rule (temperature_default)
+    spec = {"format": SPEC_FORMAT, "model": name, "spec": model.spec, "input": rule, "decoding": kind,
+            "decoding_params": params, "graphs": entries, "source": source or {}, "parity_max_abs": parity,
             "exporter": {"keras": keras.__version__, "backend": keras.backend.backend(), "tf2onnx": tf2onnx.__version__,
                          "onnxruntime": ort.__version__}}
     path = out_dir / f"{name}{SPEC_SUFFIX}"

@@ -6,13 +6,9 @@ An `OnnxModel` reads the spec JSON that `onnx_export` wrote beside a model's gra
 passes with the family's numpy decoding around them, `DECODERS`). `inference.colourise_many`
 takes these models beside Keras ones (`runs_own_graphs`).
 
-The decodings mirror the Keras families' `predict_uv` exactly (same noise for the same seed):
-    uv       one graph y (N, h, w, 1) -> uv (N, h, w, 2).
-    latent   the CVAE: cond_encoder y -> (mu, logvar) (N, latent); samples
-             z = mu + T exp(logvar / 2) eps, eps ~ N(0, 1) from numpy's default_rng(seed), shape
-             (S, N, latent) (T = 0: z = mu); decoder (z, y) -> YUV (N, R, R, 3), its UV kept.
-Not yet: the unet (its bilinear UpSampling2D does not trace with a dynamic input size in
-tf2onnx) and the CVAE's MDN option (a mixture head): `weights export` refuses them by name.
+The decodings (`onnx_decoding.DECODERS`: uv, latent, mixture, chroma) mirror the Keras families'
+`predict_uv` exactly (same noise for the same seed), for every family: CNN, CGAN, the CVAE with or
+without its MDN, and the unet with its hints.
 """
 
 from __future__ import annotations
@@ -25,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from colourise_core.errors import ColouriseError, WeightsError
+from colourise_core.onnx_decoding import DECODERS, TAKES_HINTS, check_hints
 from colourise_core.onnx_export import SPEC_FORMAT, SPEC_SUFFIX, missing_extra_message, onnx_dir
 from colourise_core.run_folder import RunFolder
 
@@ -71,29 +68,6 @@ def describe() -> str:
     return f"ONNX Runtime {ort.__version__} on {device} ({', '.join(chosen)})"
 
 
-def _uv(model: "OnnxModel", y: np.ndarray, samples: int, temperature: float | None, seed: int) -> np.ndarray:
-    uv = model.run("uv", [y])[0]  # (N, h, w, 2)
-    return np.repeat(uv[None], samples, axis=0) if samples > 1 else uv[None]
-
-
-def _latent(model: "OnnxModel", y: np.ndarray, samples: int, temperature: float | None, seed: int) -> np.ndarray:
-    temperature = temperature or 0.0
-    mu, logvar = model.run("cond_encoder", [y])  # (N, latent) each
-    n = samples if temperature > 0 else 1
-    if temperature > 0:
-        eps = np.random.default_rng(seed).standard_normal((n,) + mu.shape).astype("float32")
-        z = mu[None] + temperature * np.exp(0.5 * logvar)[None] * eps  # (n, N, latent)
-    else:
-        z = mu[None]
-    y_rep = np.broadcast_to(y[None], (n,) + y.shape).reshape((-1,) + y.shape[1:])
-    yuv = model.run("decoder", [z.reshape((-1, mu.shape[-1])).astype("float32"), np.ascontiguousarray(y_rep)])[0]
-    uv = yuv[..., 1:].reshape((n,) + y.shape[:-1] + (2,))  # (n, N, R, R, 2)
-    return np.repeat(uv, samples, axis=0) if n == 1 and samples > 1 else uv
-
-
-DECODERS = {"uv": _uv, "latent": _latent}
-
-
 class OnnxModel:
     """A model exported by `onnx_export`, run by onnxruntime.
 
@@ -135,6 +109,8 @@ class OnnxModel:
             self._sessions[name] = session
             self._names[name] = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
         self._decode = DECODERS[meta["decoding"]]
+        params = meta.get("decoding_params") or {}
+        self.decoding_params = {k: np.asarray(v, np.float64) for k, v in params.items()}  # e.g. the unet's bins
         self._lock = threading.Lock()
 
     def run(self, graph: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -159,15 +135,36 @@ class OnnxModel:
         """Whether different samples per image can be drawn (the family's `samples`)."""
         return bool(self.meta["input"].get("samples", False))
 
-    def predict_uv(self, y: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0) -> np.ndarray:
+    @property
+    def hint_side(self) -> int:
+        """The square (pixels at the graph's input) a user's point covers (the family's `hint_side`)."""
+        return int(self.meta["input"].get("hint_side", 1))
+
+    @property
+    def takes_hints(self) -> bool:
+        """Whether `predict_uv` accepts user hints (the unet's graph)."""
+        return self.meta["decoding"] in TAKES_HINTS
+
+    def check_hints(self, hints) -> None:
+        """A ColouriseError when `hints` are given to a model that takes none (as Family.check_hints)."""
+        check_hints(self.meta["decoding"], hints, self.colourise_name)
+
+    def predict_uv(self, y: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,
+                   hints=None, component: int | None = None) -> np.ndarray:
         """UV for a batch of luma at the input size: y (N, h, w, 1) -> (S, N, h, w, 2) float32.
 
-        temperature: the family's (None: its default); seed: seeds the samples.
+        Args:
+            temperature: the family's (None: its default; the unet's stored, tuned one).
+            seed: seeds the samples.
+            hints: None, or (uv (N, h, w, 2), mask (N, h, w, 1)) at the input size (unet only).
+            component: a mixture's component to sample (the MDN CVAE); None: chosen by weight.
         """
+        self.check_hints(hints)
         y = np.ascontiguousarray(y, np.float32)
         if temperature is None:
             temperature = self.meta["input"].get("temperature_default")
-        return self._decode(self, y, samples, None if temperature is None else float(temperature), seed)
+        return self._decode(self, y, samples, None if temperature is None else float(temperature), seed,
+                            hints=hints, component=component)
 
 
 def spec_path(model: str, set_name: str, root: str | os.PathLike | None = None) -> Path:

@@ -180,7 +180,7 @@ def _batches(dataset, config: TrainConfig, training: bool):
     family = models.get_family(config.model)
     augment = (family.augment_config() or True) if config.augment and training else False
     return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training, augment=augment,
-                               seed=config.seed, target=family.target, random_crops=training)
+                               seed=config.seed, target=family.batch_target(config), random_crops=training)
 
 
 def _step(model, y, target, training: bool, runner=None) -> dict | None:
@@ -271,8 +271,10 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
         model = models.build_model(config.model, config.resolution, **config.model_overrides())
         compile_model(model, config)
         _build_optimizers(model)
-    streamed = stream.for_config(config, models.get_family(config.model).target,  # packed shards (issue 14)
-                                 **distribute.input_share(runner))
+    target = models.get_family(config.model).batch_target(config)
+    streamed = stream.for_config(config, target, **distribute.input_share(runner))  # packed shards (issue 14)
+    if streamed is not None and target not in ("uv", "yuv"):
+        raise DatasetError(f"packed shards carry no class labels, which this run's {config.model} needs (target {target!r})")
     if streamed is not None:
         train_batches, val_batches = streamed
     else:

@@ -11,9 +11,10 @@ import streamlit as st
 
 from app_support import inputs, loader, memo, runtime_choice, sessions, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
-from colourise_core import imageio, inference, metrics
+from colourise_core import colour, imageio, inference, metrics
 from colourise_core.errors import ColouriseError
 from colourise_core.family_names import DISSERTATION_FAMILIES, FAMILY_NAMES, FIXED_SIZE_FAMILIES, VIVIDNESS_FAMILIES
+from colourise_core.photo import to_float
 from pages import serve_directly
 
 MODELS = FAMILY_NAMES  # one column each
@@ -65,11 +66,35 @@ def _colourise_locked(nets: dict, locks: list, picked, render_size: int | None, 
     results = {}
     for model, r in out.items():
         scores = None
-        if picked.is_colour:
-            scores = {"psnr": metrics.psnr(r.rgb, picked.rgb), "uv_mse": metrics.uv_mse(r.rgb, picked.rgb),
-                      "colourfulness": metrics.colourfulness(r.rgb)}
+        if picked.is_colour:  # band by band: no full-size float copies of the result or the original
+            scores = metrics.banded_scores((to_float(r.rgb8[i:i + len(true)]), true) for i, true in picked.loaded.bands())
         results[model] = Result(model, r.rgb8, r.alpha, r.seconds, r.seen, views.for_display(r.rgb8), scores)
     return results
+
+
+@dataclasses.dataclass(eq=False)
+class InputView:
+    """What the page shows of the picked photo, made once (in a work slot) and kept as uint8."""
+
+    grey8: np.ndarray  # (H, W, 1) uint8 luma: the grey input at full size
+    grey_display: np.ndarray  # uint8 for the screen
+    original_display: np.ndarray | None  # uint8 for the screen (colour inputs)
+    baseline: dict | None  # the grey input's scores against the colour original
+    colourfulness: float | None  # the original's
+
+
+def input_view(picked) -> InputView:
+    """The grey input and the original's figures, made band by band from the uint8 photo."""
+    luma = picked.loaded.luma(reference=True)  # (H, W, 1) float32, band by band
+    grey8 = colour.to_uint8(luma)
+    baseline = colourfulness = original_display = None
+    if picked.is_colour:  # band by band: no full-size float copies
+        bands = picked.loaded.bands
+        baseline = {**metrics.banded_scores((np.repeat(luma[i:i + len(true)], 3, axis=-1), true) for i, true in bands()),
+                    "colourfulness": 0.0}
+        colourfulness = metrics.banded_scores((true, true) for _, true in bands())["colourfulness"]
+        original_display = views.for_display(picked.rgb8)
+    return InputView(grey8, views.for_display(grey8), original_display, baseline, colourfulness)
 
 
 def score_lines(scores: dict) -> str:
@@ -126,21 +151,20 @@ def page() -> None:
     if picked is None or source is None:
         return
 
-    h, w = picked.rgb.shape[:2]
-    grey = views.grey_of(picked.rgb)
+    h, w = picked.shape[:2]
+    view = memo.get("compare_input", (picked.digest,), lambda: input_view(picked), keep=1, slot="the photo")
+    grey = view.grey8
     stem = Path(picked.name).stem
     st.subheader(f"{picked.name} · {w} x {h} px" + (" · colour original" if picked.is_colour else ""))
     columns = iter(st.columns(2 + len(MODELS) if picked.is_colour else 1 + len(MODELS)))
     with next(columns):
-        st.image(views.for_display(grey), caption="Grey input (Y)", width="stretch")
+        st.image(view.grey_display, caption="Grey input (Y)", width="stretch")
         if picked.is_colour:
-            st.markdown("Baseline (grey): " + score_lines({"psnr": metrics.psnr(grey, picked.rgb),
-                                                              "uv_mse": metrics.uv_mse(grey, picked.rgb),
-                                                              "colourfulness": 0.0}))
+            st.markdown("Baseline (grey): " + score_lines(view.baseline))
     if picked.is_colour:
         with next(columns):
-            st.image(views.for_display(picked.rgb), caption="Original", width="stretch")
-            st.markdown(f"Colourfulness **{metrics.colourfulness(picked.rgb):.1f}**")
+            st.image(view.original_display, caption="Original", width="stretch")
+            st.markdown(f"Colourfulness **{view.colourfulness:.1f}**")
 
     runtime = runtime_choice.selected()
     with st.spinner("Loading the models..."):
@@ -182,10 +206,12 @@ def page() -> None:
                 icon=":material/download:", on_click="ignore")
 
     if results:
-        tiles = [("Grey input", grey)] + ([("Original", picked.rgb)] if picked.is_colour else [])
-        tiles += [(f"{MODEL_LABELS[m]} ({results[m].seconds:.2f} s)", results[m].rgb8) for m in MODELS if m in results]
-        st.download_button("Download the whole grid as one PNG",
-                           lambda: imageio.encode_png(views.labelled_grid(tiles, height=min(h, 512))),
+        def grid_png() -> bytes:  # on the click only
+            tiles = [("Grey input", np.repeat(grey, 3, axis=-1))] + ([("Original", picked.rgb8)] if picked.is_colour else [])
+            tiles += [(f"{MODEL_LABELS[m]} ({results[m].seconds:.2f} s)", results[m].rgb8) for m in MODELS if m in results]
+            return imageio.encode_png(views.labelled_grid(tiles, height=min(h, 512)))
+
+        st.download_button("Download the whole grid as one PNG", grid_png,
                            file_name=f"{stem}-grid.png", mime="image/png", key="compare_download_grid",
                            icon=":material/grid_view:", on_click="ignore")
 

@@ -125,14 +125,17 @@ def page() -> None:
         return
 
     # The CVAE sees its training size whatever the input, so the samples are made at screen size.
-    work = imageio.resize_float(picked.rgb, views.fit_side(*picked.rgb.shape[:2], views.DISPLAY_SIDE))
+    work = picked.fit(views.DISPLAY_SIDE)
     small = imageio.resize_float(work, (net.resolution, net.resolution))  # what the CVAE sees
     key = (picked.digest, source.key, source.version)
 
     component = None
     if components > 1:
-        with lock:
-            weights = memo.get("div_mix", key, lambda: net.mixture_weights(colour.rgb_to_y(small)[None])[0], keep=4)
+        def mix() -> np.ndarray:
+            with lock:  # inside the work slot (slot first, then the model's lock)
+                return net.mixture_weights(colour.rgb_to_y(small)[None])[0]
+
+        weights = memo.get("div_mix", key, mix, keep=4, slot="the CVAE")
         order = [BY_WEIGHT] + list(range(components))
         labels = {BY_WEIGHT: "by weight"} | {k: f"mode {k + 1} ({weights[k]:.0%})" for k in range(components)}
         with settings_col:
@@ -150,7 +153,7 @@ def page() -> None:
 
 
     drawn = memo.get("div_samples", key + (samples, temperature, int(seed), component),
-                     lambda: draw(samples, temperature, int(seed), component), keep=4)
+                     lambda: draw(samples, temperature, int(seed), component), keep=4, slot="the CVAE")
     errors = [metrics.uv_mse(rgb, work) for rgb in drawn] if picked.is_colour else None
     best = int(np.argmin(errors)) if errors else None
 
@@ -174,7 +177,7 @@ def page() -> None:
             return diversity.temperature_curve(net, small[None], CURVE_TEMPERATURES, samples=n, seed=int(seed), component=component)
 
 
-    points = memo.get("div_curve", key + (max(2, samples), int(seed), component), curve, keep=4)
+    points = memo.get("div_curve", key + (max(2, samples), int(seed), component), curve, keep=4, slot="the CVAE")
     xs = [p["temperature"] for p in points]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=xs, y=[p["spread"] for p in points], mode="lines+markers", name="spread",
@@ -202,9 +205,9 @@ def page() -> None:
 
     if picked.is_colour:
         st.subheader("The sample nearest the original")
-        mean = memo.get("div_mean", key + (component,), lambda: draw(1, 0.0, 0, component)[0], keep=4)
+        mean = memo.get("div_mean", key + (component,), lambda: draw(1, 0.0, 0, component)[0], keep=4, slot="the CVAE")
         a, b, c = st.columns(3)
-        a.image(views.for_display(picked.rgb, 420), caption="Original", width="stretch")
+        a.image(views.for_display(picked.rgb8, 420), caption="Original", width="stretch")
         b.image(views.for_display(mean, 420), caption=f"Mean (temperature 0{mode_text}) · UV MSE {metrics.uv_mse(mean, work):.5f}",
                 width="stretch")
         c.image(views.for_display(drawn[best], 420), caption=f"Best of {len(drawn)} (sample {best + 1}) · UV MSE {errors[best]:.5f}",

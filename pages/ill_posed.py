@@ -9,6 +9,7 @@ import streamlit as st
 from app_support import ill_posed, inputs, loader, memo, views, weights_choice
 from app_support.weights_choice import MODEL_LABELS
 from colourise_core import colour, imageio, inference, metrics
+from colourise_core.family_names import SAMPLING_FAMILIES
 from colourise_core.models import DISSERTATION_MODELS
 from pages import serve_directly
 
@@ -39,7 +40,7 @@ def page() -> None:
     st.header("2. One grey image, many colourings")
     picked = inputs.pick("ill", default_sample="Colour - parachute in a blue sky (Imagenette val 6561)", camera=False)
     if picked is not None:
-        work = imageio.resize_float(picked.rgb, views.fit_side(*picked.rgb.shape[:2], 480))
+        work = picked.fit(480)
         if not picked.is_colour:
             st.info("This image is greyscale: its chroma is zero, so every colouring below is grey too. Pick a colour "
                     "image (e.g. the parachute) to see the effect.", icon=":material/info:")
@@ -123,11 +124,12 @@ def page() -> None:
 
                 def run(net=net, lock=lock, model=model):
                     with lock:
-                        n = 4 if model == "cvae" else 1
+                        n = 4 if model in SAMPLING_FAMILIES else 1
                         out = inference.colourise_image(small, net, samples=n, temperature=1.0, seed=0).rgb
                     return out if n > 1 else out[None]
 
-                outs = memo.get("ill_demo", (picked.digest, source.key, source.version, model), run, keep=6)
+                outs = memo.get("ill_demo", (picked.digest, source.key, source.version, model), run, keep=6,
+                                slot=f"the {MODEL_LABELS[model]}")
                 row = np.concatenate([views.for_display(o, 256) for o in outs], axis=1)
                 what = f"{len(outs)} samples at temperature 1" if len(outs) > 1 else "its one answer"
                 st.image(row, caption=f"{MODEL_LABELS[model]}: {what}; colourfulness "
@@ -138,39 +140,57 @@ def page() -> None:
 
 
 def well_posed(picked) -> None:
-    """Part 5: reveal N true colours and the problem becomes well-posed (Levin et al. 2004 spreads them)."""
+    """Part 5: reveal N true colours and the problem becomes well-posed (Levin et al. 2004 and the U-Net)."""
     st.header("5. Add information and it becomes well-posed")
     st.markdown(
         "The grey image lacks two numbers per pixel. Tell the colouriser a few of them, the true colour at N "
         "random points, and the missing information shrinks: with enough hints only one colouring fits. Levin et "
-        "al.'s method (SIGGRAPH 2004) spreads each hint to the neighbouring pixels of similar luma; the curve shows "
-        "how close it comes to the original (PSNR) as N grows. The *Guide the colours* page lets you place hints "
+        "al.'s method (SIGGRAPH 2004) spreads each hint to the neighbouring pixels of similar luma; the hint-taking "
+        "U-Net (after Zhang et al., SIGGRAPH 2017) was trained to take hints beside the grey image. The curve shows "
+        "how close each comes to the original (PSNR) as N grows. The *Guide the colours* page lets you place hints "
         "yourself.")
     if picked is None or not picked.is_colour:
         st.info("Pick a colour image in part 2 (e.g. the parachute): its true colours are the hints.",
                 icon=":material/info:")
         return
-    from colourise_core import guided
+    work = ill_posed.lesson_image(picked.rgb)
+    unet, lock, source = _lesson_unet()
+    ident = (picked.digest, source.key if source else None, source.version if source else None)
 
-    work = imageio.resize_float(picked.rgb, views.fit_side(*picked.rgb.shape[:2], 160))  # ~25k px: a fast curve
-    ns = tuple(range(0, 101, 5)) + (1, 2)
-    ns = tuple(sorted(set(ns)))
-    rows = memo.get("ill_curve", (picked.digest,), lambda: guided.hints_curve(work, ns=ns, seed=0), keep=2)
-    levin = [r for r in rows if r["method"] == "levin"]
+    def locked(fn):
+        if lock is None:
+            return fn()
+        with lock:
+            return fn()
+
+    curves = memo.get("ill_curve", ident, lambda: locked(lambda: ill_posed.hints_curves(work, unet)), keep=2,
+                      slot="Levin's method and the U-Net")
     n = st.slider("N true colours revealed", 0, 100, 10, key="ill_hints_n")
-    fig = go.Figure(go.Scatter(x=[r["n"] for r in levin], y=[r["psnr"] for r in levin], mode="lines+markers",
-                               name="Levin et al. 2004"))
-    fig.add_hline(y=levin[0]["psnr"], line_dash="dot", annotation_text="grey (N = 0)")
+    labels = {"levin": "Levin et al. 2004", "unet": "U-Net with hints"}
+    fig = go.Figure([go.Scatter(x=c["n"], y=c["psnr"], mode="lines+markers", name=labels[m]) for m, c in curves.items()])
+    fig.add_hline(y=curves["levin"]["psnr"][0], line_dash="dot", annotation_text="grey (N = 0)")
     fig.add_vline(x=n, line_dash="dash", line_color="grey")
     fig.update_layout(height=320, xaxis_title="N random true colours", yaxis_title="PSNR against the original (dB)",
                       margin=dict(l=10, r=10, t=30, b=10), title="More information, closer to the one true colouring")
     a, b = st.columns([3, 2])
     a.plotly_chart(fig, key="ill_hints_curve")
-    out = memo.get("ill_hints", (picked.digest, n), lambda: guided.levin_true_hints(work, n, 100, seed=0), keep=4)
-    psnr = metrics.psnr(out, work)
-    b.image(views.labelled_grid([(f"N = {n}", out), ("original", work)], height=200), width="stretch",
-            caption=f"Levin et al. with {n} true colour(s): PSNR {psnr:.2f} dB, colourfulness "
-                    f"{metrics.colourfulness(out):.1f} (original {metrics.colourfulness(work):.1f}).")
+    outs = memo.get("ill_hints", ident + (n,), lambda: locked(lambda: ill_posed.hinted(work, n, unet)), keep=4,
+                    slot="Levin's method and the U-Net")
+    tiles = [(f"{labels[m].split(' ')[0]}, N = {n}", o) for m, o in outs.items()] + [("original", work)]
+    b.image(views.labelled_grid(tiles, height=160), width="stretch",
+            caption=" · ".join(f"{labels[m]} with {n} true colour(s): PSNR {metrics.psnr(o, work):.2f} dB, colourfulness "
+                               f"{metrics.colourfulness(o):.1f}" for m, o in outs.items())
+            + f" (original {metrics.colourfulness(work):.1f}).")
+    if unet is None:
+        st.info("The U-Net's weights are missing (no weight set in the weights folder holds them), so only Levin et "
+                "al.'s method is drawn here.", icon=":material/info:")
+
+
+def _lesson_unet():
+    """(model, lock, source) of the hint-taking U-Net from the app's cached loader, or (None, None, None)."""
+    source = weights_choice.with_model("unet", weights_choice.selected())
+    loaded = loader.load_or_explain("unet", source) if source is not None else None
+    return (loaded[0], loaded[1], source) if loaded is not None else (None, None, None)
 
 
 if __name__ == "__main__":  # Streamlit ran this file itself: see pages.serve_directly

@@ -171,9 +171,9 @@ def page() -> None:
         augment = st.toggle("Augmentation (flip, shift, rotate)", defaults["augment"], key=f"retrain_augment_{model}",
                             help="4.1.3: on for the CNN.")
         dropout = latent = recon = None
-        if model == "cnn":
+        if hasattr(model_config, "dropout"):  # the options its config has (CNN: dropout)
             dropout = st.slider("Dropout", 0.0, 0.8, model_config.dropout, 0.05, key="retrain_dropout", help="4.1.4: 0.2.")
-        if model == "cvae":
+        if hasattr(model_config, "latent_dim"):  # (CVAE: latent size and W)
             latent = st.number_input("Latent dimension", 2, 4096, model_config.latent_dim, key="retrain_latent",
                                      help="4.3.6: 1024.")
             recon = st.number_input("Reconstruction weight W (equation 4.5)", 0.0, 1000.0, model_config.recon_weight, step=0.5,

@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--revision", default=None, help="the Hub revision these weights will be published as")
     args = parser.parse_args()
     export, out = Path(args.export), Path(args.weights_dir)
-    manifest_path = out / "manifest.json"
+    manifest_path = out / weights.MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"format": 1, "hub": HUB, "sets": {}}
     if args.revision:
         manifest["hub"] = {**manifest.get("hub", HUB), "revision": args.revision}
@@ -74,7 +74,8 @@ def main() -> None:
         names = spec.get("models", MODELS)
         if args.models:  # replace only these; keep the others' entries (their own commits and metrics)
             entry["models"] = dict(manifest["sets"].get(set_name, {}).get("models", {}))
-            names = [m for m in names if m in args.models]
+            # a named model beyond the set's three (e.g. the Shape Set unet, issue 10) when it was exported
+            names = [m for m in args.models if m in names or (export / set_name / f"{m}.weights.h5").is_file()]
         for model_name in names:
             info = json.loads((export / set_name / f"{model_name}.json").read_text())
             target = out / set_name / f"{model_name}.weights.h5"

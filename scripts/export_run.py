@@ -30,17 +30,17 @@ DIVERSITY_KEYS = ("spread", "single_uv_mse", "best_uv_mse", "average_uv_mse", "m
 def export(args) -> None:
     import numpy as np
 
-    from colourise_core import models, training
+    from colourise_core import atomic, models, training
+    from colourise_core.run_folder import RunFolder
     from train_sets import float16_check, hardware
 
-    run = Path(args.run)
-    model = training.load_run(run)
-    state = json.loads((run / "state.json").read_text())
-    history = json.loads((run / "history.json").read_text())
+    run = RunFolder(args.run)
+    model = training.load_run(run.path)
+    state, history = run.read(RunFolder.STATE), run.read(RunFolder.HISTORY)
     target = Path(args.export) / args.set / f"{args.model}.weights.h5"
     target.parent.mkdir(parents=True, exist_ok=True)
     models.export_weights(model, target, dtype="float16")
-    config = training.TrainConfig(**json.loads((run / "train_config.json").read_text()))
+    config = training.TrainConfig(**run.read(RunFolder.CONFIG))
     train_set, _ = training.make_datasets(config.resolved())
     diff = float16_check(model, target, train_set.load(np.arange(min(64, len(train_set)))))
     if diff > 1 / 255:
@@ -50,16 +50,16 @@ def export(args) -> None:
             "dtype": "float16" if diff <= 1 / 255 else "float32", "float16_max_rgb_diff": diff,
             "command": args.command, "driver": "python scripts/export_run.py " + " ".join(sys.argv[1:]),
             "history": history}
-    target.with_suffix("").with_suffix(".json").write_text(json.dumps(info, indent=1))
+    atomic.write_json(target.with_suffix("").with_suffix(".json"), info, indent=1)
     print(f"exported {target} ({info['dtype']}, {state['epoch']} epochs, {state['train_seconds']:.0f} s)")
 
 
 def add_diversity(args) -> None:
-    from colourise_core import weights
+    from colourise_core import atomic, weights
 
     result = json.loads(Path(args.json).read_text())
     figures = result["models"][args.label]
-    path = Path(args.weights_dir) / "manifest.json"
+    path = Path(args.weights_dir) / weights.MANIFEST_NAME
     manifest = json.loads(path.read_text())
     entry = manifest["sets"][args.set]["models"][args.model]
     entry["metrics"]["diversity"] = {"dataset": result["dataset"], "split": result["split"], "n": result["n"],
@@ -67,9 +67,7 @@ def add_diversity(args) -> None:
                                      "seed": result["seed"], **{k: figures[k] for k in DIVERSITY_KEYS},
                                      "measured_by": "python benchmarks/diversity.py " + args.how}
     weights.validate_manifest(manifest)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    tmp.replace(path)
+    atomic.write_json(path, manifest, indent=1)
     print(f"{args.set}/{args.model}: diversity figures added")
 
 

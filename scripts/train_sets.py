@@ -26,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from weight_sets import ARCHIVES, MODELS, SETS  # noqa: E402
 
+from colourise_core import atomic  # noqa: E402
+from colourise_core.family_names import FIXED_BUDGET_FAMILIES  # noqa: E402
 from colourise_core.run_folder import RunFolder  # noqa: E402
 
 
@@ -87,7 +89,7 @@ def worker(args) -> None:
         data = str(Path(args.data_dir) / ARCHIVES[spec["dataset"]]) if spec["dataset"] in ARCHIVES else None
         config = training.TrainConfig(model=model_name, dataset=spec["dataset"], data=data, classes=spec["classes"],
                                       resolution=spec["resolution"], epochs=args.max_epochs,
-                                      early_stopping=0 if model_name == "cgan" else args.early_stopping, seed=0,
+                                      early_stopping=0 if model_name in FIXED_BUDGET_FAMILIES else args.early_stopping, seed=0,
                                       learning_rate=args.learning_rate,
                                       **{**spec["extra"], **({"limit": args.limit} if args.limit else {})})
         init = None
@@ -98,7 +100,7 @@ def worker(args) -> None:
         t0 = time.time()
         result = training.train(config, run_dir, callbacks=[training.StopAtDeadline(deadline)], resume=True)
         wall = time.time() - t0
-        model = training.load_run(run_dir, best=model_name != "cgan")  # the CGAN ships its last epoch (5.1)
+        model = training.load_run(run_dir, best=model_name not in FIXED_BUDGET_FAMILIES)  # the CGAN ships its last epoch (5.1)
         export = out / "export" / set_name / f"{model_name}.weights.h5"
         export.parent.mkdir(parents=True, exist_ok=True)
         models.export_weights(model, export, dtype="float16")
@@ -113,7 +115,7 @@ def worker(args) -> None:
                 "hardware": hardware(), "dtype": "float16" if diff <= 1 / 255 else "float32",
                 "float16_max_rgb_diff": diff,
                 "command": train_command(set_name, model_name, args.data_dir, result.epochs_done,
-                                          0 if model_name == "cgan" else args.early_stopping, args.learning_rate),
+                                          0 if model_name in FIXED_BUDGET_FAMILIES else args.early_stopping, args.learning_rate),
                 "driver": "python scripts/train_sets.py " + " ".join(sys.argv[1:]),
                 "history": result.history}
         if previous:  # fine-tuned: the whole training is the previous run plus this one
@@ -123,7 +125,7 @@ def worker(args) -> None:
                         command=previous["command"] + " && " + info["command"] + f" --init-weights {init}",
                         driver=previous["driver"] + " && " + info["driver"],
                         history=previous["history"] + result.history)
-        (export.with_suffix("").with_suffix(".json")).write_text(json.dumps(info, indent=1))
+        atomic.write_json(export.with_suffix("").with_suffix(".json"), info, indent=1)
         print(f"[{set_name}] {model_name}: {result.epochs_done} epochs in {result.train_seconds:.0f}s, "
               f"last {result.history[-1] if result.history else None}", flush=True)
 

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from colourise_core import colour, hints, inference, metrics, models, training  # noqa: E402
 from colourise_core.data import datasets, sources  # noqa: E402
+from colourise_core.run_folder import RunFolder  # noqa: E402
 
 TEMPERATURES = (1.0, 0.7, 0.5, 0.38, 0.25, 0.15)
 UNREBALANCE = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -40,7 +41,7 @@ def _scores(pred: np.ndarray, true: np.ndarray) -> dict:
 
 def tune(model, run: Path, gap: float, limit: int) -> dict:
     """The decoding curve on the run's validation split and the chosen (T, a)."""
-    saved = json.loads((run / "train_config.json").read_text())
+    saved = RunFolder(run).read(RunFolder.CONFIG)
     config = training.TrainConfig(**{**saved, "extra": tuple(saved["extra"] or ()) or None, "val_limit": limit}).resolved()
     _, val = training.make_datasets(config)
     true = val.load_all()  # (N, R, R, 3) central crops of held-out training images

@@ -28,17 +28,17 @@ def main(argv=None) -> int:
     p.add_argument("--commit", required=True)
     p.add_argument("--dataset", default="imagenette+photos-extra+faces")
     p.add_argument("--hardware", default=f"CPU: {os.cpu_count()} cores ({platform.machine()}), shared with other jobs, TensorFlow")
-    p.add_argument("--manifest", default="weights/manifest.json")
+    p.add_argument("--manifest", default=None, help="default: the weights folder's manifest")
     args = p.parse_args(argv)
 
-    from colourise_core import models
+    from colourise_core import atomic, models, weights
+    from colourise_core.run_folder import RunFolder
 
-    run = Path(args.run)
-    state = json.loads((run / "state.json").read_text())
-    history = json.loads((run / "history.json").read_text())
+    run = RunFolder(args.run)
+    state, history = run.read(RunFolder.STATE), run.read(RunFolder.HISTORY)
     figures = json.loads(Path(args.figures).read_text())
     spec = models.read_spec(args.file)
-    manifest_path = Path(args.manifest)
+    manifest_path = Path(args.manifest or Path(weights.resolve_weights_dir()) / weights.MANIFEST_NAME)
     manifest = json.loads(manifest_path.read_text())
     weights_dir = manifest_path.parent
     rel = Path(args.file).resolve().relative_to(weights_dir.resolve()).as_posix()
@@ -64,9 +64,7 @@ def main(argv=None) -> int:
     sets[args.set].update(dataset=args.dataset, classes=None, resolution=spec["resolution"],
                           held_out={"split": "val (Imagenette val, photos-extra val)"})
     sets[args.set]["models"]["unet"] = entry
-    tmp = manifest_path.with_name(f".{manifest_path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, manifest_path)
+    atomic.write_json(manifest_path, manifest)
     print(json.dumps({k: entry[k] for k in ("file", "sha256", "epochs", "best_epoch", "train_seconds")}))
     return 0
 

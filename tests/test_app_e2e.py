@@ -9,6 +9,7 @@ Screenshots go to pytest's tmp folder and, when E2E_SCREENSHOT_DIR is set, there
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -115,3 +116,111 @@ def test_first_visit_after_start_to_a_page_url_goes_through_app_py(tmp_path_fact
         page.get_by_text("Weights", exact=True).first.wait_for(timeout=30_000)  # the sidebar frame
         save_screenshot(page, tmp_path, "first-visit-retrain")
         page.close()
+
+
+# --- each page's main flow, as a person would do it (the server above: tiny 32 px weights) ---
+
+def slider_step(page, label: str, presses: int = 1) -> None:
+    """Move the slider labelled `label` by `presses` steps to the right with the keyboard."""
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
+    thumb.focus()
+    for _ in range(presses):
+        page.keyboard.press("ArrowRight")
+
+
+def set_number(page, label: str, value: int) -> None:
+    """Type `value` into the number input labelled `label` and commit it (Enter reruns the script)."""
+    box = page.locator('[data-testid="stNumberInput"]').filter(has_text=label).locator("input")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_retrain_trains_a_run_and_downloads_it(server, browser, tmp_path):
+    """Retrain: the default Shape Set CNN, 1 epoch on 16 images, then the run's .zip holds a loadable run."""
+    import io
+    import zipfile
+
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{server.url}/retrain")
+    page.get_by_role("heading", name="Retrain").wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    set_number(page, "Training images", 16)
+    wait_idle(page)
+    set_number(page, "Validation images", 8)
+    wait_idle(page)
+    set_number(page, "Epochs", 1)
+    wait_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"is ready \(1 epoch\(s\)")).wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    with page.expect_download(timeout=RESULT_TIMEOUT_MS) as info:
+        page.get_by_role("button", name="Download .zip").first.click()
+    data = Path(info.value.path()).read_bytes()
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert any(n.endswith("spec.json") for n in names) and any(n.endswith(".weights.h5") for n in names), names
+    spec = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(next(n for n in names if n.endswith("spec.json"))))
+    assert spec["model"] == "cnn", spec
+    assert page.locator('[data-testid="stException"]').count() == 0
+    save_screenshot(page, tmp_path, "retrain-flow")
+    page.close()
+
+
+def test_diversity_shows_as_many_samples_as_asked(server, browser, tmp_path):
+    """Diversity: the default 8 samples, then one step of the samples slider gives 9 sample images."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{server.url}/diversity")
+    page.get_by_role("heading", name="CVAE diversity").wait_for(timeout=RESULT_TIMEOUT_MS)
+    page.get_by_text(re.compile(r"^8 samples at temperature 1")).wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    samples = page.locator('[data-testid="stImage"]').filter(has_text=re.compile(r"^Sample \d+"))
+    assert samples.count() == 8
+    slider_step(page, "Number of samples")
+    page.get_by_text(re.compile(r"^9 samples at temperature 1")).wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    assert samples.count() == 9
+    assert page.get_by_text(re.compile(r"^Spread of these samples")).count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    save_screenshot(page, tmp_path, "diversity-flow")
+    page.close()
+
+
+def test_ill_posed_rotating_the_chroma_changes_the_colours_not_the_grey(server, browser, tmp_path):
+    """The lesson's part 2: moving the rotation slider changes the rotated image; the luma check stays tiny."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{server.url}/ill_posed")
+    page.get_by_role("heading", name="Why is colourisation ill-posed?").wait_for(timeout=RESULT_TIMEOUT_MS)
+    rotated = page.locator('[data-testid="stImage"]').filter(has_text="Chroma rotated 120 deg").locator("img")
+    rotated.wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    before = rotated.screenshot()
+    slider_step(page, "Rotate the chroma by", presses=60)
+    after = page.locator('[data-testid="stImage"]').filter(has_text="Chroma rotated 180 deg").locator("img")
+    after.wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    assert after.screenshot() != before
+    diff = page.get_by_text(re.compile(r"^Max luma difference between these four greys: ")).inner_text()
+    assert float(re.search(r"greys: ([0-9.e+-]+)", diff).group(1)) < 1 / 255, diff
+    assert page.locator('[data-testid="stException"]').count() == 0
+    save_screenshot(page, tmp_path, "ill-posed-flow")
+    page.close()
+
+
+def test_shape_set_a_new_seed_colours_a_new_image(server, browser, tmp_path):
+    """Shape Set: each model's colouring with its hue accuracy; another seed gives another image."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{server.url}/shape_set")
+    page.get_by_role("heading", name="Shape Set").wait_for(timeout=RESULT_TIMEOUT_MS)
+    cnn = page.locator('[data-testid="stImage"]').filter(has_text=re.compile(r"CNN · hue accuracy \d+%")).locator("img")
+    cnn.wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    grey = page.locator('[data-testid="stImage"]').filter(has_text="Grey input").locator("img")
+    before, src = grey.screenshot(), grey.get_attribute("src")  # media URLs are named by the image's hash
+    set_number(page, "Seed", 7)
+    page.wait_for_function("s => [...document.querySelectorAll('[data-testid=\"stImage\"] img')].every(i => i.src !== s)",
+                           arg=src, timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)
+    assert grey.screenshot() != before
+    assert page.get_by_text(re.compile(r"hue accuracy \d+%")).count() >= 2
+    assert page.locator('[data-testid="stException"]').count() == 0
+    save_screenshot(page, tmp_path, "shape-set-flow")
+    page.close()

@@ -185,7 +185,7 @@ def test_app_shape_set_hue_accuracy_is_the_librarys(app, shipped):
     at.toggle(key="shape_luma_matched").set_value(True).run()
     at.number_input(key="shape_seed").set_value(2026).run()
     assert not at.exception, [e.value for e in at.exception]
-    shown = {m.label.split()[0].lower(): m.value for m in at.metric}
+    shown = {m.label.split()[0].lower().replace("-", ""): m.value for m in at.metric}  # "U-Net" -> unet
     image = g.group_images("shapes")[0]  # generate_shapes(.., seed=2026) image 0
     truth = g.truth_rgb(image)
     assert {"cnn", "cgan", "cvae"} <= set(shown)

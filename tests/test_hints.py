@@ -143,3 +143,21 @@ def test_random_true_hints_carry_true_colours():
     assert hints.random_true_hints(img.astype(np.float32) / 255, 10, seed=3) == h
     assert len(hints.random_true_hints(img, 500)) == 42
     assert hints.parse_hints(hints.to_json(h), 7, 6) == h
+
+
+def test_rasterise_min_side_covers_a_square_around_the_point():
+    h = hints.parse_hints({"points": [{"x": 10, "y": 6, "rgb": [200, 30, 30]}, {"x": 0, "y": 0, "rgb": [0, 0, 255]}]}, 20, 16)
+    uv, mask = hints.rasterise(h, np.zeros((16, 20)), min_side=5)
+    expected = np.zeros((16, 20), bool)
+    expected[4:9, 8:13] = True  # rows/cols p - 2 .. p + 2 around (x=10, y=6)
+    expected[0:3, 0:3] = True  # clipped at the corner: p - 2 < 0
+    np.testing.assert_array_equal(mask[..., 0] > 0, expected)
+    np.testing.assert_allclose(uv[4:9, 8:13], np.broadcast_to(_uv([200, 30, 30]), (5, 5, 2)), atol=1e-7)
+    np.testing.assert_allclose(uv[0:3, 0:3], np.broadcast_to(_uv([0, 0, 255]), (3, 3, 2)), atol=1e-7)
+    # an even side starts (side - 1) // 2 before the point; 1 is the point's own pixel
+    _, m4 = hints.rasterise(h, np.zeros((16, 20)), min_side=4)
+    assert np.argwhere(m4[5:10, 8:14, 0]).min(0).tolist() == [0, 1] and m4[..., 0][5:9, 9:13].all()
+    assert m4[..., 0].sum() == 16 + 9
+    np.testing.assert_array_equal(hints.rasterise(h, np.zeros((16, 20)), min_side=1)[1], hints.rasterise(h, np.zeros((16, 20)))[1])
+    with pytest.raises(ValueError, match="min_side"):
+        hints.rasterise(h, np.zeros((16, 20)), min_side=0)

@@ -344,3 +344,55 @@ def test_resize_extreme_aspect_ratio():
     np.testing.assert_allclose(square.mean(), arr.mean(), atol=0.01)
     constant = np.full((10000, 3, 1), 0.25, np.float32)
     np.testing.assert_allclose(resize_float(constant, (32, 32)), 0.25, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- compact pixels (issue 11)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_8bit_photos_keep_their_uint8_pixels(tmp_path, fmt):
+    """An 8-bit photo is kept as its decoded bytes (a quarter of float32), and `rgb` is exactly the
+    float the library always used: float32(v) / 255."""
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    path = tmp_path / f"p.{fmt.lower()}"
+    Image.fromarray(arr).save(path, fmt)
+    with Image.open(path) as img:
+        want = np.asarray(img.convert("RGB"))
+    loaded = load_rgb(path)
+    assert loaded.pixels.dtype == np.uint8 and loaded.pixels.nbytes == 37 * 53 * 3
+    assert loaded.shape == (37, 53, 3)
+    np.testing.assert_array_equal(loaded.pixels, want)
+    assert loaded.rgb.dtype == np.float32
+    np.testing.assert_array_equal(loaded.rgb, want.astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(loaded.rgb8, want)
+
+
+def test_uint8_arrays_are_kept_as_a_copy_and_16bit_stays_float():
+    arr = np.full((4, 5, 3), 200, np.uint8)
+    loaded = load_rgb(arr)
+    arr[:] = 0  # the caller's array stays theirs
+    assert loaded.pixels.dtype == np.uint8 and int(loaded.pixels.min()) == 200
+    grey16 = Image.fromarray(np.array([[0, 1, 65535]], np.uint16))
+    deep = load_rgb(grey16)
+    assert deep.pixels.dtype == np.float32 and deep.rgb is deep.pixels  # precision over 8 bits kept
+    np.testing.assert_allclose(deep.rgb[0, :, 0], [0.0, 1 / 65535, 1.0], rtol=1e-6)
+
+
+def test_luma_band_by_band_equals_the_whole_image(monkeypatch):
+    from colourise_core import colour, photo
+
+    rgb8 = np.random.default_rng(1).integers(0, 256, (61, 47, 3), dtype=np.uint8)
+    loaded = load_rgb(rgb8)
+    monkeypatch.setattr(photo, "BAND_PIXELS", 47 * 5 + 3)  # 5 rows a band, the last one short
+    np.testing.assert_array_equal(loaded.luma(reference=True), colour.rgb_to_y(loaded.rgb, compute_dtype=np.float32))
+    np.testing.assert_allclose(loaded.luma(), colour.luma_of(loaded.rgb), atol=1e-6)
+    assert sum(len(band) for _, band in loaded.bands(47 * 5)) == 61
+
+
+def test_resized_shrinks_uint8_without_a_float_copy():
+    rgb8 = np.random.default_rng(2).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    small = load_rgb(rgb8).resized((20, 30))
+    assert small.pixels.dtype == np.uint8 and small.shape == (20, 30, 3)
+    box = rgb8.reshape(20, 2, 30, 2, 3).mean(axis=(1, 3))  # an exact 2x2 box average
+    assert np.abs(small.pixels.astype(float) - box).max() <= 0.5 + 1e-9

@@ -112,3 +112,76 @@ def test_many_keeps_alpha(tiny_models):
     rgba = np.dstack([_photo(20, 30), np.linspace(0, 255, 600).reshape(20, 30).astype(np.uint8)])
     out = inference.colourise_many(rgba, {"cnn": tiny_models["cnn"]})["cnn"]
     np.testing.assert_allclose(out.alpha, rgba[..., 3] / 255.0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- memory (issue 11)
+
+
+def _traced_peak(fn):
+    """(result, peak bytes numpy and Python allocated while fn ran), with tracemalloc."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_decode_and_luma_make_no_full_size_float_rgb(tmp_path):
+    """A 3 MP photo decoded and its luma computed: less memory at the peak than one float32 RGB
+    copy of it would take alone (36 MB); what is kept is its uint8 bytes and the float32 luma."""
+    h, w = 1500, 2000
+    path = tmp_path / "big.png"
+    imageio.save_png_atomic(path, _photo(h, w), compress_level=1)
+    float_rgb = h * w * 3 * 4
+
+    def decode_and_luma():
+        loaded = imageio.load_rgb(path)
+        return loaded, loaded.luma()
+
+    (loaded, luma), peak = _traced_peak(decode_and_luma)
+    assert loaded.pixels.dtype == np.uint8 and luma.dtype == np.float32 and luma.shape == (h, w, 1)
+    assert peak < float_rgb, f"peak {peak / 1e6:.1f} MB vs a float RGB copy {float_rgb / 1e6:.1f} MB"
+    np.testing.assert_allclose(luma, colour.luma_of(loaded.rgb), atol=1e-6)
+
+
+def test_each_result_can_be_dropped_before_the_next_is_made(tiny_models):
+    """`colourise_each` makes one model's full-size result at a time: a caller that writes and drops
+    each (the CLI) peaks lower, by about the other results, than one holding all of them."""
+    rgb = _photo(1000, 1500)
+    loaded = imageio.load_rgb(rgb)
+    result_bytes = 1000 * 1500 * 3  # one uint8 result
+
+    def streamed():
+        names = []
+        for name, result in inference.colourise_each(loaded, tiny_models):
+            names.append((name, result.rgb8.shape))
+            result = None  # written, then dropped
+        return names
+
+    names, peak_each = _traced_peak(streamed)
+    held, peak_all = _traced_peak(lambda: inference.colourise_many(loaded, tiny_models))
+    assert [n for n, _ in names] == list(held) == ["cnn", "cgan", "cvae"]
+    assert peak_all - peak_each > 1.5 * result_bytes, (peak_each / 1e6, peak_all / 1e6)
+
+
+def test_first_call_at_a_size_runs_eagerly_then_compiled():
+    """Cold start: the first forward pass at an input size is eager (no tf.function trace for a
+    one-off), the second compiles; both give the same UV."""
+    from colourise_core import models
+
+    model = models.build_model("cnn", 32)
+    family = models.family_of(model)
+    y = np.random.default_rng(0).uniform(0, 1, (1, 32, 48, 1)).astype("float32")
+    first = family.run_graph(model, "uv", y)
+    assert model.predict_function is None  # nothing traced yet
+    second = family.run_graph(model, "uv", y)
+    assert model.predict_function is not None  # the second call at this size compiled
+    assert first.shape == second.shape == (1, 32, 48, 2)
+    assert np.abs(first - second).max() <= 1e-5
+    family.run_graph(model, "uv", np.zeros((1, 64, 64, 1), "float32"))  # a new size: eager again
+    assert model._colourise_shapes_seen == {(1, 32, 48, 1), (1, 64, 64, 1)}

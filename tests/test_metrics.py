@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
+from colourise_core import metrics
 from colourise_core.colour import rgb_to_y, rgb_to_yuv, yuv_to_rgb
 from colourise_core.metrics import (
     best_of_n_uv_mse,
@@ -205,3 +206,20 @@ def test_shape_mismatch_is_refused():
         uv_mse(np.zeros((4, 4, 3)), np.zeros((4, 5, 3)))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         psnr(np.zeros((4, 4)), np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize("rows", [1, 7, 40])
+def test_banded_scores_equal_the_whole_image_functions(rows):
+    """Full-size photos are scored band by band (issue 11: no full-size float copies); the figures
+    are the whole-image ones."""
+    rng = np.random.default_rng(5)
+    true = rng.uniform(0, 1, (40, 30, 3))
+    pred = np.clip(true + rng.normal(0, 0.1, true.shape), 0, 1)
+    got = metrics.banded_scores((pred[r:r + rows], true[r:r + rows]) for r in range(0, 40, rows))
+    assert got["psnr"] == pytest.approx(metrics.psnr(pred, true), rel=1e-9)
+    assert got["uv_mse"] == pytest.approx(metrics.uv_mse(pred, true), rel=1e-9)
+    assert got["colourfulness"] == pytest.approx(metrics.colourfulness(pred), rel=1e-9)
+    same = metrics.banded_scores([(true, true)])
+    assert same["psnr"] == 100.0 and same["uv_mse"] == 0.0
+    grey = np.repeat(true.mean(axis=-1, keepdims=True), 3, axis=-1)
+    assert metrics.banded_scores([(grey, true)])["colourfulness"] == pytest.approx(0.0, abs=1e-6)

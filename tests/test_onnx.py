@@ -70,7 +70,7 @@ def test_export_writes_each_graph_and_its_spec(tiny_set):
             assert weights.sha256_file(out / SET / graph["file"]) == graph["sha256"]
     assert json.loads((out / SET / "cvae.onnx.json").read_text())["input"]["fixed_size"] is True
     assert json.loads((out / SET / "cnn.onnx.json").read_text())["input"] == {
-        "resolution": 32, "fixed_size": False, "stride": 8, "default_render": None, "samples": False,
+        "resolution": 32, "fixed_size": False, "stride": 8, "default_render": None, "samples": False, "hint_side": 1,
         "temperature_default": 0.0}
 
 
@@ -120,11 +120,9 @@ def test_parity_at_the_shipped_resolutions(tmp_path, name, resolution):
     assert onnx.input_size(600, 900, 256) == inference.input_size(model, 600, 900, 256)
 
 
-def test_export_refuses_what_the_runtime_cannot_decode(tmp_path):
-    model = models.build_model("unet", 64)  # not shipped yet; its graph does not trace with dynamic sizes
-    with pytest.raises(ColouriseError, match=r"no ONNX runtime decoding for inference graphs \['logits'\]"):
-        onnx_export.export_model(model, tmp_path, "unet")
-    assert not list(tmp_path.iterdir())
+def test_export_refuses_what_the_runtime_cannot_decode():
+    with pytest.raises(ColouriseError, match=r"no ONNX runtime decoding for inference graphs \['encoder', 'head'\]"):
+        onnx_export.decoding({"encoder": None, "head": None})
 
 
 def test_missing_onnxruntime_gives_a_clear_message(tiny_set, tmp_path, monkeypatch, capsys):
@@ -188,3 +186,4 @@ def test_family_names_without_keras_agree_with_the_registry():
         family = models.get_family(name)
         assert (name in family_names.SAMPLING_FAMILIES) == family.samples, name
         assert (name in family_names.FIXED_SIZE_FAMILIES) == family.fixed_size, name
+        assert (name in family_names.HINT_FAMILIES) == family.takes_hints, name

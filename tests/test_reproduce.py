@@ -14,10 +14,11 @@ import pytest
 from PIL import Image
 
 from colourise_core import cli, reproduce
-from colourise_core.reproduce import report
+from colourise_core.reproduce import families, report
 from colourise_core.reproduce.common import DEFAULT_DATA_DIR
 
 REPO = Path(__file__).resolve().parents[1]
+IMAGENETTE = DEFAULT_DATA_DIR / "imagenette-128.zip"
 NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[-+]?\d+)?x?$")
 DURATION = re.compile(r"^\d+(\.\d+)? s|^\d+ min \d+ s|^\d+ h \d+ min")
 
@@ -185,7 +186,8 @@ def true_uv_sq(rgb):
 def test_second_run_resumes_without_training_again(quick):
     out, work = quick["out"], quick["work"]
     states = sorted(work.rglob("state.json"))
-    assert len(states) == 3 + 2 * len(reproduce.QUICK.sweep_batch_sizes)  # 3 timing runs, 2 x N sweep rows
+    ablations = len(families.ABLATIONS) if IMAGENETTE.is_file() else 0  # the families section's runs
+    assert len(states) == 3 + 2 * len(reproduce.QUICK.sweep_batch_sizes) + ablations  # 3 timing runs, 2 x N sweep rows
     before = {p: p.stat().st_mtime_ns for p in states}
     cached = {name: (out / "data" / f"{name}.json").read_text() for name in ("timing", "sweep")}
     code = cli.main(["reproduce", "--quick", "--out", str(out), "--work-dir", str(work), "--sections", "timing", "sweep"])
@@ -216,6 +218,55 @@ def test_quick_falls_back_to_models_trained_here_without_weights(quick, tmp_path
     with Image.open(out / diversity["figure"]) as im:
         im.load()
         assert im.width > 50 and im.height > 50
+
+
+def test_families_section_compares_the_shipped_families_beside_grey(quick):
+    """Issue 10: the families on the same Shape Set images, with hue accuracy; the shipped CNN colours
+    the shapes (94% on its test split), the shipped CGAN does not (3%)."""
+    data = json.loads((quick["out"] / "data" / "families.json").read_text())
+    shapes = data["splits"]["shapes"]
+    assert shapes["n"] == reproduce.QUICK.families_shapes and shapes["split"] == "test"
+    rows = shapes["models"]
+    assert {"cnn", "cgan", "cvae", "unet"} <= set(rows)  # the four families, all from the `shapes` set
+    assert rows["cnn"]["hue_accuracy"] > 0.7 and rows["cgan"]["hue_accuracy"] < 0.2
+    assert rows["unet"]["hue_accuracy"] > 0.95 and rows["unet"]["uv_mse"] < rows["cnn"]["uv_mse"]  # 99.8% on 1,000
+    base = rows["cnn"]["baseline"]
+    assert base["colourfulness"] == 0.0 and rows["cnn"]["uv_mse"] < 0.5 * base["uv_mse"]
+    assert all(r["baseline"] == base for r in rows.values())  # the same images for every family
+    table = _table_after(quick["report"], "### shapes")
+    names = _column(table, "model (weight set)")
+    assert names[0] == "grey baseline" and names[-1] == "truth" and "CNN (dissertation) (`shapes`)" in names
+    cnn = dict(zip(table[0], table[names.index("CNN (dissertation) (`shapes`)") + 1]))
+    assert float(cnn["hue accuracy ↑"]) == pytest.approx(rows["cnn"]["hue_accuracy"], rel=1e-3)
+    assert float(cnn["UV MSE / grey's"].rstrip("x")) == pytest.approx(rows["cnn"]["uv_mse"] / base["uv_mse"], abs=0.006)
+
+
+@pytest.mark.skipif(not IMAGENETTE.is_file(), reason="the ablations train on ../shared/datasets/imagenette-128.zip")
+def test_ablation_runs_differ_only_in_their_option_and_are_reported_beside_grey(quick):
+    data = json.loads((quick["out"] / "data" / "families.json").read_text())
+    runs = data["ablations"]["runs"]
+    assert list(runs) == list(families.ABLATIONS)
+    configs = {}
+    for name in runs:
+        folder = next(p for p in (quick["work"] / "families").iterdir() if p.name == families._run_name(name))
+        configs[name] = json.loads((folder / "train_config.json").read_text())
+        assert json.loads((folder / "state.json").read_text())["epoch"] == reproduce.QUICK.ablation_epochs
+    base = configs["unet"]
+    assert configs["unet, no rebalancing"] == {**base, "rebalance": 1.0}
+    assert configs["unet + global features"] == {**base, "model_config": {"global_classes": 10}}  # Imagenette's 10
+    cgan = configs["cgan"]
+    assert configs["cgan, conditional D + L1 100"] == {**cgan, "conditional_discriminator": True, "l1_weight": 100.0}
+    shared = ("dataset", "data", "resolution", "limit", "epochs", "steps_per_epoch", "batch_size", "val_limit", "seed")
+    assert {k: cgan[k] for k in shared} == {k: base[k] for k in shared}  # same data, steps and seed
+    grey = runs["unet"]["baseline"]
+    assert all(r["baseline"] == grey and r["n"] == reproduce.QUICK.ablation_eval for r in runs.values())
+    assert runs["unet"]["uv_mse"] != runs["unet, no rebalancing"]["uv_mse"]  # the option reached the run
+    table = _table_after(quick["report"], "## Ablations")
+    assert _column(table, "run") == ["grey baseline", *families.ABLATIONS, "truth"]
+    for row in table[1:-1]:
+        assert all(NUMBER.match(c) for c in row[1:7]), row
+    assert "- global features on vs off: PSNR" in quick["report"]
+    assert "--model-config '{\"global_classes\": 10}'" in quick["report"]
 
 
 def test_unknown_section_is_refused(tmp_path, capsys):
@@ -262,3 +313,37 @@ def test_store_redo_recomputes_then_reads_back(tmp_path):
     store.save("curves", {"figures": {"here": "b.png"}})
     assert store.load("curves") == {"figures": {"here": "b.png"}}  # ... and the report reads the new result
     assert Store(tmp_path).load("timing") == {}
+
+
+def test_hints_curve_section_equals_the_library_on_the_same_images(quick):
+    """The hints section's numbers are the library's for the same images and points, in the report."""
+    import numpy as np
+
+    from colourise_core import guided, metrics
+    from colourise_core.reproduce import hints_curve
+    from colourise_core.weights import load_pretrained
+
+    data = json.loads((quick["out"] / "data" / "hints.json").read_text())
+    images = hints_curve.load_images(DEFAULT_DATA_DIR, reproduce.QUICK.hints_images)
+    if not images:
+        pytest.fail(f"the hints curve needs imagenette-128.zip or photos-extra.zip in {DEFAULT_DATA_DIR}")
+    assert data["ns"] == list(guided.CURVE_NS) and set(data["datasets"]) == set(images)
+    assert data["unet"] == "shipped" and list(data["datasets"]["imagenette val"]["methods"]) == [
+        "levin", "unet", "unet-pixel", "unet-trained"]
+    label, imgs = next(iter(images.items()))
+    got = data["datasets"][label]["methods"]
+    k = guided.CURVE_NS.index(10)
+    unet = load_pretrained("unet", hints_curve.UNET_SET, weights_dir=REPO / "weights")
+    for name, fn in (("levin", guided.levin_true_hints), ("unet", guided.unet_true_hints(unet, "user"))):
+        want = np.mean([metrics.psnr(fn(rgb, 10, max(guided.CURVE_NS), i), rgb) for i, rgb in enumerate(imgs)])
+        assert got[name]["psnr"][k] == pytest.approx(want, abs=1e-9)  # the first 10 of image i's 100 points
+    text = quick["report"]
+    assert "## Hints curve" in text and "![hints curve](figures/hints_curve.png)" in text
+    table = _table_after(text, f"### {label}")
+    assert _column(table, "N") == [str(n) for n in guided.CURVE_NS]
+    assert _column(table, "levin PSNR (dB)")[k] == report.cell(got["levin"]["psnr"][k])
+    assert _column(table, "unet PSNR (dB)")[k] == report.cell(got["unet"]["psnr"][k])
+    assert f"{label}, unet at N=10: {got['unet']['psnr'][k]:.2f} dB; Levin {got['levin']['psnr'][k]:.2f} dB" in text
+    with Image.open(quick["out"] / "figures" / "hints_curve.png") as im:
+        im.load()
+        assert im.width > 800 and im.height > 200

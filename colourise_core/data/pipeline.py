@@ -67,7 +67,8 @@ class YUVBatches(keras.utils.PyDataset):
         shuffle: new order every epoch, from (seed, epoch).
         augment: False, True (AugmentConfig()) or an AugmentConfig.
         seed: seed of the order and of the augmentation.
-        target: "uv" -> (y (B,H,W,1), uv (B,H,W,2)); "yuv" -> (y, yuv (B,H,W,3)).
+        target: "uv" -> (y (B,H,W,1), uv (B,H,W,2)); "yuv" -> (y, yuv (B,H,W,3)); "uvl" -> (y, uv
+            and each image's class label (-1 when the dataset has none) in a third channel (B,H,W,3)).
         random_crops: for a dataset that crops (`crops` True, see data.crops), random crops
             seeded per (seed, epoch, batch); otherwise its central squares.
         **pydataset_kwargs: workers, use_multiprocessing, max_queue_size.
@@ -76,8 +77,8 @@ class YUVBatches(keras.utils.PyDataset):
     def __init__(self, dataset, batch_size: int, shuffle: bool = True, augment=False, seed: int = 0,
                  target: str = "uv", random_crops: bool = False, **pydataset_kwargs):
         super().__init__(**pydataset_kwargs)
-        if target not in ("uv", "yuv"):
-            raise DatasetError(f"YUVBatches: target must be 'uv' or 'yuv', got {target!r}")
+        if target not in ("uv", "yuv", "uvl"):
+            raise DatasetError(f"YUVBatches: target must be 'uv', 'yuv' or 'uvl', got {target!r}")
         if batch_size < 1 or len(dataset) == 0:
             raise DatasetError(f"YUVBatches: need batch_size >= 1 and a non-empty dataset, got "
                                f"batch_size={batch_size}, {len(dataset)} images")
@@ -109,6 +110,10 @@ class YUVBatches(keras.utils.PyDataset):
             rgb = augment_batch(rgb, rng, self.augment)
         yuv = rgb_to_yuv(rgb, compute_dtype=np.float32)  # (B, H, W, 3)
         y = np.ascontiguousarray(yuv[..., :1])
+        if self.target == "uvl":  # the class label of each image, in every pixel of a third channel
+            labels = getattr(self.dataset, "labels", None)
+            lab = np.full(len(idx), -1.0, np.float32) if labels is None else labels[idx].astype(np.float32)
+            return y, np.concatenate([yuv[..., 1:], np.broadcast_to(lab[:, None, None, None], y.shape)], axis=-1)
         return y, (np.ascontiguousarray(yuv[..., 1:]) if self.target == "uv" else yuv)
 
     def on_epoch_end(self) -> None:

@@ -32,7 +32,6 @@ import numpy as np
 from PIL import Image
 
 from .. import imageio
-from ..colour import to_uint8
 from ..errors import DatasetError, ImageError
 from . import datasets
 from .sources import open_source
@@ -97,7 +96,7 @@ def _checked(data: bytes, key: str, report: PackReport) -> bytes | None:
     except ImageError as e:
         report.skipped["too_large" if "too large to decode" in str(e) else "corrupt"] += 1
         return None
-    if loaded.was_grey or loaded.rgb.shape[-1] == 1 or datasets.is_grey(loaded.rgb):
+    if loaded.was_grey or datasets.is_grey(loaded.rgb):
         report.skipped["grey"] += 1
         return None
     with Image.open(io.BytesIO(data)) as im:
@@ -105,7 +104,7 @@ def _checked(data: bytes, key: str, report: PackReport) -> bytes | None:
     if fmt in NATIVE and loaded.alpha is None:
         return data
     report.reencoded += 1
-    return _png(to_uint8(loaded.rgb))
+    return _png(loaded.rgb8)  # 8-bit sources: their own bytes
 
 
 class _Writer:

@@ -7,7 +7,9 @@ Past the dissertation (its 6.1.2-6.1.3 future work), as the field later did it:
 - Zhang et al., "Real-Time User-Guided Image Colorization with Learned Deep Priors"
   (SIGGRAPH 2017): a UV hint map and a mask as extra inputs, hints simulated in training;
 - Ronneberger et al. (U-Net): skip connections; dilated convolutions in the bottleneck widen
-  the receptive field (ECCV16's conv5-6).
+  the receptive field (ECCV16's conv5-6);
+- optionally (off by default), Iizuka et al. (SIGGRAPH 2016) global features: a classifier on the
+  dataset's class labels fused into the bottleneck, the dissertation's 6.1.2 (`unet_global`).
 
 Network: x = [Y - 0.5, hint U, hint V, hint mask] (N, H, W, 4), H and W multiples of 16
     -> stride-2 convs to H/16 -> dilated convs -> 2x upsampling with skips from H/8 and H/4
@@ -25,11 +27,12 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from colourise_core.models import chroma
+from colourise_core.models import chroma, unet_global
 from colourise_core.models.family import Family
 
 OUTPUT_STRIDE = 4  # logits at 1/4 of the input's size
 STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
+OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 BN_MOMENTUM = 0.9  # batch-norm moving statistics settle within ~30 steps (Keras' 0.99 needs ~300)
 
 
@@ -51,6 +54,10 @@ class UNetConfig:
     hint_max: int = 32  # training: at most this many hints per image
     hint_patch: int = 5  # training: a hint is the mean UV of a square of 1..hint_patch pixels
     seed: int = 0  # seeds the simulated hints
+    # Options: a field at its default is left out of the spec, so older specs (shipped weights) still match.
+    global_classes: int = dataclasses.field(default=0, metadata=OPTION)  # Iizuka global branch on this many class labels (0: off; Imagenette: 10)
+    global_width: int = dataclasses.field(default=128, metadata=OPTION)  # the global feature vector fused at every bottleneck position
+    global_weight: float = dataclasses.field(default=0.1, metadata=OPTION)  # class CE weight beside the chroma CE (Iizuka: 1/300 of an MSE)
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "UNetConfig":
@@ -73,7 +80,7 @@ def _conv(x, filters, name, stride=1, dilation=1):
 
 
 def build_network(config: UNetConfig, q: int) -> keras.Model:
-    """x (N, H, W, 4) -> logits (N, H/4, W/4, Q)."""
+    """x (N, H, W, 4) -> logits (N, H/4, W/4, Q); with global features, [logits, class logits (N, K)]."""
     w = config.widths
     x_in = keras.Input(shape=(None, None, 4), name="x")
     x = _conv(x_in, w[0], "e1", stride=2)  # (N, H/2, W/2, w0)
@@ -85,6 +92,8 @@ def build_network(config: UNetConfig, q: int) -> keras.Model:
     x = _conv(x, w[4], "e4", stride=2)  # (N, H/16, W/16, w4)
     for i, d in enumerate(config.dilations):
         x = _conv(x, w[4], f"mid{i}", dilation=d)
+    if config.global_classes:  # (N, H/16, W/16, w4) fused with the global features (Iizuka 2016)
+        x, class_logits = unet_global.fuse(x, w[4], config.global_width, config.global_classes, BN_MOMENTUM)
     x = layers.UpSampling2D(2, interpolation="bilinear", name="up8")(x)  # (N, H/8, W/8, w4)
     x = layers.Concatenate(name="skip8")([x, skip8])
     x = _conv(x, config.decoder_widths[0], "d8")
@@ -92,6 +101,8 @@ def build_network(config: UNetConfig, q: int) -> keras.Model:
     x = layers.Concatenate(name="skip4")([x, skip4])
     x = _conv(x, config.decoder_widths[1], "d4")
     logits = layers.Conv2D(q, 1, name="logits")(x)  # (N, H/4, W/4, Q)
+    if config.global_classes:
+        return keras.Model(x_in, [logits, class_logits], name="unet_net_global")
     return keras.Model(x_in, logits, name="unet_net")
 
 
@@ -100,7 +111,10 @@ class UNet(keras.Model):
 
     `model(x)` gives logits (N, H/4, W/4, Q); x is (N, H, W, 4), or Y alone (N, H, W, 1) (no hints).
     `train_on_batch(x, target)` trains on soft-encoded targets (N, H/4, W/4, 2k) from `encode_target`:
-    the k nearest bins of each output pixel's true UV, then their weights.
+    the k nearest bins of each output pixel's true UV, then their weights (then, with global
+    features, the image's class label, -1 for none: (N, H/4, W/4, 2k + 1)).
+    With global features `model(x)` gives (logits, class logits (N, K)); `net` stays the chroma
+    logits alone (the inference graph), `net_train` has both outputs (shared layers).
     """
 
     colourise_name = "unet"
@@ -112,7 +126,13 @@ class UNet(keras.Model):
         self.grid = chroma.BinGrid(config.bin_step)
         self.centres = self.grid.centres  # (Q, 2)
         q = len(self.centres)
-        self.net = build_network(config, q)
+        full = build_network(config, q)
+        if config.global_classes:
+            self.net_train = full
+            self.net = keras.Model(full.input, full.outputs[0], name="unet_net")  # the same layers
+        else:
+            self.net = full
+        self.cls_tracker = keras.metrics.Mean(name="cls") if config.global_classes else None
         self.prior = self.add_weight(shape=(q,), initializer=keras.initializers.Constant(1.0 / q),
                                      trainable=False, name="prior")  # p~ of ECCV16 eq. 4
         self.decode = self.add_weight(shape=(2,), trainable=False, name="decode",  # (T, unrebalance)
@@ -123,23 +143,38 @@ class UNet(keras.Model):
         if x.shape[-1] == 1:
             x = ops.concatenate([x, ops.zeros_like(x), ops.zeros_like(x), ops.zeros_like(x)], axis=-1)
         y = x[..., :1] - 0.5
-        return self.net(ops.concatenate([y, x[..., 1:]], axis=-1), training=training)
+        net = self.net_train if self.config.global_classes else self.net
+        return net(ops.concatenate([y, x[..., 1:]], axis=-1), training=training)
 
-    def encode_target(self, uv: np.ndarray) -> np.ndarray:
+    def encode_target(self, uv: np.ndarray, labels=None) -> np.ndarray:
         """True UV (N, H, W, 2) -> the loss's target (N, H/4, W/4, 2k): the k nearest bins of each
-        4 x 4 block's mean UV (as floats), then their Gaussian weights (ECCV16 soft encoding)."""
+        4 x 4 block's mean UV (as floats), then their Gaussian weights (ECCV16 soft encoding); with
+        global features one more channel, each image's class label (N,) (-1: none, the default)."""
         idx, w = self.grid.soft_encode_sparse(_downsample(uv, OUTPUT_STRIDE), self.config.soft_sigma, self.config.soft_k)
-        return np.concatenate([idx.astype(np.float32), w], axis=-1)
+        parts = [idx.astype(np.float32), w]
+        if self.config.global_classes:
+            lab = np.full(len(uv), -1.0, np.float32) if labels is None else np.asarray(labels, np.float32)
+            parts.append(np.broadcast_to(lab[:, None, None, None], idx.shape[:3] + (1,)))
+        return np.concatenate(parts, axis=-1)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Rebalanced cross-entropy against soft-encoded targets (ECCV16 eq. 2), weighted per pixel
-        by w of the nearest bin (eq. 3-4)."""
+        by w of the nearest bin (eq. 3-4); with global features, plus `global_weight` x the class
+        cross-entropy of the labelled images (Iizuka 2016's joint loss)."""
         k = self.config.soft_k
+        if self.config.global_classes:
+            y_pred, class_logits = y_pred
         index = ops.cast(y[..., :k], "int32")  # (N, h, w, k), nearest first
-        ce = chroma.sparse_cross_entropy(ops.cast(y_pred, "float32"), index, ops.cast(y[..., k:], "float32"))  # (N, h, w)
+        ce = chroma.sparse_cross_entropy(ops.cast(y_pred, "float32"), index, ops.cast(y[..., k:2 * k], "float32"))  # (N, h, w)
         w = chroma.rebalance_weights_ops(ops.convert_to_tensor(self.prior), self.config.rebalance)  # (Q,)
         self.ce_tracker.update_state(ops.mean(ce))
-        return ops.mean(ce * ops.take(w, index[..., 0]))
+        loss = ops.mean(ce * ops.take(w, index[..., 0]))
+        if self.config.global_classes:
+            labels = ops.cast(y[:, 0, 0, 2 * k], "int32")  # (N,), -1: unlabelled
+            cls = unet_global.class_cross_entropy(ops.cast(class_logits, "float32"), labels)
+            self.cls_tracker.update_state(cls)
+            loss = loss + self.config.global_weight * cls
+        return loss
 
     def bin_weights(self) -> np.ndarray:
         """The rebalancing weights w (Q,) of the stored prior."""
@@ -219,13 +254,21 @@ class UNetFamily(Family):
     def compile(self, model, learning_rate, beta_1):
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
 
+    def batch_target(self, train_config) -> str:
+        """"uvl" (UV and the class label) when the run trains the global branch, else "uv"."""
+        return "uvl" if (train_config.model_config or {}).get("global_classes") else "uv"
+
     def prepare(self, model, train_batches, max_images: int = 4000) -> None:
-        """Set the bin prior from the training data's chroma (at the output resolution)."""
+        """Set the bin prior from the training data's chroma (at the output resolution); check that
+        a global branch has class labels to learn from."""
+        if model.config.global_classes:
+            data = train_batches.dataset
+            unet_global.check_labels(data.labels, model.config.global_classes, data.name)
         counts = np.zeros(len(model.centres), np.float64)
         seen = 0
         for i in range(len(train_batches)):
             _, uv = train_batches[i]
-            small = _downsample(uv, OUTPUT_STRIDE)
+            small = _downsample(uv[..., :2], OUTPUT_STRIDE)
             counts += np.bincount(chroma.nearest_bin(small, model.centres).ravel(), minlength=len(counts))
             seen += len(uv)
             if seen >= max_images:
@@ -239,12 +282,15 @@ class UNetFamily(Family):
         return model._hint_rng
 
     def train_step(self, model, y, target):
-        x = _pack(y, simulate_hints(target, self._rng(model), model.config))
-        logs = model.train_on_batch(x, model.encode_target(target), return_dict=True)
+        """target: UV (B, H, W, 2), or "uvl" (B, H, W, 3): UV then the class label in every pixel."""
+        uv, labels = _split_target(target)
+        x = _pack(y, simulate_hints(uv, self._rng(model), model.config))
+        logs = model.train_on_batch(x, model.encode_target(uv, labels), return_dict=True)
         return {k: float(v) for k, v in logs.items()}
 
     def test_step(self, model, y, target):  # validation: automatic colouring, no hints
-        logs = model.test_on_batch(_pack(y), model.encode_target(target), return_dict=True)
+        uv, labels = _split_target(target)
+        logs = model.test_on_batch(_pack(y), model.encode_target(uv, labels), return_dict=True)
         return {k: float(v) for k, v in logs.items()}
 
     def stride(self, model):
@@ -286,6 +332,14 @@ class UNetFamily(Family):
         h, w = y.shape[1:3]
         uv = np.stack([cv2.resize(s, (w, h), interpolation=cv2.INTER_LINEAR) for s in small])  # (N, h, w, 2)
         return np.repeat(uv[None], samples, axis=0) if samples > 1 else uv[None]
+
+
+def _split_target(target: np.ndarray):
+    """(B, H, W, 2) -> (uv, None); (B, H, W, 3) "uvl" -> (uv, labels (B,))."""
+    target = np.asarray(target, np.float32)
+    if target.shape[-1] == 3:
+        return target[..., :2], target[:, 0, 0, 2]
+    return target, None
 
 
 def _downsample(uv: np.ndarray, k: int) -> np.ndarray:

@@ -21,7 +21,11 @@ Sections (in the order they run):
                faces test: spread, best-of-8 and one sample's UV MSE, colourfulness.
     metrics    UV MSE, PSNR, SSIM, colourfulness (+ gap), UV-error CDF AUC, within-5 per model and
                data set beside the all-grey baseline; best-of-8 and sample diversity for the CVAE.
+    hints      the hints curve (issue 15): PSNR and colourfulness against N random true hints for
+               Levin's method and the hint-taking unet, Imagenette val and photos-extra val.
     sweep      Tables 4.1 and 4.2: batch size against final loss and training time (CNN, CVAE).
+    families   issue 10: the four families (CNN, CGAN, CVAE, U-Net) on the same held-out images, and
+               small ablation runs (rebalancing, global features, conditional D + L1) on Imagenette.
 
 Resuming: every section stores its results in `<out>/data/<section>.json`, per item (a table row,
 a data set, a model) with a key naming what it was computed from (settings and the sha256 of the
@@ -53,7 +57,9 @@ from colourise_core.reproduce.common import (
     Store, log, section_hardware,
 )
 from colourise_core.reproduce.diversity128 import section_diversity128
+from colourise_core.reproduce.families import section_families
 from colourise_core.reproduce.figures import section_curves, section_diversity, section_grids, section_shapes
+from colourise_core.reproduce.hints_curve import section_hints
 from colourise_core.reproduce.markdown import write_markdown
 from colourise_core.reproduce.scores import section_metrics
 from colourise_core.reproduce.train_sections import section_sweep, section_timing
@@ -65,8 +71,8 @@ __all__ = ["FULL", "QUICK", "SECTIONS", "TABLE_4_1", "TABLE_4_2", "TABLE_5_1", "
 
 
 RUNNERS = {"hardware": section_hardware, "timing": section_timing, "curves": section_curves, "shapes": section_shapes,
-           "grids": section_grids, "diversity": section_diversity,
-           "diversity128": section_diversity128, "metrics": section_metrics, "sweep": section_sweep}
+           "grids": section_grids, "diversity": section_diversity, "diversity128": section_diversity128,
+           "metrics": section_metrics, "hints": section_hints, "sweep": section_sweep, "families": section_families}
 
 
 def run(opts: Options) -> Path:
@@ -104,6 +110,7 @@ def cmd_reproduce(args) -> int:
     quick = bool(args.quick)
     settings = QUICK if quick else FULL
     overrides = {k: v for k, v in (("sweep_epochs", args.sweep_epochs), ("eval_limit", args.eval_limit),
+                                   ("hints_images", args.hints_images),
                                    ("sweep_batch_sizes", tuple(args.batch_sizes) if args.batch_sizes else None)) if v is not None}
     if overrides:
         settings = dataclasses.replace(settings, **overrides)
@@ -139,5 +146,6 @@ def register_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sweep-epochs", type=int, default=None, help="epochs per batch-size row (full: 5; the dissertation: 100)")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="batch sizes of Tables 4.1/4.2")
     p.add_argument("--eval-limit", type=int, default=None, help="held-out images per 32/64 px set for the metrics")
+    p.add_argument("--hints-images", type=int, default=None, help="colour images per dataset of the hints curve (full: 100)")
     p.set_defaults(func=cmd_reproduce)
     return p

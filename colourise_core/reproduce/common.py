@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from colourise_core import atomic, hardware
+from colourise_core.family_names import FIXED_BUDGET_FAMILIES
 from colourise_core.run_folder import RunFolder
 
 
@@ -22,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
 DEFAULT_EXPORT_DIR = REPO / "runs" / "gpu" / "export"
 ARCHIVES = {"cifar10": "cifar10.zip", "faces": "faces-128.zip", "imagenette": "imagenette-128.zip"}
-SECTIONS = ("hardware", "timing", "curves", "shapes", "grids", "diversity", "diversity128", "metrics", "sweep")
+SECTIONS = ("hardware", "timing", "curves", "shapes", "grids", "diversity", "diversity128", "metrics", "hints",
+            "sweep", "families")
 TEMPERATURES = (0.5, 1.0, 2.0)
 BEST_OF = 8  # CVAE samples per image for best-of-N and the pairwise distance
 FRESH_SHAPES_SEED = 20_200  # Figure 5.2: Shape Set images no model was trained or tested on
@@ -66,6 +68,16 @@ class Settings:
     diversity_samples: int  # samples per temperature in Figure 5.6
     metric_sets: tuple = SETS  # weight sets the metrics section evaluates
     grid_sets: tuple = ("cifar10", "cifar10-horse", "faces", "imagenette")  # sets of Figures 5.3-5.5
+    hints_images: int = 100  # colour images per dataset of the hints curve (Imagenette val, photos-extra val)
+    families_eval: int = 500  # families section: Imagenette val images (128 px) per family
+    families_shapes: int = 1000  # ... luma-matched Shape Set test images (64 px)
+    ablation_resolution: int = 64  # ablation runs: Imagenette train at this size (fast on a CPU)
+    ablation_limit: int | None = None  # ... on at most this many training images (None: all)
+    ablation_epochs: int = 3  # ... epochs (a checkpoint each) of ... (~10 min a run on a shared 2-core CPU)
+    ablation_steps: int = 25  # ... this many steps of ...
+    ablation_batch: int = 32  # ... this many images (the same for every run)
+    ablation_val: int = 128  # ... validation images (held back from train)
+    ablation_eval: int = 300  # ... Imagenette val images each run is evaluated on
 
 
 FULL = Settings(train_data="cifar10-horse", train_resolution=32, train_limit=None, val_limit=1000,
@@ -77,7 +89,10 @@ QUICK = Settings(train_data="shapes", train_resolution=32, train_limit=64, val_l
                  sweep_batch_sizes=(32, 8), sweep_epochs=2, timing_max_epochs=2, timing_patience=1,
                  cgan_epochs=2, timing_cap_s=60.0, eval_limit=16, eval_limit_large=8, sample_limit=4,
                  shapes_grid=4, shapes_hue=16, faces_grid=4, horse_grid=4, diversity_images=2,
-                 diversity_samples=2, metric_sets=("shapes", "cifar10-horse"), grid_sets=("cifar10", "faces"))
+                 diversity_samples=2, metric_sets=("shapes", "cifar10-horse"), grid_sets=("cifar10", "faces"),
+                 hints_images=2,
+                 families_eval=4, families_shapes=16, ablation_resolution=32, ablation_limit=48, ablation_epochs=1,
+                 ablation_steps=2, ablation_batch=8, ablation_val=8, ablation_eval=8)
 
 
 @dataclasses.dataclass
@@ -258,5 +273,5 @@ def _held_out_uncached(opts: Options, set_name: str, resolution: int, limit, see
 
 def timing_dir(opts: Options, model: str) -> Path:
     s = opts.settings
-    tag = f"{s.train_data}-e{s.cgan_epochs}" if model == "cgan" else f"{s.train_data}-e{s.timing_max_epochs}-p{s.timing_patience}"
+    tag = f"{s.train_data}-e{s.cgan_epochs}" if model in FIXED_BUDGET_FAMILIES else f"{s.train_data}-e{s.timing_max_epochs}-p{s.timing_patience}"
     return opts.work_dir / "timing" / f"{model}-{tag}"

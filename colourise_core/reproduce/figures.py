@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from colourise_core.family_names import ADVERSARIAL_FAMILIES
 from colourise_core.reproduce import report
 from colourise_core.reproduce.common import (
     FRESH_SHAPES_SEED, LABEL, MODELS, Options, Store, TEMPERATURES, fresh, held_out, load_model, trained_resolution, set_info, set_shas, weights_source, log,
@@ -17,6 +18,9 @@ from colourise_core.reproduce.train_sections import (
 # ------------------------------------------------------------------------------------ figures
 
 
+LOSS_LABEL = {"cnn": "MSE (UV)", "cgan": "BCE loss", "cvae": "loss (eq. 4.5)"}  # each model's training loss
+
+
 def _curve_panels(histories: dict, title_prefix: str):
     """One chart per model: train (solid) and validation (dashed) losses per epoch."""
     panels = []
@@ -25,7 +29,7 @@ def _curve_panels(histories: dict, title_prefix: str):
         if not hist:
             continue
         x = [h["epoch"] for h in hist]
-        if model == "cgan":
+        if model in ADVERSARIAL_FAMILIES:
             names = {"D train": "d_loss", "G train": "g_loss", "D val": "val_d_loss", "G val": "val_g_loss"}
             dashed = ("D val", "G val")
         else:
@@ -34,7 +38,7 @@ def _curve_panels(histories: dict, title_prefix: str):
         series = {name: (x, [h.get(k) for h in hist]) for name, k in names.items()}
         ys = [y for _, v in series.values() for y in v if y is not None and y > 0]
         log_y = bool(ys) and max(ys) / min(ys) > 20
-        ylabel = "BCE loss" if model == "cgan" else ("MSE (UV)" if model == "cnn" else "loss (eq. 4.5)")
+        ylabel = LOSS_LABEL.get(model, "loss")
         panels.append(report.line_chart(series, f"{title_prefix}{LABEL[model]}", ylabel=ylabel, log_y=log_y, dashed=dashed))
     return panels
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from colourise_core import atomic
-from colourise_core.reproduce import diversity128, report
+from colourise_core.family_names import SAMPLING_FAMILIES
+from colourise_core.reproduce import diversity128, hints_curve, report
+from colourise_core.reproduce.families import families_markdown
 from colourise_core.reproduce.common import (
     BEST_OF, DISSERTATION_EPOCHS, LABEL, MODELS, Options, Settings, Store, TABLE_4_1, TABLE_4_2, TABLE_5_1, TEMPERATURES,
 )
@@ -224,6 +226,8 @@ def write_markdown(opts: Options, store: Store) -> Path:
 
     # Metrics
     md += _metrics_markdown(metrics, s)
+    md += hints_curve.markdown(store.load(hints_curve.SECTION))
+    md += families_markdown(store.load("families"))  # issue 10: past the dissertation
 
     md += ["## How this report was made", "",
            f"- Command: `python -m colourise_core reproduce{' --quick' if opts.quick else ''} --out {opts.out}`; it resumes, "
@@ -269,7 +273,7 @@ def _metrics_markdown(metrics: dict, s: Settings) -> list[str]:
         md += [f"Worse than the grey baseline in UV MSE: {', '.join(worse)}. The dissertation reports the CGAN's "
                "over-saturated, misplaced colours (5.4.2); a UV MSE above the grey image's means the colours it adds are "
                "on average further from the truth than no colour at all.", ""]
-    cvae = [(n, e["models"]["cvae"]) for n, e in sets.items() if "cvae" in e["models"]]
+    cvae = [(n, e["models"][m]) for n, e in sets.items() for m in SAMPLING_FAMILIES if m in e["models"]]
     if cvae:
         md += [f"CVAE samples: best-of-{BEST_OF} UV MSE (per image the closest of {BEST_OF} samples) and the mean pairwise "
                f"RMS UV distance between the {BEST_OF} samples, per temperature (first {s.sample_limit} images of each set).", ""]

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from colourise_core.family_names import SAMPLING_FAMILIES
 from colourise_core.reproduce.common import (
     BEST_OF, MODELS, Options, Store, TEMPERATURES, fresh, held_out, load_model, trained_resolution, set_info, set_shas, weights_source, log,
 )
@@ -48,7 +49,7 @@ def section_metrics(opts: Options, store: Store) -> None:
                 entry["models"].pop(model, None)
                 continue
             limit = s.eval_limit_large if trained_resolution(opts, set_name, model) >= 128 else s.eval_limit
-            key = {"sha256": shas[model], "limit": limit, "sample_limit": s.sample_limit if model == "cvae" else None}
+            key = {"sha256": shas[model], "limit": limit, "sample_limit": s.sample_limit if model in SAMPLING_FAMILIES else None}
             if fresh(entry["models"].get(model), key, opts.out):
                 continue
             net = load_model(opts, set_name, model)
@@ -62,7 +63,7 @@ def section_metrics(opts: Options, store: Store) -> None:
             t0 = time.time()
             result = evaluation.evaluate_model(net, ds, batch_size=64 if net.resolution >= 128 else 256, full=True, limit=limit)
             row = {"key": key, **{k: v for k, v in result.items() if k != "baseline"}}
-            if model == "cvae":
+            if model in SAMPLING_FAMILIES:
                 row["samples"] = _cvae_sample_metrics(net, ds, min(s.sample_limit, len(ds)))
             row["seconds"] = time.time() - t0
             row["origin"] = weights_source(opts, set_name, model)["origin"]

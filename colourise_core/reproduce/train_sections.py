@@ -8,6 +8,7 @@ import statistics
 import time
 
 from colourise_core import hardware
+from colourise_core.family_names import FIXED_BUDGET_FAMILIES
 from colourise_core.reproduce import report
 from colourise_core.run_folder import RunFolder
 from colourise_core.reproduce.common import (
@@ -121,8 +122,8 @@ def section_timing(opts: Options, store: Store) -> None:
                     f"{s.cgan_epochs} epochs (its validation generator loss does not settle, 5.1); every model "
                     f"also stops after the epoch that would pass {report.duration(s.timing_cap_s)} of wall time")
     for model in MODELS:
-        patience = 0 if model == "cgan" else s.timing_patience
-        epochs = s.cgan_epochs if model == "cgan" else s.timing_max_epochs
+        patience = 0 if model in FIXED_BUDGET_FAMILIES else s.timing_patience
+        epochs = s.cgan_epochs if model in FIXED_BUDGET_FAMILIES else s.timing_max_epochs
         key = {"data": data["data"], "epochs": epochs, "patience": patience, "cap": s.timing_cap_s}
         entry = data["models"].get(model)
         if fresh(entry, key, opts.out):
@@ -140,7 +141,7 @@ def section_timing(opts: Options, store: Store) -> None:
         if patience and best["wait"] >= patience:
             stopped = f"early stopping (no better validation loss for {_epochs(patience)})"
         elif done >= epochs:
-            stopped = "epoch budget" if model == "cgan" else f"epoch cap ({epochs})"
+            stopped = "epoch budget" if model in FIXED_BUDGET_FAMILIES else f"epoch cap ({epochs})"
         else:
             stopped = f"wall-clock cap ({report.duration(s.timing_cap_s)})"
         per_epoch = _epoch_seconds(result.history)
