@@ -132,7 +132,7 @@ def _unet_inputs(model, y_full: np.ndarray, points: list[dict], radius: int):
     from colourise_core import inference
 
     H, W = y_full.shape[:2]
-    h, w = inference.input_size(model, H, W)
+    h, w = inference.model_input_size(model, H, W)  # a Keras or an ONNX model
     y_small = imageio.resize_float(y_full, (h, w)).reshape(1, h, w, 1)
     maps = inference.hint_maps(to_hints(points, W, H, radius), y_full, (h, w), inference.hint_side(model)) if points else None
     return y_small, maps
@@ -150,7 +150,7 @@ def unet_result(model, y_full: np.ndarray, points: list[dict], radius: int, size
     H, W = y_full.shape[:2]
     y = y_full if size is None or tuple(size) == (H, W) else imageio.resize_float(y_full, size)
     y_small, maps = _unet_inputs(model, y_full, points, radius)
-    uv = inference.predict_uv(model, y_small, 1, temperature, 0, maps)[0, 0]  # (h, w, 2)
+    uv = inference.model_predict_uv(model, y_small, 1, temperature, 0, maps)[0, 0]  # (h, w, 2)
     return luma_chroma_to_rgb(y, imageio.resize_float(uv, y.shape[:2]), compute_dtype=np.float32)
 
 

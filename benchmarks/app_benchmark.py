@@ -129,7 +129,8 @@ def time_models(repeat: int, runtime: str, ref, y) -> dict:
         out["_rgb8"] = results["cnn"].rgb8
         return out
 
-    pipeline()  # warm-up
+    pipeline()  # warm-up: the first call at a size runs eagerly (Family.run_graph) ...
+    pipeline()  # ... the second compiles
     runs, refs = [], []
     for _ in range(repeat):  # interleaved, so both see the same load on a shared machine
         runs.append(pipeline())

@@ -41,6 +41,7 @@ def main() -> None:
     images = hints_curve.load_images(args.data, args.limit)
     result = hints_curve.measure(images, hints_curve.methods_for(unet), progress=print)
     result["machine"] = hardware.describe()
+    result["command"] = " ".join(["python", "benchmarks/hints_curve.py", *sys.argv[1:]])
     print("\n".join(hints_curve.table_lines(result)))
     print("target checks (issue 15 target 1):")
     print("\n".join(hints_curve.check_lines(result)))

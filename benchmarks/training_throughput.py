@@ -186,7 +186,7 @@ def main() -> None:
         n_train = len(train_set)
         row = {"batch_size": config.batch_size, "train_images": n_train, "augment": bool(config.augment),
                "trainer": [], "fit": [], "loop": [], "loop_prep": [], "loop_step": []}
-        order = ["trainer", "fit", "loop"] if model != "cgan" else ["trainer", "loop"]
+        order = ["trainer", "loop"] if model in ADVERSARIAL_FAMILIES else ["trainer", "fit", "loop"]  # fit: not for a GAN
         for r in range(args.rounds):
             for name in (order if r % 2 == 0 else order[::-1]):
                 if name == "trainer":

@@ -166,16 +166,28 @@ class JaxRunner:
         return state  # every JAX process reads the run folder (shared storage); JAX replicates the values
 
 
-def lost_worker(error: Exception, addresses) -> int | None:
-    """The index of the worker a TensorFlow collective error names as gone, if it names one."""
+def lost_worker(error: Exception, addresses, own: int | None = None) -> int | None:
+    """The index of the worker a TensorFlow collective error names as gone, if it names one.
+
+    The coordination service's own words ("unhealthy (stopped sending heartbeats): /job:worker/
+    replica:0/task:N", "Error reported from /job:worker/task:N") are believed first; other task
+    names in the text may be this process's own devices (the op that was aborted), so `own`, this
+    worker's index, is never blamed when another is named. -1: a worker, unnamed.
+    """
     text = str(error)
     if not re.search(r"unhealthy|heartbeat|Socket closed|Connection reset|failed to connect|unavailable|"
                      r"DEADLINE_EXCEEDED|deadline exceeded", text, re.IGNORECASE):
         return None
-    found = re.search(r"/job:(?:worker|chief)/replica:\d+/task:(\d+)", text)
-    if found is None:
-        found = re.search(r"task:(\d+)", text)
-    return int(found.group(1)) if found else -1
+    for pattern in (r"stopped sending heartbeats\)?:?\s*/job:\w+/replica:\d+/task:(\d+)",
+                    r"Error reported from /job:\w+(?:/replica:\d+)?/task:(\d+)",
+                    r"/job:(?:worker|chief)/replica:\d+/task:(\d+)", r"task:(\d+)"):
+        named = [int(k) for k in re.findall(pattern, text)]
+        others = [k for k in named if k != own]
+        if others:
+            return others[0]
+    if own is not None and len(addresses) == 2:  # of two workers, the one that is not this one
+        return 1 - own
+    return -1
 
 
 # ------------------------------------------------------------------ the trainer's hooks

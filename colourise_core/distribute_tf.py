@@ -71,7 +71,7 @@ class Runner:
             yield
         except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError,
                 tf.errors.CancelledError, tf.errors.InternalError) as e:
-            k = lost_worker(e, self.plan.addresses)
+            k = lost_worker(e, self.plan.addresses, own=self.plan.worker)
             if k is None:
                 raise
             who = (f"worker {k} ({self.plan.addresses[k]})" if 0 <= k < len(self.plan.addresses)

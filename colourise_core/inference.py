@@ -84,7 +84,7 @@ def predict_uv(model, y: np.ndarray, samples: int = 1, temperature: float | None
 def hint_maps(hints, luma: np.ndarray, size: tuple[int, int], min_side: int = 1):
     """User hints (a hints file, JSON text, dict or `hints.Hints`) for a full-size luma (H, W, 1),
     rasterised at a model's input size: (uv (1, h, w, 2), mask (1, h, w, 1)); None for None.
-    `min_side`: the square each point covers at least (the family's `hint_side`)."""
+    `min_side`: the square each point covers at least (`hint_side`)."""
     if hints is None:
         return None
     from colourise_core import hints as hints_mod
@@ -95,11 +95,16 @@ def hint_maps(hints, luma: np.ndarray, size: tuple[int, int], min_side: int = 1)
 
 
 def hint_side(model) -> int:
-    """The square (pixels at the network's input) a user's point covers for this model: its
-    family's `hint_side` (1 for a model that runs its own graphs, which takes no hints)."""
-    from colourise_core import models
+    """The square (pixels at the network's input) a user's point covers for this model.
 
-    return 1 if _graph_runtime(model) else models.family_of(model).hint_side(model)
+    A family trained on simulated hint squares records their largest side in its config as
+    `hint_patch` (the unet: 1..5 pixels, SIGGRAPH17 3.3); a point is painted that large, since the
+    network barely heeds a lone pixel. Read from the spec, so a Keras model and its ONNX export
+    (which carries the same spec, without Keras) rasterise the same hints alike. 1 otherwise.
+    """
+    own = _graph_runtime(model)
+    spec = own.spec if own else getattr(model, "spec", None) or {}
+    return max(1, int((spec.get("config") or {}).get("hint_patch", 1)))
 
 
 def colourise_luma(model, luma: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0,

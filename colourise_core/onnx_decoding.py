@@ -17,8 +17,9 @@ same noise for the same seed, so the ONNX and Keras pictures agree within 1/255
               the stored fraction of log w (rebalancing partly undone), the annealed mean at T
               (`annealed_mean`), then a bilinear resize to (h, w) with OpenCV.
 
-The twins of models.chroma's and models.mdn's numpy functions are here because those modules
-import Keras; tests check they give the same numbers.
+The numpy functions `models.chroma` and `models.mdn` use (`annealed_mean`, `mixture_weights`,
+`choose_components`, `sample_latent`) live here, once: this module imports neither Keras nor
+TensorFlow, and those modules import them from here.
 """
 
 from __future__ import annotations
@@ -86,8 +87,25 @@ def mixture_weights(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def choose_components(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Component index for each uniform draw u in [0, 1): inverse CDF of the weights.
+
+    Args:
+        weights: (N, K) rows summing to 1; u: (S, N).
+    Returns:
+        (S, N) int: the first k with u < cumsum(weights)_k.
+    """
+    cdf = np.cumsum(weights, axis=-1)  # (N, K)
+    k = (u[..., None] >= cdf[None]).sum(axis=-1)
+    return np.minimum(k, weights.shape[-1] - 1)
+
+
 def sample_latent(logits, means, logvars, n: int, temperature: float, seed: int, component: int | None = None) -> np.ndarray:
-    """n latent codes per image from the mixture (the draws of models.mdn.sample_latent).
+    """Draw n latent codes per image from the mixture (the MDN CVAE's, `models.mdn` re-exports it).
+
+    The normal noise is drawn first, with the same generator call as the dissertation's CVAE
+    (`default_rng(seed).standard_normal((n, N, L))`), then the component choices; so a
+    one-component mixture gives exactly the single-Gaussian CVAE's samples for the same seed.
 
     Args:
         logits: (N, K); means, logvars: (N, K, L).
@@ -101,8 +119,7 @@ def sample_latent(logits, means, logvars, n: int, temperature: float, seed: int,
     rng = np.random.default_rng(seed)
     eps = rng.standard_normal((n, count, means.shape[-1])).astype("float32")  # noise first, as mdn.py
     if component is None:
-        cdf = np.cumsum(mixture_weights(logits), axis=-1)  # (N, K): inverse CDF of a uniform draw
-        ks = np.minimum((rng.random((n, count))[..., None] >= cdf[None]).sum(axis=-1), k_total - 1)
+        ks = choose_components(mixture_weights(logits), rng.random((n, count)))  # (n, N)
     else:
         if not 0 <= int(component) < k_total:
             raise ValueError(f"component {component} out of range: this mixture has components 0..{k_total - 1}")

@@ -56,6 +56,7 @@ def inference_graphs(model) -> dict:
 
 def input_rule(model) -> dict:
     """How an image's size becomes the model's input size (the family's rule), and its sampling defaults."""
+    from colourise_core import inference
     from colourise_core.models import family_of
 
     family = family_of(model)
@@ -66,6 +67,7 @@ def input_rule(model) -> dict:
     t = decoding_params(model, decoding(inference_graphs(model), model)).get("temperature", family.temperature_default)
     return {"resolution": r, "fixed_size": bool(family.fixed_size), "stride": int(family.stride(model)),
             "default_render": default_render, "samples": bool(family.samples),
+            "hint_side": inference.hint_side(model) if family.takes_hints else 1,
             "temperature_default": None if t is None else float(t)}
 
 

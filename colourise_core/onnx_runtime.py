@@ -136,6 +136,11 @@ class OnnxModel:
         return bool(self.meta["input"].get("samples", False))
 
     @property
+    def hint_side(self) -> int:
+        """The square (pixels at the graph's input) a user's point covers (the family's `hint_side`)."""
+        return int(self.meta["input"].get("hint_side", 1))
+
+    @property
     def takes_hints(self) -> bool:
         """Whether `predict_uv` accepts user hints (the unet's graph)."""
         return self.meta["decoding"] in TAKES_HINTS

@@ -234,7 +234,7 @@ def _hints_mode(picked, y_full: np.ndarray) -> None:
         streamlit_image_coordinates(marked, key="guide_click", cursor="crosshair", width="content")
         st.caption(f"The grey photo ({W} x {H}); {len(points)} hint(s). Click to "
                    f"{st.session_state.get('guide_click_action', CLICK_ACTIONS[0]).replace('s ', ' ', 1)}.")
-    truth = imageio.resize_float(picked.rgb, (dh, dw)) if picked.is_colour else None
+    truth = picked.loaded.resized((dh, dw)).rgb if picked.is_colour else None
     with right:
         u_col, l_col = st.columns(2)
         with u_col:  # the U-Net first: its picture is sent before Levin's solve starts
@@ -246,7 +246,8 @@ def _hints_mode(picked, y_full: np.ndarray) -> None:
                 st.image(colour.to_uint8(unet), caption=caption, width="stretch")
         with l_col:
             key = (picked.digest, tuple((q["x"], q["y"], tuple(q["rgb"])) for q in points), radius)
-            result = memo.get("guide_levin", key, lambda: guide.levin_result(y_full, points, radius, (dh, dw)), keep=4)
+            result = memo.get("guide_levin", key, lambda: guide.levin_result(y_full, points, radius, (dh, dw)), keep=4,
+                              slot="Levin's method")
             caption = f"Levin et al. 2004 · {len(points)} hint(s)"
             if truth is not None:
                 caption += f" · PSNR {metrics.psnr(result, truth):.2f} dB against the original"
@@ -281,20 +282,21 @@ def _reference_mode(picked, y_full: np.ndarray) -> None:
     dh, dw = views.fit_side(H, W, DISPLAY_SIDE)
     y_disp = imageio.resize_float(y_full, (dh, dw))
     ref_small = imageio.resize_float(ref.rgb, views.fit_side(*ref.rgb.shape[:2], DISPLAY_SIDE))
-    result = memo.get("guide_welsh", (picked.digest, ref.digest), lambda: classic.welsh_colourise(y_disp, ref_small), keep=2)
+    result = memo.get("guide_welsh", (picked.digest, ref.digest), lambda: classic.welsh_colourise(y_disp, ref_small), keep=2,
+                      slot="Welsh's method")
     a, b, c, d = st.columns(4)
     a.image(colour.to_uint8(np.repeat(y_disp, 3, -1)), caption="The grey photo", width="stretch")
     b.image(views.for_display(ref.rgb, DISPLAY_SIDE), caption=f"Reference: {up.name}", width="stretch")
     caption = "Welsh et al. 2002"
     if picked.is_colour:
-        caption += f" · PSNR {metrics.psnr(result, imageio.resize_float(picked.rgb, (dh, dw))):.2f} dB against the original"
+        caption += f" · PSNR {metrics.psnr(result, picked.loaded.resized((dh, dw)).rgb):.2f} dB against the original"
     c.image(colour.to_uint8(result), caption=caption, width="stretch")
     with d:  # the learned model beside it, automatic (no hints, no reference)
         unet = _unet_result(picked, y_full, [], 0, (dh, dw))
         if unet is not None:
             caption = "U-Net, automatic (no hints)"
             if picked.is_colour:
-                caption += f" · PSNR {metrics.psnr(unet, imageio.resize_float(picked.rgb, (dh, dw))):.2f} dB"
+                caption += f" · PSNR {metrics.psnr(unet, picked.loaded.resized((dh, dw)).rgb):.2f} dB"
             st.image(colour.to_uint8(unet), caption=caption, width="stretch")
     stem = picked.name.rsplit(".", 1)[0]
     st.download_button("Download the result (PNG, full size)", key="guide_download_welsh", icon=":material/download:",
@@ -313,7 +315,8 @@ def page() -> None:
     if picked is None:
         return
     _photo_changed(_state(), picked.digest)
-    y_full = guide.grey_luma(picked.rgb)
+    # (H, W, 1), band by band from the uint8 photo, once per photo
+    y_full = memo.get("guide_luma", (picked.digest,), lambda: picked.loaded.luma(reference=True), keep=1)
     if mode == MODES[0]:
         _hints_mode(picked, y_full)
     else:

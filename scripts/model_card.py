@@ -25,6 +25,7 @@ tags:
 - jax
 - gan
 - vae
+- unet
 datasets:
 - cifar10
 - frgfm/imagenette
@@ -34,7 +35,7 @@ metrics:
 - psnr
 ---
 
-# colourise: CNN, CGAN and CVAE colourisation weights
+# colourise: CNN, CGAN and CVAE colourisation weights (and a U-Net)
 
 Weights of the three models of *Deep Learning Methods to Solve the Inverse Problem of Artificial
 Image Colourisation* (University of Glasgow, 2020), as rebuilt by the `colourise` project: each
@@ -114,6 +115,24 @@ LIMITS = """
 """
 
 
+def _split_row(set_name: str, model: str, m: dict, split: str, f: dict) -> str:
+    """A results row for figures recorded per split ({"n", "model", "grey", "truth"}: scripts/unet_eval.py)."""
+    return (f"| `{set_name}` | {split.replace('_', ' ')} ({f['n']}) | {model} | {f['model']['uv_mse']:.5f} | "
+            f"{f['grey']['uv_mse']:.5f} | {f['model']['psnr']:.2f} | {f['grey']['psnr']:.2f} | "
+            f"{f['model']['colourfulness']:.1f} ({f['truth']['colourfulness']:.1f}) | {m['epochs']} | "
+            f"{m['train_seconds']:.0f} s | {m['hardware']} |")
+
+
+def _hand_written(card: Path) -> str:
+    """The sections of the existing card this script does not write (a family's own notes, "## `set`..."),
+    kept as they are between the generated tables and the limits."""
+    if not card.is_file():
+        return ""
+    text = card.read_text(encoding="utf-8")
+    kept = [part for part in text.split("\n## ")[1:] if part.startswith("`")]
+    return "".join(f"\n## {part.rstrip()}\n" for part in kept)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--weights-dir", default="weights")
@@ -124,6 +143,9 @@ def main() -> None:
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for set_name, entry in manifest["sets"].items():
         for model, m in entry["models"].items():
+            if "baseline" not in m["metrics"]:  # figures per split (the unet): a row each, model beside grey
+                rows += [_split_row(set_name, model, m, split, f) for split, f in m["metrics"].items()]
+                continue
             s, b = m["metrics"], m["metrics"]["baseline"]
             extra = f"; hue accuracy {s['hue_accuracy']:.1%}" if "hue_accuracy" in s else ""
             rows.append(f"| `{set_name}` | {s['split']} ({s['n']}) | {model} | {s['uv_mse']:.5f} | {b['uv_mse']:.5f} | "
@@ -144,7 +166,7 @@ def main() -> None:
     if len(div) > 6:
         rows += div
     hub = manifest.get("hub", {})
-    text = HEADER + "\n".join(rows) + "\n" + LIMITS + (
+    text = HEADER + "\n".join(rows) + "\n" + _hand_written(folder / "README.md") + LIMITS + (
         f"\n## Files\n`manifest.json` lists every file with its sha256, the exact training command and commit. "
         f"Hub repo `{hub.get('repo_id')}` at revision `{hub.get('revision')}`.\n")
     (folder / "README.md").write_text(text)

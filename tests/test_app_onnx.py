@@ -4,7 +4,9 @@ first page's imports never load TensorFlow (cold start)."""
 from __future__ import annotations
 
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +37,24 @@ def tiny_onnx(tmp_path_factory):
     folder = make_tiny_weights(tmp_path_factory.getbasetemp() / "tiny_weights")
     out = tmp_path_factory.mktemp("onnx")
     onnx_export.export_set("imagenette", out=out, weights_dir=folder, log=lambda *_: None)
+    return folder, out
+
+
+@pytest.fixture(scope="module")
+def with_unet(tiny_onnx, tmp_path_factory):
+    """A copy of the tiny folder plus the shipped unet set `general`, all exported: Compare's fourth column."""
+    from colourise_core import onnx_export, weights
+
+    tiny, out = tiny_onnx
+    folder = tmp_path_factory.mktemp("with_unet") / "weights"
+    shutil.copytree(tiny, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    shipped = weights.read_manifest()["sets"]["general"]
+    manifest["sets"]["general"] = {**shipped, "models": {"unet": shipped["models"]["unet"]}}
+    (folder / "general").mkdir()
+    shutil.copyfile(weights.resolve_weights_dir() / shipped["models"]["unet"]["file"], folder / "general" / "unet.weights.h5")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    onnx_export.export_set("general", out=out, weights_dir=folder, log=lambda *_: None)
     return folder, out
 
 
@@ -75,6 +95,26 @@ def test_compare_on_onnx_runtime_matches_keras_and_says_so():
         with Image.open(io.BytesIO(r.png)) as png:  # the download: encoded on the first click, kept
             np.testing.assert_array_equal(np.asarray(png), r.rgb8)
         assert r.png is r.png
+
+
+def test_compare_runs_the_unet_on_onnx_runtime_too(with_unet, monkeypatch):
+    """The fourth column (the unet from set `general` beside a dissertation set) on ONNX Runtime: Keras' colours."""
+    folder, _ = with_unet
+    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(folder))
+    at = AppTest.from_function(run_app, default_timeout=TIMEOUT).run()
+    at.radio(key="compare_source").set_value("Upload").run()
+    at.file_uploader(key="compare_upload").set_value(("colour.png", colour_png((72, 100)), "image/png"))
+    at.run()
+    keras_results = _results(at, "keras")
+    onnx_results = _results(at, "onnx")
+    assert set(onnx_results) == set(keras_results) == {"cnn", "cgan", "cvae", "unet"}
+    unet = onnx_results["unet"]
+    assert unet.rgb8.shape == (72, 100, 3) and unet.seen == keras_results["unet"].seen == (64, 96)
+    assert np.abs(unet.rgb8.astype(int) - keras_results["unet"].rgb8).max() <= 1
+    assert unet.rgb8.astype(int).std(axis=-1).mean() > 1  # coloured, not grey
+    at.select_slider(key="compare_vividness").set_value(0.25).run()  # the annealed mean's T reaches the ONNX decoding
+    muted = _results(at, "onnx")["unet"].rgb8
+    assert np.abs(muted.astype(int) - unet.rgb8).max() > 0
 
 
 def test_first_page_with_onnx_never_imports_tensorflow(tiny_onnx, tmp_path):

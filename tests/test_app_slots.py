@@ -16,7 +16,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app_fixtures import colour_png, make_tiny_weights, run_app, set_app_env  # noqa: E402
 from app_support import sessions  # noqa: E402
-from colourise_core import diversity, guided, imageio, inference  # noqa: E402
+from app_support import ill_posed  # noqa: E402
+from colourise_core import diversity, imageio, inference  # noqa: E402
 
 TIMEOUT = 180
 
@@ -47,7 +48,7 @@ def in_slot(monkeypatch) -> dict:
         monkeypatch.setattr(module, name, wrapper)
 
     for module, name in ((inference, "colourise_image"), (inference, "colourise_each"), (diversity, "temperature_curve"),
-                         (guided, "hints_curve"), (guided, "levin_true_hints"), (imageio, "load_rgb")):
+                         (ill_posed, "hints_curves"), (ill_posed, "hinted"), (imageio, "load_rgb")):
         spy(module, name)
     return calls
 
@@ -89,7 +90,7 @@ def test_diversity_work_and_decoding_run_in_slots(in_slot):
 def test_ill_posed_live_demo_and_hints_curve_run_in_slots(in_slot):
     start("ill_posed")
     assert len(in_slot["colourise_image"]) == 3 and all(in_slot["colourise_image"])  # CNN, CGAN, CVAE
-    assert in_slot["hints_curve"] == [True] and all(in_slot["levin_true_hints"])
+    assert in_slot["hints_curves"] == [True] and in_slot["hinted"] and all(in_slot["hinted"])  # part 5
     assert all(in_slot["load_rgb"])
 
 

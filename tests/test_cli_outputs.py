@@ -190,7 +190,7 @@ def test_disk_full_and_memory_error_one_line(tiny_runs, tmp_path, capsys, monkey
     def oom(*args, **kwargs):
         raise MemoryError("Unable to allocate 53.6 GiB")
 
-    monkeypatch.setattr(inference, "colourise_many", oom)
+    monkeypatch.setattr(inference, "colourise_each", oom)  # the CLI streams the models
     code = cli.main(["colourise", str(photo), "--weights", str(tiny_runs["cnn"]), "--out", str(tmp_path / "out2")])
     err = capsys.readouterr().err
     assert code == 3 and err.strip() == ("error: out of memory; use a smaller --render-size or fewer --samples, "

@@ -225,6 +225,13 @@ def test_clear_messages_for_bad_setups(monkeypatch):
                        "(stopped sending heartbeats):\n/job:worker/replica:0/task:1")
     assert distribute.lost_worker(err, ()) == 1
     assert distribute.lost_worker(RuntimeError("shape mismatch"), ()) is None
+    # seen in CI: the aborted op on this worker's own device is named before the lost one
+    own_first = RuntimeError("Collective ops is aborted by: /job:worker/replica:0/task:0/device:CPU:0 unavailable; "
+                             "Error reported from /job:worker/task:1: The following tasks are unhealthy (stopped "
+                             "sending heartbeats):\n/job:worker/replica:0/task:1")
+    assert distribute.lost_worker(own_first, (), own=0) == 1
+    assert distribute.lost_worker(RuntimeError("task:0 unavailable"), (), own=0) == -1  # never itself
+    assert distribute.lost_worker(RuntimeError("task:0 unavailable"), ("a:1", "b:2"), own=0) == 1  # the other one
 
 
 def test_two_workers_stream_their_own_shards(tmp_path):

@@ -208,7 +208,7 @@ def test_lesson_part_five_psnr_grows_with_true_hints():
     assert any(h.value == "5. Add information and it becomes well-posed" for h in at.header)
 
     def shown():
-        c = next(c for img in at.image for c in img.captions if c.startswith("Levin et al. with"))
+        c = next(c for img in at.image for c in img.captions if c.startswith("Levin et al. 2004 with"))
         return float(c.split("PSNR ")[1].split(" dB")[0])
 
     at10 = shown()

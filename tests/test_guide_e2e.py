@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,18 @@ if "playwright" not in MISSING:
     from playwright.sync_api import sync_playwright
 
 TIMEOUT_MS = 300_000  # a loaded 2-core machine (load average 20+) takes minutes for the first page
+
+
+EVIDENCE_DIR = Path(os.environ.get("E2E_SCREENSHOT_DIR") or "/tmp/colourise-e2e-evidence")
+
+
+def keep_evidence(page, tmp_path: Path, name: str) -> None:
+    """A screenshot, the page's text and the server's log, kept outside pytest's rotating tmp folders."""
+    EVIDENCE_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(EVIDENCE_DIR / f"guide-{name}.png"), full_page=True)
+    (EVIDENCE_DIR / f"guide-{name}.txt").write_text(page.inner_text("body"))
+    if (tmp_path / "server.log").is_file():
+        shutil.copyfile(tmp_path / "server.log", EVIDENCE_DIR / f"guide-{name}.server.log")
 
 
 def wait_idle(page) -> None:
@@ -45,7 +58,7 @@ def run_the_flow(srv, tmp_path) -> None:
         try:
             place_hints(page, srv, tmp_path)
         except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)  # what the page showed
+            keep_evidence(page, tmp_path, "failure")  # what the page showed
             raise
         browser.close()
 
@@ -56,12 +69,22 @@ def place_hints(page, srv, tmp_path) -> None:
     page.get_by_role("radiogroup").get_by_text("Upload", exact=True).click()
     photo = tmp_path / "photo.png"
     photo.write_bytes(colour_png((120, 160)))
-    page.locator("input[type=file]").first.set_input_files(str(photo))
-    result = page.get_by_text(re.compile(r"^Levin et al\. 2004 · 0 hint\(s\)"))
-    result.wait_for(timeout=TIMEOUT_MS)
-    wait_idle(page)
     clickable = page.frame_locator("iframe[title*='streamlit_image_coordinates']").locator("img")
-    clickable.wait_for(timeout=TIMEOUT_MS)
+    for attempt in (1, 2):
+        page.locator("input[type=file]").first.set_input_files(str(photo))
+        page.get_by_text(re.compile(r"^Levin et al\. 2004 · 0 hint\(s\)")).wait_for(timeout=TIMEOUT_MS)
+        wait_idle(page)
+        try:
+            clickable.wait_for(timeout=TIMEOUT_MS // 5)
+            break
+        except Exception:
+            # Seen twice in ~15 runs, only on a machine loaded past 10: the clickable photo never appeared.
+            # Keep what the page showed for the issue (a lost upload is a bug to find), then upload once more.
+            keep_evidence(page, tmp_path, f"photo-missing-{attempt}")
+            if attempt == 2:
+                raise
+            warnings.warn("Guide e2e: the clickable photo did not appear after the upload; evidence kept in "
+                          f"{EVIDENCE_DIR}; uploading again")
     box = clickable.bounding_box()
     result_image = page.locator('[data-testid="stImage"]').filter(has_text="Levin et al. 2004").locator("img")
     shots = [result_image.screenshot()]

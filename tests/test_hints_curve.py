@@ -35,6 +35,12 @@ def _photo(h=40, w=48, seed=0) -> np.ndarray:
 def test_hint_side_is_the_families_and_the_library_paints_it(unet):
     assert inference.hint_side(unet) == unet.config.hint_patch == 5  # the largest hint of its training
     assert inference.hint_side(models.build_model("cnn", 32)) == 1
+
+    class OwnGraphs:  # an ONNX model carries the same spec (and no Keras): the same rule applies
+        runs_own_graphs = True
+        spec = {"model": "unet", "config": {"hint_patch": 7}}
+
+    assert inference.hint_side(OwnGraphs()) == 7
     rgb = _photo()
     y = colour.rgb_to_y(rgb).astype(np.float32)
     h = hints_mod.random_true_hints(rgb, 4, seed=1)

@@ -167,3 +167,21 @@ def test_each_result_can_be_dropped_before_the_next_is_made(tiny_models):
     held, peak_all = _traced_peak(lambda: inference.colourise_many(loaded, tiny_models))
     assert [n for n, _ in names] == list(held) == ["cnn", "cgan", "cvae"]
     assert peak_all - peak_each > 1.5 * result_bytes, (peak_each / 1e6, peak_all / 1e6)
+
+
+def test_first_call_at_a_size_runs_eagerly_then_compiled():
+    """Cold start: the first forward pass at an input size is eager (no tf.function trace for a
+    one-off), the second compiles; both give the same UV."""
+    from colourise_core import models
+
+    model = models.build_model("cnn", 32)
+    family = models.family_of(model)
+    y = np.random.default_rng(0).uniform(0, 1, (1, 32, 48, 1)).astype("float32")
+    first = family.run_graph(model, "uv", y)
+    assert model.predict_function is None  # nothing traced yet
+    second = family.run_graph(model, "uv", y)
+    assert model.predict_function is not None  # the second call at this size compiled
+    assert first.shape == second.shape == (1, 32, 48, 2)
+    assert np.abs(first - second).max() <= 1e-5
+    family.run_graph(model, "uv", np.zeros((1, 64, 64, 1), "float32"))  # a new size: eager again
+    assert model._colourise_shapes_seen == {(1, 32, 48, 1), (1, 64, 64, 1)}

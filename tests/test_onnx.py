@@ -70,7 +70,7 @@ def test_export_writes_each_graph_and_its_spec(tiny_set):
             assert weights.sha256_file(out / SET / graph["file"]) == graph["sha256"]
     assert json.loads((out / SET / "cvae.onnx.json").read_text())["input"]["fixed_size"] is True
     assert json.loads((out / SET / "cnn.onnx.json").read_text())["input"] == {
-        "resolution": 32, "fixed_size": False, "stride": 8, "default_render": None, "samples": False,
+        "resolution": 32, "fixed_size": False, "stride": 8, "default_render": None, "samples": False, "hint_side": 1,
         "temperature_default": 0.0}
 
 

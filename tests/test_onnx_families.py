@@ -87,6 +87,7 @@ def test_export_writes_the_decodings_and_their_numbers(shipped):
     assert unet["decoding"] == "chroma" and sorted(unet["graphs"]) == ["logits"]
     t_stored, alpha = (float(v) for v in keras.ops.convert_to_numpy(keras_unet.decode))
     assert unet["input"]["temperature_default"] == t_stored and unet["input"]["default_render"] == 96
+    assert unet["input"]["hint_side"] == keras_unet.config.hint_patch == models["general"][1].hint_side
     np.testing.assert_array_equal(unet["decoding_params"]["centres"], keras_unet.centres)
     np.testing.assert_allclose(unet["decoding_params"]["log_offset"], alpha * np.log(keras_unet.bin_weights()), rtol=1e-12)
     cvae = json.loads((root / "imagenette-mdn" / "cvae.onnx.json").read_text())

@@ -126,3 +126,21 @@ def test_relative_links_resolve():
             if "://" in target or target.startswith("mailto:"):
                 continue
             assert (path.parent / target).exists(), f"{path.name}: link to {target}"
+
+
+def test_the_model_card_is_what_the_script_writes_from_the_manifest(tmp_path):
+    """weights/README.md (the Hub's model card) is generated: its tables follow the manifest, every set's
+    rows included; hand-written "## `set`" sections are kept by the script."""
+    import shutil
+    import subprocess
+    import sys
+
+    for name in ("manifest.json", "README.md"):
+        shutil.copy(ROOT / "weights" / name, tmp_path / name)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "model_card.py"), "--weights-dir", str(tmp_path)],
+                   check=True, capture_output=True, cwd=ROOT)
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert card == (ROOT / "weights" / "README.md").read_text(encoding="utf-8")
+    sets = json.loads((ROOT / "weights" / "manifest.json").read_text())["sets"]
+    for name in sets:
+        assert f"| `{name}` |" in card, name

@@ -25,6 +25,8 @@ import numpy as np
 from keras import ops
 
 from colourise_core import colour
+# ECCV16 equation 5 in numpy; Keras-free, so the ONNX runtime uses the same implementation
+from colourise_core.onnx_decoding import annealed_mean  # noqa: F401 - part of this module's API
 
 AB_TO_UV = 0.0048  # UV per CIE ab unit, the mean ratio over the RGB primaries' chroma (see above)
 
@@ -162,25 +164,6 @@ def log_softmax_np(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def annealed_mean(log_p: np.ndarray, centres: np.ndarray, temperature: float) -> np.ndarray:
-    """ECCV16 equation 5 on log-probabilities (or logits): sum_q softmax(log_p / T)_q centre_q.
-
-    Args:
-        log_p: (..., Q) log-probabilities or logits (-inf allowed for zero probabilities).
-        centres: (Q, 2) bin centres.
-        temperature: T > 0; 1 gives the mean, small T the mode (T <= 1e-6 is the mode exactly).
-    Returns:
-        (..., 2) float32 UV.
-    """
-    log_p = np.asarray(log_p, np.float64)
-    if temperature <= 1e-6:
-        return centres[np.argmax(log_p, axis=-1)].astype(np.float32)
-    with np.errstate(invalid="ignore"):
-        z = log_p / temperature
-        z = z - np.max(z, axis=-1, keepdims=True)
-    f = np.exp(z)  # exp(-inf) = 0: a zero probability stays zero at any T
-    f /= f.sum(axis=-1, keepdims=True)
-    return (f @ np.asarray(centres, np.float64)).astype(np.float32)
 
 
 def probabilities_to_log(p: np.ndarray) -> np.ndarray:

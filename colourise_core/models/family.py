@@ -143,18 +143,18 @@ class Family:
         runner = getattr(model, "graph_runners", {}).get(name)  # e.g. an onnxruntime session
         if runner is not None:
             return runner(inputs)
-        if self.eager_graphs:  # layers that need concrete sizes (bilinear upsampling): called eagerly
+        shapes = tuple(np.shape(x) for x in inputs) if isinstance(inputs, (list, tuple)) else np.shape(inputs)
+        seen = graph.__dict__.setdefault("_colourise_shapes_seen", set())
+        if self.eager_graphs or shapes not in seen:
+            # Eager: layers that need concrete sizes (bilinear upsampling), and the first call at each
+            # input size: tracing a graph costs several eager calls, which a one-off (the app's first
+            # result, a CLI run on one photo) never wins back. The second call at that size traces.
+            seen.add(shapes)
             out = graph(inputs, training=False)
             out = [keras.ops.convert_to_numpy(o) for o in out] if isinstance(out, (list, tuple)) else keras.ops.convert_to_numpy(out)
         else:
-            out = graph.predict_on_batch(inputs)  # compiled once per input size, not eager
+            out = graph.predict_on_batch(inputs)  # compiled once per input size
         return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
-
-    def hint_side(self, model) -> int:
-        """The square (pixels at the network's input) that one user point covers at least when the
-        hints are rasterised (`hints.rasterise`'s min_side): 1, its own pixel, unless the family
-        was trained on larger hints."""
-        return 1
 
     def check_hints(self, hints) -> None:
         if hints is not None and not self.takes_hints:

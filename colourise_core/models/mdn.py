@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 
-import keras
-import numpy as np
 from keras import layers, ops
+
+# the numpy side (weights, component choice, sampling) is Keras-free, shared with the ONNX runtime
+from colourise_core.onnx_decoding import choose_components, mixture_weights, sample_latent  # noqa: F401
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -65,55 +66,6 @@ def mixture_nll(z, logits, means, logvars):
     return -ops.logsumexp(log_pi + component_log_prob(z, means, logvars), axis=-1)
 
 
-def mixture_weights(logits: np.ndarray) -> np.ndarray:
-    """Softmax of the logits (N, K) in numpy: each image's component weights."""
-    logits = np.asarray(logits, np.float64)
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-def choose_components(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Component index for each uniform draw u in [0, 1): inverse CDF of the weights.
-
-    Args:
-        weights: (N, K) rows summing to 1; u: (S, N).
-    Returns:
-        (S, N) int: the first k with u < cumsum(weights)_k.
-    """
-    cdf = np.cumsum(weights, axis=-1)  # (N, K)
-    k = (u[..., None] >= cdf[None]).sum(axis=-1)
-    return np.minimum(k, weights.shape[-1] - 1)
-
-
-def sample_latent(logits, means, logvars, n: int, temperature: float, seed: int, component: int | None = None) -> np.ndarray:
-    """Draw n latent codes per image from the mixture.
-
-    The normal noise is drawn first, with the same generator call as the dissertation's CVAE
-    (`default_rng(seed).standard_normal((n, N, L))`), then the component choices; so a
-    one-component mixture gives exactly the single-Gaussian CVAE's samples for the same seed.
-
-    Args:
-        logits: (N, K); means, logvars: (N, K, L) numpy.
-        n: samples per image.
-        temperature: scales each component's standard deviation (0: the component's mean).
-        seed: numpy seed: the same seed gives the same samples.
-        component: None chooses each sample's component by its weight; k uses component k.
-    Returns:
-        (n, N, L) float32.
-    """
-    means, logvars = np.asarray(means, "float32"), np.asarray(logvars, "float32")
-    count, k_total = means.shape[0], means.shape[1]
-    rng = np.random.default_rng(seed)
-    eps = rng.standard_normal((n, count, means.shape[-1])).astype("float32")
-    if component is None:
-        ks = choose_components(mixture_weights(logits), rng.random((n, count)))  # (n, N)
-    else:
-        if not 0 <= int(component) < k_total:
-            raise ValueError(f"component {component} out of range: this mixture has components 0..{k_total - 1}")
-        ks = np.full((n, count), int(component))
-    rows = np.arange(count)[None, :]
-    mu, logvar = means[rows, ks], logvars[rows, ks]  # (n, N, L)
-    return mu + temperature * np.exp(0.5 * logvar) * eps
 
 
 def kl_to_standard_normal(mu, logvar):

@@ -296,11 +296,6 @@ class UNetFamily(Family):
     def stride(self, model):
         return STRIDE
 
-    def hint_side(self, model) -> int:
-        """A user's point covers a hint_patch-side square: the largest hint of training, which the
-        network heeds (a lone pixel, 1/5 of training's hints, moves it little)."""
-        return int(model.config.hint_patch)
-
     def input_size(self, model, height, width, render_size=None):
         """The longer side scaled to `render_size` (default: the training resolution), aspect kept."""
         return super().input_size(model, height, width, render_size or model.resolution)

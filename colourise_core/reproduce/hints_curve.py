@@ -136,22 +136,29 @@ def table_lines(result: dict) -> list[str]:
 
 
 def chart(result: dict):
-    """PSNR and colourfulness against N, one line per dataset and method (PIL image)."""
+    """Per dataset (one row each): PSNR and colourfulness against N, one line per method (PIL image)."""
+    from PIL import Image
+
     from colourise_core.reproduce import report
 
     ns = result["ns"]
-    psnr, cf = {}, {}
+    rows = []
     for label, d in result["datasets"].items():
-        short = label.replace(" val", "")
-        for name, m in d["methods"].items():
-            psnr[f"{short} {name}"] = (ns, m["psnr"])
-            cf[f"{short} {name}"] = (ns, m["colourfulness"])
-        cf[f"{short} truth"] = ([min(ns), max(ns)], [d["truth_colourfulness"]] * 2)
-    return report.hstack([
-        report.line_chart(psnr, "PSNR vs N true hints", xlabel="N hints", ylabel="PSNR (dB)", size=(460, 320)),
-        report.line_chart(cf, "colourfulness vs N (dashed: truth)", xlabel="N hints", ylabel="colourfulness",
-                          size=(460, 320), dashed=tuple(k for k in cf if k.endswith("truth"))),
-    ])
+        psnr = {name: (ns, m["psnr"]) for name, m in d["methods"].items()}
+        cf = {name: (ns, m["colourfulness"]) for name, m in d["methods"].items()}
+        cf["truth"] = ([min(ns), max(ns)], [d["truth_colourfulness"]] * 2)
+        rows.append(report.hstack([
+            report.line_chart(psnr, f"{label}: PSNR vs N true hints", xlabel="N hints", ylabel="PSNR (dB)",
+                              size=(460, 300)),
+            report.line_chart(cf, f"{label}: colourfulness (dashed: truth)", xlabel="N hints",
+                              ylabel="colourfulness", size=(460, 300), dashed=("truth",)),
+        ]))
+    out = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows) + 6 * (len(rows) - 1)), "white")
+    y = 0
+    for r in rows:
+        out.paste(r, (0, y))
+        y += r.height + 6
+    return out
 
 
 def write(result: dict, out: Path) -> tuple[Path, Path]:

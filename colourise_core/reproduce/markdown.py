@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from colourise_core import atomic
+from colourise_core.family_names import SAMPLING_FAMILIES
 from colourise_core.reproduce import diversity128, hints_curve, report
 from colourise_core.reproduce.families import families_markdown
 from colourise_core.reproduce.common import (
@@ -272,7 +273,7 @@ def _metrics_markdown(metrics: dict, s: Settings) -> list[str]:
         md += [f"Worse than the grey baseline in UV MSE: {', '.join(worse)}. The dissertation reports the CGAN's "
                "over-saturated, misplaced colours (5.4.2); a UV MSE above the grey image's means the colours it adds are "
                "on average further from the truth than no colour at all.", ""]
-    cvae = [(n, e["models"]["cvae"]) for n, e in sets.items() if "cvae" in e["models"]]
+    cvae = [(n, e["models"][m]) for n, e in sets.items() for m in SAMPLING_FAMILIES if m in e["models"]]
     if cvae:
         md += [f"CVAE samples: best-of-{BEST_OF} UV MSE (per image the closest of {BEST_OF} samples) and the mean pairwise "
                f"RMS UV distance between the {BEST_OF} samples, per temperature (first {s.sample_limit} images of each set).", ""]
