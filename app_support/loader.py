@@ -43,20 +43,24 @@ def load(model: str, source: WeightSource, runtime: str = "keras"):
     return _load(model, source.value, weights_dir, source.version, runtime)
 
 
-def load_many(models, source: WeightSource, runtime: str = "keras") -> dict:
+def load_many(models, source: WeightSource, runtime: str = "keras", others: dict | None = None) -> dict:
     """{model: (model, lock) or the error it raised} for the models `source` has, loaded on
-    parallel threads (file reads, hashing, graph set-up overlap; the cache is shared with `load`)."""
+    parallel threads (file reads, hashing, graph set-up overlap; the cache is shared with `load`).
+    `others` ({model: source}) adds models from other sources (the U-Net's set beside a
+    dissertation set) to the same parallel batch."""
     from concurrent.futures import ThreadPoolExecutor
 
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    wanted = [m for m in models if source.has(m)]
+    sources = {m: source for m in models if source.has(m)}
+    sources.update({m: s for m, s in (others or {}).items() if m not in sources and s is not None and s.has(m)})
+    wanted = list(sources)
 
     def one(m):
         add_script_run_ctx(ctx=ctx)  # the cache and session state need this session's context
         try:
-            return load(m, source, runtime)
+            return load(m, sources[m], runtime)
         except Exception as e:  # noqa: BLE001 - reported per column by the page
             return e
 

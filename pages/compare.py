@@ -168,12 +168,11 @@ def page() -> None:
 
     runtime = runtime_choice.selected()
     with st.spinner("Loading the models..."):
-        loaded = loader.load_many(MODELS, source, runtime)  # in parallel
-        for model in MODELS:  # a model the chosen set lacks (the U-Net beside a dissertation set): the set that has it
-            lacking = model not in loaded and model not in DISSERTATION_FAMILIES  # the dissertation's: the chosen set's only
-            other = weights_choice.with_model(model, source) if lacking else None
-            if other is not None:
-                loaded.update(loader.load_many((model,), other, runtime))
+        # A model the chosen set lacks (the U-Net beside a dissertation set): the set that has it, loaded in
+        # the same parallel batch (the dissertation's three: the chosen set's only).
+        others = {m: weights_choice.with_model(m, source) for m in MODELS
+                  if m not in DISSERTATION_FAMILIES and not source.has(m)}
+        loaded = loader.load_many(MODELS, source, runtime, others=others)  # in parallel
     nets = {m: v for m, v in loaded.items() if not isinstance(v, BaseException)}
     key = (picked.digest, source.key, source.version, runtime, tuple(nets), render_size, vividness)
     results: dict[str, Result] = {}

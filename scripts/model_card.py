@@ -109,7 +109,11 @@ LIMITS = """
   samples differ by region and colour (spread 0.06 on Imagenette val at temperature 1, against 0.0000
   for the W = 1 CVAE) and are about as colourful as photos, but any one sample is more often wrong
   than right: one sample's UV MSE (0.0067, 0.0075 for the heaviest mode's mean) is above the grey
-  baseline's (0.0043); the best of eight (0.0032) is below it. The `faces-mdn` set is not trained yet.
+  baseline's (0.0043); the best of eight (0.0032) is below it. The `faces-mdn` CVAE (the diversity page's
+  choice when the sidebar holds a faces set) does the same on faces test: spread 0.041 against 0.0010 for the W = 1
+  CVAE, best of eight 0.0019 (0.50x one sample's 0.0038, grey 0.0091), colourfulness 0.86x the truth's; but one
+  sample (0.0038) is worse than the W = 1 CVAE's (0.0024), its samples differ mostly by skin tone and tint, and
+  a few have implausible blue patches (reports/diversity/faces/).
 - Colour is guessed from greyscale statistics of the training set: it can be wrong, and it is not a
   record of the true colours of a historical photograph.
 """

@@ -125,3 +125,21 @@ def test_checks_say_met_and_not_met_by_the_thresholds():
     lines = hints_curve.check_lines({**result, "checks": list(got.values())})
     assert "unet at N=10: 28.50 dB; Levin 27.00 dB (+1.50, target >= +1.5: met)" in lines[0]
     assert "NOT met" in lines[1]
+
+
+def test_guide_unet_result_takes_the_onnx_export_alike(unet, tmp_path):
+    """The Guide page's U-Net result (app_support.guide.unet_result) from the unet's ONNX export is
+    the Keras model's: the same input size, hint squares and decoding."""
+    pytest.importorskip("onnxruntime")
+    from app_support import guide
+    from colourise_core import onnx_export, onnx_runtime
+
+    onnx_export.export_set("general", out=tmp_path, models=("unet",), weights_dir=WEIGHTS, log=lambda *a: None)
+    onnx_unet = onnx_runtime.load("unet", "general", root=tmp_path, weights_dir=WEIGHTS)
+    rgb = _photo(60, 80)
+    y = colour.rgb_to_y(rgb).astype(np.float32)
+    points = [{"x": x, "y": yy, "rgb": list(c)} for x, yy, c, _ in hints_mod.random_true_hints(rgb, 6, seed=4).points]
+    want = guide.unet_result(unet, y, points, 0, (30, 40))
+    got = guide.unet_result(onnx_unet, y, points, 0, (30, 40))
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.abs(want - guide.unet_result(unet, y, [], 0, (30, 40))).max() > 0.01  # the hints mattered

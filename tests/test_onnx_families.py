@@ -19,7 +19,7 @@ from colourise_core.errors import ColouriseError
 from colourise_core.models import chroma, mdn
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = {"general": "unet", "imagenette-mdn": "cvae"}  # the sets with these families (weights/manifest.json)
+SHIPPED = {"general": "unet", "imagenette-mdn": "cvae", "shapes": "unet"}  # sets with these families (weights/manifest.json)
 
 
 def _photo(h, w, seed=0):
@@ -112,6 +112,19 @@ def test_parity_unet(shipped, size, with_hints):
         assert np.abs(with_h - without).max() > 1e-2
 
 
+@pytest.mark.parametrize("size", [(64, 48), (64, 64)])  # the shapes set's unet: R = 64
+def test_parity_unet_at_64(shipped, size):
+    keras_unet, onnx_unet = shipped[0]["shapes"]
+    assert onnx_unet.resolution == keras_unet.resolution == 64
+    rng = np.random.default_rng(4)
+    y = rng.uniform(0, 1, (1,) + size + (1,)).astype("float32")
+    for hints in (None, _hint_maps(y.shape, rng)):
+        want = inference.predict_uv(keras_unet, y, 1, None, 0, hints)
+        got = inference.model_predict_uv(onnx_unet, y, 1, None, 0, hints)
+        assert got.shape == want.shape == (1, 1) + size + (2,)
+        assert np.abs(got - want).max() <= 1e-4
+
+
 @pytest.mark.parametrize("samples,temperature,seed,component", [(1, 0.0, 0, None), (3, 0.0, 0, None), (3, 1.0, 4, None),
                                                                  (2, 0.0, 0, 3), (2, 1.5, 1, 5)])
 def test_parity_mdn_cvae_sampling(shipped, samples, temperature, seed, component):
@@ -126,7 +139,7 @@ def test_parity_mdn_cvae_sampling(shipped, samples, temperature, seed, component
 
 
 def test_parity_full_size_pixels_with_hints(shipped):
-    models = {name: shipped[0][s] for s, name in SHIPPED.items()}
+    models = {"unet": shipped[0]["general"], "cvae": shipped[0]["imagenette-mdn"]}
     rgb = _photo(100, 171)
     kw = dict(samples={"cvae": 2}, temperature={"cvae": 1.0}, seed=3, hints={"unet": HINTS})
     want = inference.colourise_many(rgb, {n: m[0] for n, m in models.items()}, **kw)
