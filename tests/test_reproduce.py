@@ -315,20 +315,34 @@ def test_store_redo_recomputes_then_reads_back(tmp_path):
     assert Store(tmp_path).load("timing") == {}
 
 
-def test_hints_curve_section_equals_the_library_on_the_same_images(quick):
-    """The hints section's numbers are the library's for the same images and points, in the report."""
+def test_hints_curve_section_equals_the_library_on_the_same_images(tmp_path):
+    """The hints section's numbers are the library's for the same images and points, in the report.
+
+    Its own small data (a photos-extra style archive of colour photos, val split), so a fresh clone
+    without ../shared runs it as the dev machine does."""
+    import zipfile
+
     import numpy as np
 
+    from app_fixtures import colour_png
     from colourise_core import guided, metrics
     from colourise_core.reproduce import hints_curve
     from colourise_core.weights import load_pretrained
 
-    data = json.loads((quick["out"] / "data" / "hints.json").read_text())
-    images = hints_curve.load_images(DEFAULT_DATA_DIR, reproduce.QUICK.hints_images)
-    if not images:
-        pytest.fail(f"the hints curve needs imagenette-128.zip or photos-extra.zip in {DEFAULT_DATA_DIR}")
+    data_dir = tmp_path / "datasets"
+    data_dir.mkdir()
+    with zipfile.ZipFile(data_dir / "photos-extra.zip", "w") as z:
+        for i in range(6):
+            z.writestr(f"val/sample/photo{i}.png", colour_png((144, 160), seed=i))
+            z.writestr(f"train/sample/photo{i}.png", colour_png((144, 160), seed=100 + i))
+    out = tmp_path / "out"
+    assert cli.main(["reproduce", "--quick", "--sections", "hints", "--data-dir", str(data_dir), "--out", str(out),
+                     "--work-dir", str(tmp_path / "work")]) == 0
+    data = json.loads((out / "data" / "hints.json").read_text())
+    images = hints_curve.load_images(data_dir, reproduce.QUICK.hints_images)
+    assert list(images) == ["photos-extra val"] and len(images["photos-extra val"]) == reproduce.QUICK.hints_images
     assert data["ns"] == list(guided.CURVE_NS) and set(data["datasets"]) == set(images)
-    assert data["unet"] == "shipped" and list(data["datasets"]["imagenette val"]["methods"]) == [
+    assert data["unet"] == "shipped" and list(data["datasets"]["photos-extra val"]["methods"]) == [
         "levin", "unet", "unet-pixel", "unet-trained"]
     label, imgs = next(iter(images.items()))
     got = data["datasets"][label]["methods"]
@@ -337,13 +351,13 @@ def test_hints_curve_section_equals_the_library_on_the_same_images(quick):
     for name, fn in (("levin", guided.levin_true_hints), ("unet", guided.unet_true_hints(unet, "user"))):
         want = np.mean([metrics.psnr(fn(rgb, 10, max(guided.CURVE_NS), i), rgb) for i, rgb in enumerate(imgs)])
         assert got[name]["psnr"][k] == pytest.approx(want, abs=1e-9)  # the first 10 of image i's 100 points
-    text = quick["report"]
+    text = (out / "report.md").read_text()
     assert "## Hints curve" in text and "![hints curve](figures/hints_curve.png)" in text
     table = _table_after(text, f"### {label}")
     assert _column(table, "N") == [str(n) for n in guided.CURVE_NS]
     assert _column(table, "levin PSNR (dB)")[k] == report.cell(got["levin"]["psnr"][k])
     assert _column(table, "unet PSNR (dB)")[k] == report.cell(got["unet"]["psnr"][k])
     assert f"{label}, unet at N=10: {got['unet']['psnr'][k]:.2f} dB; Levin {got['levin']['psnr'][k]:.2f} dB" in text
-    with Image.open(quick["out"] / "figures" / "hints_curve.png") as im:
+    with Image.open(out / "figures" / "hints_curve.png") as im:
         im.load()
         assert im.width > 800 and im.height > 200
