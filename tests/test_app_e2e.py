@@ -76,6 +76,8 @@ def test_upload_a_photo_on_compare_shows_three_results(server, browser, tmp_path
     page.goto(server.url)
     page.get_by_role("heading", name=TITLES["compare"]).wait_for(timeout=RESULT_TIMEOUT_MS)
     page.get_by_role("radiogroup").get_by_text("Upload", exact=True).click()
+    page.get_by_text("Upload an image, or pick a sample from the gallery.").wait_for(timeout=RESULT_TIMEOUT_MS)
+    wait_idle(page)  # the uploader is drawn by a finished run: a later run would drop the file
     photo = tmp_path / "photo.png"
     photo.write_bytes(colour_png((120, 160)))
     page.locator("input[type=file]").first.set_input_files(str(photo))
