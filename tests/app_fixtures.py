@@ -69,6 +69,18 @@ def make_tiny_weights(root: Path) -> Path:
     return folder
 
 
+def smooth_photo(h: int, w: int, seed: int = 0, periods: tuple[int, int, int, int] = (9, 2, 13, 1),
+                 noise: float = 0.02) -> np.ndarray:
+    """A smooth colour image (H, W, 3) uint8 with a little noise: channel c is a sine of
+    x / (periods[0] + periods[1] c) + y / (periods[2] + periods[3] c)."""
+    a, b, c0, d = periods
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    rgb = np.stack([np.sin(xx / (a + b * c) + yy / (c0 + d * c)) * 0.45 + 0.5 + rng.normal(0, noise, (h, w))
+                    for c in range(3)], -1)
+    return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
 def colour_png(size: tuple[int, int] = (48, 64), seed: int = 0) -> bytes:
     """A small colourful PNG (height, width): smooth gradients plus a red block."""
     h, w = size

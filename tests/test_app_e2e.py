@@ -122,6 +122,14 @@ def test_first_visit_after_start_to_a_page_url_goes_through_app_py(tmp_path_fact
 
 # --- each page's main flow, as a person would do it (the server above: tiny 32 px weights) ---
 
+def open_page(browser, server, path: str, title: str, height: int = 2000):
+    """A new tab at the app's `path`, once its title heading shows."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.goto(f"{server.url}/{path}")
+    page.get_by_role("heading", name=title).wait_for(timeout=RESULT_TIMEOUT_MS)
+    return page
+
+
 def slider_step(page, label: str, presses: int = 1) -> None:
     """Move the slider labelled `label` by `presses` steps to the right with the keyboard."""
     thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
@@ -142,9 +150,7 @@ def test_retrain_trains_a_run_and_downloads_it(server, browser, tmp_path):
     import io
     import zipfile
 
-    page = browser.new_page(viewport={"width": 1400, "height": 2000})
-    page.goto(f"{server.url}/retrain")
-    page.get_by_role("heading", name="Retrain").wait_for(timeout=RESULT_TIMEOUT_MS)
+    page = open_page(browser, server, "retrain", "Retrain", height=2000)
     wait_idle(page)
     set_number(page, "Training images", 16)
     wait_idle(page)
@@ -169,9 +175,7 @@ def test_retrain_trains_a_run_and_downloads_it(server, browser, tmp_path):
 
 def test_diversity_shows_as_many_samples_as_asked(server, browser, tmp_path):
     """Diversity: the default 8 samples, then one step of the samples slider gives 9 sample images."""
-    page = browser.new_page(viewport={"width": 1400, "height": 2400})
-    page.goto(f"{server.url}/diversity")
-    page.get_by_role("heading", name="CVAE diversity").wait_for(timeout=RESULT_TIMEOUT_MS)
+    page = open_page(browser, server, "diversity", "CVAE diversity", height=2400)
     page.get_by_text(re.compile(r"^8 samples at temperature 1")).wait_for(timeout=RESULT_TIMEOUT_MS)
     wait_idle(page)
     samples = page.locator('[data-testid="stImage"]').filter(has_text=re.compile(r"^Sample \d+"))
@@ -188,9 +192,7 @@ def test_diversity_shows_as_many_samples_as_asked(server, browser, tmp_path):
 
 def test_ill_posed_rotating_the_chroma_changes_the_colours_not_the_grey(server, browser, tmp_path):
     """The lesson's part 2: moving the rotation slider changes the rotated image; the luma check stays tiny."""
-    page = browser.new_page(viewport={"width": 1400, "height": 2400})
-    page.goto(f"{server.url}/ill_posed")
-    page.get_by_role("heading", name="Why is colourisation ill-posed?").wait_for(timeout=RESULT_TIMEOUT_MS)
+    page = open_page(browser, server, "ill_posed", "Why is colourisation ill-posed?", height=2400)
     rotated = page.locator('[data-testid="stImage"]').filter(has_text="Chroma rotated 120 deg").locator("img")
     rotated.wait_for(timeout=RESULT_TIMEOUT_MS)
     wait_idle(page)
@@ -209,9 +211,7 @@ def test_ill_posed_rotating_the_chroma_changes_the_colours_not_the_grey(server, 
 
 def test_shape_set_a_new_seed_colours_a_new_image(server, browser, tmp_path):
     """Shape Set: each model's colouring with its hue accuracy; another seed gives another image."""
-    page = browser.new_page(viewport={"width": 1400, "height": 2000})
-    page.goto(f"{server.url}/shape_set")
-    page.get_by_role("heading", name="Shape Set").wait_for(timeout=RESULT_TIMEOUT_MS)
+    page = open_page(browser, server, "shape_set", "Shape Set", height=2000)
     cnn = page.locator('[data-testid="stImage"]').filter(has_text=re.compile(r"CNN · hue accuracy \d+%")).locator("img")
     cnn.wait_for(timeout=RESULT_TIMEOUT_MS)
     wait_idle(page)

@@ -4,16 +4,13 @@ reference float path: the same pixels within 1/255, the luma kept, shared steps 
 import numpy as np
 import pytest
 
+from app_fixtures import smooth_photo
 from colourise_core import colour, imageio, inference
 
 
 def _photo(h, w, seed=0):
     """A smooth colour image (H, W, 3) uint8 with a little noise."""
-    yy, xx = np.mgrid[0:h, 0:w]
-    rng = np.random.default_rng(seed)
-    rgb = np.stack([np.sin(xx / (7 + 3 * c) + yy / (11 + c)) * 0.45 + 0.5 + rng.normal(0, 0.03, (h, w))
-                    for c in range(3)], -1)
-    return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    return smooth_photo(h, w, seed, periods=(7, 3, 11, 1), noise=0.03)
 
 
 def _levels(a, b):

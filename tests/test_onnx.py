@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app_fixtures import smooth_photo
 from colourise_core import cli, colour, inference, models, onnx_export, onnx_runtime, weights
 from colourise_core.errors import ColouriseError, WeightsError
 
@@ -19,12 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 SET = "tiny"
 
 
-def _photo(h, w, seed=0):
-    yy, xx = np.mgrid[0:h, 0:w]
-    rng = np.random.default_rng(seed)
-    rgb = np.stack([np.sin(xx / (9 + 2 * c) + yy / (13 + c)) * 0.45 + 0.5 + rng.normal(0, 0.02, (h, w))
-                    for c in range(3)], -1)
-    return np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+_photo = smooth_photo
 
 
 @pytest.fixture(scope="module")
