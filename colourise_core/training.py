@@ -293,7 +293,7 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
             train_batches.on_epoch_end()
     else:
         if config.init_weights:
-            models.load_weights_checked(model, config.init_weights)
+            models.load_weights_checked(model, config.init_weights, fine_tune=True)
             with distribute.scope(runner):  # a fresh optimizer: a run's file also holds its own (learning rate, moments)
                 compile_model(model, config)
                 _build_optimizers(model)

@@ -173,3 +173,30 @@ def test_weights_without_spec_for_another_architecture_refused(tmp_path):
 def test_unknown_model_name():
     with pytest.raises(ValueError, match="unknown model 'vgg'"):
         models.build_model("vgg", 32)
+
+
+def _weights_equal(a, b) -> bool:
+    return all(np.array_equal(keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y)) for x, y in zip(a.weights, b.weights))
+
+
+def test_fine_tune_accepts_a_changed_training_field_and_loads_the_weights(tmp_path):
+    """`train --init-weights` with another hint simulation (unet) or W (cvae): the same layers load."""
+    for name, kwargs, changed in (("unet", {}, {"hint_none": 0.25}), ("cvae", {"latent_dim": 16}, {"recon_weight": 10.0})):
+        path = tmp_path / f"{name}.weights.h5"
+        source = models.build_model(name, 32, **kwargs)
+        models.save_weights_atomic(source, path)
+        tuned = models.build_model(name, 32, **kwargs, **changed)
+        assert not _weights_equal(source, tuned)  # fresh random initialisation differs
+        field = next(iter(changed))
+        with pytest.raises(WeightsError, match=rf"another configuration: {field}="):
+            models.load_weights_checked(tuned, path)  # a plain load still refuses it
+        models.load_weights_checked(tuned, path, fine_tune=True)
+        assert _weights_equal(source, tuned)
+
+
+def test_fine_tune_refuses_another_architecture(tmp_path):
+    path = tmp_path / "unet.weights.h5"
+    models.save_weights_atomic(models.build_model("unet", 32), path)
+    wider = models.build_model("unet", 32, widths=(16, 32, 64, 128, 128))
+    with pytest.raises(WeightsError, match=r"widths=.*a fine-tune may change only \['rebalance'"):
+        models.load_weights_checked(wider, path, fine_tune=True)

@@ -128,17 +128,34 @@ def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> None:
             f.attrs[SPEC_ATTR] = json.dumps(model.spec)
 
 
-def load_weights_checked(model: keras.Model, path: str | os.PathLike) -> None:
+def _config_differences(stored: dict, spec: dict) -> dict:
+    """{field: (stored value, model value)} for the config fields two specs disagree on."""
+    a, b = stored.get("config", {}), spec.get("config", {})
+    return {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+
+
+def load_weights_checked(model: keras.Model, path: str | os.PathLike, fine_tune: bool = False) -> None:
     """Load weights into a code-built model, refusing a file for another architecture.
 
+    Args:
+        model: the built model (its `spec` says what it is).
+        path: a .weights.h5 file.
+        fine_tune: accept a file whose config differs from the model's only in the family's
+            `training_fields` (a fine-tune with another loss weight or hint simulation).
+
     Raises:
-        WeightsError: corrupt file, or weights of another model or resolution.
+        WeightsError: corrupt file, or weights of another model, resolution or architecture.
     """
     stored = read_spec(path)
     if stored is not None and stored != model.spec:
         if stored.get("model") != model.spec["model"] or stored.get("resolution") != model.spec["resolution"]:
             raise WeightsError(f"{path} holds weights for {_describe(stored)}, but the model to load is {_describe(model.spec)}")
-        raise WeightsError(f"{path} holds {_describe(stored)} weights with another configuration: {stored['config']} (model: {model.spec['config']})")
+        differ = _config_differences(stored, model.spec)
+        free = FAMILIES[model.spec["model"]].training_fields if fine_tune else ()
+        if set(differ) - set(free):
+            hint = f"; a fine-tune may change only {list(free)}" if fine_tune else ""
+            raise WeightsError(f"{path} holds {_describe(stored)} weights with another configuration: "
+                               f"{', '.join(f'{k}={differ[k][0]!r} (model: {differ[k][1]!r})' for k in sorted(differ))}{hint}")
     try:
         model.load_weights(path)
     except Exception as e:  # keras raises ValueError/KeyError/OSError for mismatched or broken files

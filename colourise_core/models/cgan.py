@@ -245,6 +245,7 @@ class CGANFamily(Family):
     config_cls = CGANConfig
     defaults = dict(batch_size=512, learning_rate=2e-4, beta_1=0.5, augment=False)
     monitor = "val_g_loss"
+    training_fields = ("l1_weight",)
     average_logs = True  # train_batch returns this batch's losses
     train_options = ("conditional_discriminator", "l1_weight")
 

@@ -293,6 +293,8 @@ class CVAEFamily(Family):
     target = "yuv"
     train_options = ("latent_dim", "recon_weight", "mdn_components", "rarity_mix", "grad_weight", "free_bits", "kl_anneal_steps")
     samples = True
+    training_fields = ("recon_weight", "seed", "mdn_weight", "rarity_mix", "rarity_bins", "grad_weight", "free_bits",
+                       "kl_anneal_steps")
     fixed_size = True  # dense layers: exactly R x R
 
     def build(self, config: CVAEConfig) -> CVAE:

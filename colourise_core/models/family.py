@@ -34,6 +34,8 @@ class Family:
         takes_hints: whether `predict_uv` accepts user hints.
         fixed_size: the network takes exactly R x R (dense layers), whatever the render size.
         temperature_default: the `temperature` used when a caller passes None.
+        training_fields: config fields that shape only training (loss weights, simulated hints,
+            seeds, default decoding): a fine-tune (`train --init-weights`) may change them.
     """
 
     name = "?"
@@ -47,6 +49,7 @@ class Family:
     takes_hints = False
     fixed_size = False
     temperature_default = 0.0
+    training_fields: tuple = ()
     eager_graphs = False  # True: run_graph calls the graphs eagerly (no retracing, no symbolic sizes)
 
     # ---- building -------------------------------------------------------------------------

@@ -237,6 +237,8 @@ class UNetFamily(Family):
     defaults = dict(batch_size=32, learning_rate=1e-3, beta_1=0.9, augment=True)
     train_options = ("rebalance",)
     takes_hints = True
+    training_fields = ("rebalance", "temperature", "unrebalance", "hint_none", "hint_p", "hint_max", "hint_patch",
+                       "seed", "global_weight")
     temperature_default = UNetConfig.temperature  # predict_uv with None uses the model's stored (tuned) one
     eager_graphs = True  # TensorFlow's traced bilinear upsampling fails once a graph is generalised to any size
 
