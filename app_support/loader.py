@@ -43,31 +43,38 @@ def load(model: str, source: WeightSource, runtime: str = "keras"):
     return _load(model, source.value, weights_dir, source.version, runtime)
 
 
-def load_many(models, source: WeightSource, runtime: str = "keras", others: dict | None = None) -> dict:
-    """{model: (model, lock) or the error it raised} for the models `source` has, loaded on
-    parallel threads (file reads, hashing, graph set-up overlap; the cache is shared with `load`).
-    `others` ({model: source}) adds models from other sources (the U-Net's set beside a
-    dissertation set) to the same parallel batch."""
-    from concurrent.futures import ThreadPoolExecutor
+def load_in_order(models, source: WeightSource, runtime: str = "keras", others: dict | None = None) -> dict:
+    """{model: Future of (model, lock)} for the models `source` has, loaded one after another in
+    `models`' order on a background thread, so that a page can show each model's result as soon
+    as that model is ready (the first after one load, not after all of them; threads loading in
+    parallel would share one interpreter lock and all finish late). The cache is shared with
+    `load`, and a model preloaded at server start (`app_support.prewarm`) is taken from there.
+    A future's exception is the load's error (missing, corrupt or mismatched weights).
+
+    Args:
+        others: {model: source} adds models from other sources (the U-Net's set beside a
+            dissertation set) to the same queue.
+    """
+    from concurrent.futures import Future
 
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
     ctx = get_script_run_ctx()
     sources = {m: source for m in models if source.has(m)}
     sources.update({m: s for m, s in (others or {}).items() if m not in sources and s is not None and s.has(m)})
-    wanted = list(sources)
+    futures = {m: Future() for m in models if m in sources}
 
-    def one(m):
+    def run() -> None:
         add_script_run_ctx(ctx=ctx)  # the cache and session state need this session's context
-        try:
-            return load(m, sources[m], runtime)
-        except Exception as e:  # noqa: BLE001 - reported per column by the page
-            return e
+        for m, future in futures.items():
+            try:
+                future.set_result(load(m, sources[m], runtime))
+            except Exception as e:  # noqa: BLE001 - reported per column by the page
+                future.set_exception(e)
 
-    if len(wanted) < 2:
-        return {m: one(m) for m in wanted}
-    with ThreadPoolExecutor(len(wanted)) as pool:
-        return dict(zip(wanted, pool.map(one, wanted)))
+    if futures:
+        threading.Thread(target=run, name="colourise-load", daemon=True).start()
+    return futures
 
 
 def load_or_explain(model: str, source: WeightSource):

@@ -13,22 +13,41 @@ from typing import Any, Callable
 from app_support import sessions
 
 
+_MISSING = object()
+
+
 def get(name: str, key: tuple, compute: Callable[[], Any], keep: int = 6, slot: str | None = None) -> Any:
     """`compute()` once per `key` in this session; `name` separates memos (e.g. "compare").
 
     With `slot` (what the work is, for the waiting note), `compute` runs inside one of the
     server's work slots (`sessions.work_slot`); a value already kept is returned without one.
     """
-    store = sessions.current().store.setdefault(name, OrderedDict())
-    if key in store:
-        store.move_to_end(key)
-        return store[key]
+    value = peek(name, key, _MISSING)
+    if value is not _MISSING:
+        return value
     if slot is None:
         value = compute()
     else:
         with sessions.work_slot(slot):
             value = compute()
+    return put(name, key, value, keep)
+
+
+def peek(name: str, key: tuple, default: Any = None) -> Any:
+    """The value kept for `key` (now the most recent), or `default`: for a page that computes
+    and draws piece by piece, then keeps the whole with `put`."""
+    store = sessions.current().store.setdefault(name, OrderedDict())
+    if key not in store:
+        return default
+    store.move_to_end(key)
+    return store[key]
+
+
+def put(name: str, key: tuple, value: Any, keep: int = 6) -> Any:
+    """Keep `value` for `key`, forgetting the oldest beyond `keep`; returns `value`."""
+    store = sessions.current().store.setdefault(name, OrderedDict())
     store[key] = value
+    store.move_to_end(key)
     while len(store) > keep:
         store.popitem(last=False)
     return value

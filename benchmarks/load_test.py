@@ -1,6 +1,6 @@
 """Load test of the app: N concurrent browser sessions colourising a photo on Compare.
 
-Starts `streamlit run app.py` on 127.0.0.1 (the shipped weights, a private runs folder), warms it
+Starts `streamlit run serve.py` on 127.0.0.1 (the shipped weights, a private runs folder), warms it
 up with one small photo (models loaded: the "idle" size), then opens N headless chromium tabs at
 once (Playwright with Debian's /usr/bin/chromium), each uploading a generated photo on Compare
 and waiting for the three results. It samples the server's resident memory (/proc VmRSS) every
@@ -90,7 +90,7 @@ def start_server(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
     import urllib.request
 
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

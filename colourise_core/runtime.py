@@ -9,10 +9,14 @@ Runtimes (the CLI's --runtime, the app's setting):
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 RUNTIMES = ("keras", "onnx")
 DEFAULT_RUNTIME = "keras"
+
+_PRELOADED: dict[tuple, Future] = {}  # (name, weights, runtime, weights_dir) -> a model loading in the background
+_PRELOAD_LOCK = threading.Lock()
 
 
 def check(runtime: str) -> str:
@@ -77,8 +81,55 @@ def models_in(weights: str, names, weights_dir=None) -> tuple[str, ...]:
     return tuple(n for n in names if n in held)
 
 
+def _preload_key(name: str, weights: str, runtime: str, weights_dir) -> tuple:
+    return name, str(weights), runtime, str(weights_dir) if weights_dir else None
+
+
+def preload(names_and_weights, runtime: str = DEFAULT_RUNTIME, weights_dir=None) -> list[Future]:
+    """Start loading models on a background thread, so that a server can overlap TensorFlow's
+    import and the weight reads with its own start and the browser's first request.
+
+    The models load one after another in the given order (threads in parallel would share one
+    interpreter lock and all finish late; in order, the first is ready soonest). The first
+    `load_one` asking for a preloaded (name, weights, runtime, weights_dir) waits for it and
+    takes it (later calls load their own copy, as before); a preload that failed is retried by
+    that call, which then raises the real error.
+
+    Args:
+        names_and_weights: (model name, weight set or run folder) pairs, in the order wanted.
+        runtime: "keras" or "onnx".
+        weights_dir: the weights folder (None: the default one), as the callers of `load_one` pass it.
+
+    Returns:
+        The futures, in order (their results are the models; exceptions are kept, not raised).
+    """
+    check(runtime)
+    pairs = list(names_and_weights)
+    if not pairs:
+        return []
+    pool = ThreadPoolExecutor(1, thread_name_prefix="colourise-preload")
+    futures = []
+    with _PRELOAD_LOCK:
+        for name, weights in pairs:
+            key = _preload_key(name, weights, runtime, weights_dir)
+            if key not in _PRELOADED:
+                _PRELOADED[key] = pool.submit(_load_fresh, name, weights, runtime, weights_dir)
+            futures.append(_PRELOADED[key])
+    pool.shutdown(wait=False)
+    return futures
+
+
 def load_one(name: str, weights: str, runtime: str = DEFAULT_RUNTIME, weights_dir=None):
-    """One model of a weight set (or run folder, Keras only) under `runtime`."""
+    """One model of a weight set (or run folder, Keras only) under `runtime` (a preloaded one
+    is handed to its first caller: see `preload`)."""
+    with _PRELOAD_LOCK:
+        future = _PRELOADED.pop(_preload_key(name, weights, check(runtime), weights_dir), None)
+    if future is not None and future.exception() is None:
+        return future.result()
+    return _load_fresh(name, weights, runtime, weights_dir)
+
+
+def _load_fresh(name: str, weights: str, runtime: str, weights_dir=None):
     if check(runtime) == "onnx":
         from colourise_core import onnx_runtime
 

@@ -46,30 +46,45 @@ class Result:
         return imageio.encode_png(self.rgb8, self.alpha)
 
 
-def colourise_all(nets: dict, picked, render_size: int | None, vividness: float | None = None) -> dict[str, Result]:
-    """Every loaded model on the picked image: decoded once, luma once (`inference.colourise_many`)."""
-    locks = [lock for _, lock in nets.values()]  # always taken in MODELS order: no deadlock
-    with sessions.work_slot("the models"):  # server-wide limit on concurrent work
-        return _colourise_locked(nets, locks, picked, render_size, vividness)
+def colourise_in_order(pending: dict, picked, render_size: int | None, vividness: float | None = None):
+    """Yield (model, Result, or the error its load raised) in `pending`'s order, each as soon as
+    that model is loaded and has run, so the page shows the first result without waiting for
+    the last model. The photo is decoded once and its luma computed once for all of them
+    (`inference.colourise_each`); each model's lock is held while it runs. Take the server's
+    work slot first (`sessions.work_slot`).
 
+    Args:
+        pending: {model: Future of (model, lock)} (`loader.load_in_order`).
+    """
+    failed: list = []
 
-def _colourise_locked(nets: dict, locks: list, picked, render_size: int | None, vividness=None) -> dict[str, Result]:
-    for lock in locks:
-        lock.acquire()
-    try:
-        out = inference.colourise_many(picked.loaded, {m: net for m, (net, _) in nets.items()},
-                                       render_size={m: render_size for m in nets if m not in FIXED_SIZE_FAMILIES},
-                                       temperature={m: vividness for m in nets if m in VIVIDNESS_FAMILIES})
-    finally:
-        for lock in locks:
-            lock.release()
-    results = {}
-    for model, r in out.items():
+    class InOrder:  # the {name: model} that colourise_each walks, resolved one model at a time
+        @staticmethod
+        def items():
+            for m, future in pending.items():
+                try:
+                    net, lock = future.result()
+                except Exception as e:  # noqa: BLE001 - reported in the model's column
+                    failed.append((m, e))
+                    continue
+                with lock:
+                    yield m, net
+
+    stream = inference.colourise_each(picked.loaded, InOrder(),
+                                      render_size={m: render_size for m in pending if m not in FIXED_SIZE_FAMILIES},
+                                      temperature={m: vividness for m in pending if m in VIVIDNESS_FAMILIES})
+    for model, r in stream:
+        yield from _drain(failed)
         scores = None
         if picked.is_colour:  # band by band: no full-size float copies of the result or the original
             scores = metrics.banded_scores((to_float(r.rgb8[i:i + len(true)]), true) for i, true in picked.loaded.bands())
-        results[model] = Result(model, r.rgb8, r.alpha, r.seconds, r.seen, views.for_display(r.rgb8), scores)
-    return results
+        yield model, Result(model, r.rgb8, r.alpha, r.seconds, r.seen, views.for_display(r.rgb8), scores)
+    yield from _drain(failed)
+
+
+def _drain(items: list):
+    while items:
+        yield items.pop(0)
 
 
 @dataclasses.dataclass(eq=False)
@@ -124,6 +139,26 @@ def option_slider(label: str, options: list, key: str, zero: str, shown: str, he
     return value or None
 
 
+def draw_result(model: str, outcome, stem: str, w: int, h: int) -> None:
+    """One model's column: its result, figures and download, or the error its load raised."""
+    if isinstance(outcome, BaseException):
+        st.markdown(f"**{label(model)}**")
+        st.error(str(outcome) if isinstance(outcome, ColouriseError) else f"{type(outcome).__name__}: {outcome}",
+                 icon=":material/error:")
+        return
+    r = outcome
+    st.image(r.display, caption=f"{MODEL_LABELS[model]} · {r.seconds:.2f} s", width="stretch")
+    st.caption("The dissertation's model (2020)." if model in DISSERTATION_FAMILIES else
+               "Past the dissertation: chroma classes, rebalancing, hints (issue 10).")
+    st.caption(f"Saw {r.seen[1]} x {r.seen[0]} px; colourised at {w} x {h} px.")
+    if r.scores:
+        st.markdown(score_lines(r.scores))
+    st.download_button(
+        f"Download {MODEL_LABELS[model]} PNG", lambda r=r: r.png,
+        file_name=f"{stem}-{model}.png", mime="image/png", key=f"compare_download_{model}",
+        icon=":material/download:", on_click="ignore")
+
+
 def page() -> None:
     """The Compare page."""
     st.title("Compare the dissertation's CNN, CGAN and CVAE with a U-Net")
@@ -167,42 +202,36 @@ def page() -> None:
             st.markdown(f"Colourfulness **{view.colourfulness:.1f}**")
 
     runtime = runtime_choice.selected()
-    with st.spinner("Loading the models..."):
-        # A model the chosen set lacks (the U-Net beside a dissertation set): the set that has it, loaded in
-        # the same parallel batch (the dissertation's three: the chosen set's only).
-        others = {m: weights_choice.with_model(m, source) for m in MODELS
-                  if m not in DISSERTATION_FAMILIES and not source.has(m)}
-        loaded = loader.load_many(MODELS, source, runtime, others=others)  # in parallel
-    nets = {m: v for m, v in loaded.items() if not isinstance(v, BaseException)}
-    key = (picked.digest, source.key, source.version, runtime, tuple(nets), render_size, vividness)
-    results: dict[str, Result] = {}
-    if nets:
-        with st.spinner("Colourising..."):
-            results = memo.get("compare", key, lambda: colourise_all(nets, picked, render_size, vividness), keep=3)
+    # A model the chosen set lacks (the U-Net beside a dissertation set): the set that has it (the
+    # dissertation's three: the chosen set's only).
+    others = {m: weights_choice.with_model(m, source) for m in MODELS
+              if m not in DISSERTATION_FAMILIES and not source.has(m)}
+    column = {m: next(columns) for m in MODELS}
+    key = (picked.digest, source.key, source.version, runtime, render_size, vividness,
+           tuple((m, s.key, s.version) for m, s in others.items() if s is not None))
+    results: dict = memo.peek("compare", key)  # {model: Result or the load's error}
+    if results is None:
+        results = {}
+        pending = loader.load_in_order(MODELS, source, runtime, others=others)
+        if pending:
+            with sessions.work_slot("the models"), st.spinner("Loading the models and colourising..."):
+                for model, outcome in colourise_in_order(pending, picked, render_size, vividness):
+                    results[model] = outcome
+                    with column[model]:  # drawn as soon as it is ready
+                        draw_result(model, outcome, stem, w, h)
+            if not any(isinstance(o, BaseException) for o in results.values()):  # a failed load is retried
+                memo.put("compare", key, results, keep=3)
+    else:
+        for model, outcome in results.items():
+            with column[model]:
+                draw_result(model, outcome, stem, w, h)
     for model in MODELS:
-        with next(columns):
-            if model not in loaded:
+        if model not in results:
+            with column[model]:
                 st.markdown(f"**{label(model)}**")
                 st.info(f"Not in {source.label}: pick a weight set with a {MODEL_LABELS[model]} in the sidebar.",
                         icon=":material/info:")
-                continue
-            if model not in results:
-                st.markdown(f"**{label(model)}**")
-                error = loaded.get(model)
-                st.error(str(error) if isinstance(error, ColouriseError) else f"{type(error).__name__}: {error}",
-                         icon=":material/error:")
-                continue
-            r = results[model]
-            st.image(r.display, caption=f"{MODEL_LABELS[model]} · {r.seconds:.2f} s", width="stretch")
-            st.caption("The dissertation's model (2020)." if model in DISSERTATION_FAMILIES else
-                       "Past the dissertation: chroma classes, rebalancing, hints (issue 10).")
-            st.caption(f"Saw {r.seen[1]} x {r.seen[0]} px; colourised at {w} x {h} px.")
-            if r.scores:
-                st.markdown(score_lines(r.scores))
-            st.download_button(
-                f"Download {MODEL_LABELS[model]} PNG", lambda r=r: r.png,
-                file_name=f"{stem}-{model}.png", mime="image/png", key=f"compare_download_{model}",
-                icon=":material/download:", on_click="ignore")
+    results = {m: r for m, r in results.items() if isinstance(r, Result)}
 
     if results:
         def grid_png() -> bytes:  # on the click only

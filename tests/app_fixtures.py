@@ -126,16 +126,20 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`streamlit run app.py` on 127.0.0.1 as a subprocess; use as a context manager.
+    """`streamlit run serve.py` (the README's and the Space's command) on 127.0.0.1 as a
+    subprocess; use as a context manager.
 
     Args:
         env: extra environment (e.g. COLOURISE_WEIGHTS_DIR).
         log: file that receives the server's output.
+        script: the entry to run: "serve.py" (st.App, models preloaded at start) or "app.py".
     """
 
-    def __init__(self, env: dict | None = None, log: Path | None = None, port: int | None = None):
+    def __init__(self, env: dict | None = None, log: Path | None = None, port: int | None = None,
+                 script: str = "serve.py"):
         import os
 
+        self.script = script
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -149,7 +153,7 @@ class AppServer:
         import time
 
         out = open(self.log, "wb") if self.log else subprocess.DEVNULL
-        cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+        cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / self.script), "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""End to end: `streamlit run app.py` in a subprocess, driven by a real headless Chromium.
+"""End to end: `streamlit run serve.py` (the README's entry; one test also `app.py`) in a subprocess, driven by a real headless Chromium.
 
 Debian's chromium (`apt-get install -y chromium` gives /usr/bin/chromium) through Playwright for
 Python (`pip install playwright`; no `playwright install`, which downloads browsers); chromium is
@@ -104,10 +104,36 @@ def test_every_page_renders(server, browser, tmp_path, name):
     page.close()
 
 
-def test_first_visit_after_start_to_a_page_url_goes_through_app_py(tmp_path_factory, browser, tmp_path):
-    """The first run of a fresh server opened at /retrain still gets app.py's frame and navigation."""
+def test_served_entry_preloads_compares_models_before_the_first_visit(tmp_path_factory, browser, tmp_path):
+    """`streamlit run serve.py` loads the first page's models at server start (its lifespan hook);
+    the first visit then shows Compare's three results from those models."""
+    import time
+
+    root = tmp_path_factory.mktemp("e2e_preload")
+    log = root / "server.log"
+    with AppServer(app_env(tmp_path_factory, root), log=log, script="serve.py") as srv:
+        end = time.monotonic() + 240
+        while "colourise: preloaded" not in log.read_text() and time.monotonic() < end:
+            time.sleep(0.5)
+        line = next(x for x in log.read_text().splitlines() if x.startswith("colourise: preloaded"))
+        assert line.startswith("colourise: preloaded cnn (imagenette), cgan (imagenette), cvae (imagenette) with keras")
+        assert "failed" not in line
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(srv.url)
+        for model in ("CNN", "CGAN", "CVAE"):  # the gallery's first sample, colourised on arrival
+            page.get_by_text(re.compile(rf"^{model} · \d+\.\d\d s$")).wait_for(timeout=RESULT_TIMEOUT_MS)
+        wait_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        save_screenshot(page, tmp_path, "served-first-visit")
+        page.close()
+
+
+@pytest.mark.parametrize("entry", ["serve.py", "app.py"])
+def test_first_visit_after_start_to_a_page_url_goes_through_app_py(tmp_path_factory, browser, tmp_path, entry):
+    """The first run of a fresh server opened at /retrain still gets app.py's frame and navigation,
+    served by the st.App entry (serve.py) or the plain script."""
     root = tmp_path_factory.mktemp("e2e_fresh")
-    with AppServer(app_env(tmp_path_factory, root), log=root / "server.log") as srv:
+    with AppServer(app_env(tmp_path_factory, root), log=root / "server.log", script=entry) as srv:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         page.goto(f"{srv.url}/retrain")
         page.get_by_role("heading", name=TITLES["retrain"]).wait_for(timeout=RESULT_TIMEOUT_MS)

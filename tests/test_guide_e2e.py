@@ -1,6 +1,6 @@
 """End to end: the "Guide the colours" page in a real headless Chromium, hints placed by clicking the photo.
 
-`streamlit run app.py` in a subprocess (tests/app_fixtures.py); the photo is the
+`streamlit run serve.py` in a subprocess (tests/app_fixtures.py); the photo is the
 streamlit-image-coordinates component (an iframe), clicked at three points like a person would.
 """
 

@@ -59,7 +59,7 @@ COMMANDS = cli_commands()
 def test_the_readme_opens_with_the_setup_and_test_commands():
     text = re.sub(r"\A---\n.*?\n---\n", "", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
     head = text[:600]  # after the Space's front matter: the title, then the two commands
-    assert "pip install -r requirements.txt -e . && streamlit run app.py" in head
+    assert "pip install -r requirements.txt -e . && streamlit run serve.py" in head
     assert "pip install -r requirements-dev.txt -e . && python -m pytest -q" in head
     for name in ("requirements.txt", "requirements-dev.txt", "app.py"):
         assert (ROOT / name).is_file(), name
