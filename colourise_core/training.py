@@ -297,8 +297,9 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
             with distribute.scope(runner):  # a fresh optimizer: a run's file also holds its own (learning rate, moments)
                 compile_model(model, config)
                 _build_optimizers(model)
-        else:
-            models.family_of(model).prepare(model, train_batches)  # e.g. statistics of the training data
+        # Statistics of *this* run's training data (the unet's bin prior, the CVAE's rarity weights),
+        # also when fine-tuning: a fine-tune on another dataset rebalances for that dataset's colours.
+        models.family_of(model).prepare(model, train_batches)
         if chief:
             folder.write(RunFolder.SPEC, model.spec)
             folder.write(RunFolder.CONFIG, dataclasses.asdict(config))

@@ -181,3 +181,26 @@ def test_init_weights_of_another_model_is_refused(tiny_runs, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "holds weights for cvae at 32 px, but the model to load is cnn at 32 px" in err, err
+
+
+def test_fine_tune_takes_the_bin_prior_of_its_own_data(tmp_path, capsys):
+    """A unet fine-tuned on other data rebalances for that data: the run's prior is the one its own
+    training images give (`prepare`), not the starting file's (here a fresh model's uniform prior)."""
+    import keras
+
+    from colourise_core import models, training
+
+    start = tmp_path / "start.weights.h5"
+    fresh = models.build_model("unet", 32)
+    models.save_weights_atomic(fresh, start)
+    uniform = keras.ops.convert_to_numpy(fresh.prior)
+    assert np.allclose(uniform, uniform[0])
+    args = ["train", "--model", "unet", "--dataset", "shapes", "--resolution", "32", "--epochs", "1", "--limit", "32",
+            "--batch-size", "16", "--val-limit", "16", "--learning-rate", "0", "--seed", "5",
+            "--model-config", '{"hint_none": 0.25}']
+    assert cli.main(args + ["--init-weights", str(start), "--out", str(tmp_path / "tuned")]) == 0
+    assert cli.main(args + ["--out", str(tmp_path / "scratch")]) == 0
+    tuned = keras.ops.convert_to_numpy(training.load_run(tmp_path / "tuned").prior)
+    scratch = keras.ops.convert_to_numpy(training.load_run(tmp_path / "scratch").prior)
+    np.testing.assert_allclose(tuned, scratch, rtol=1e-6)  # the same data: the same prior
+    assert not np.allclose(tuned, uniform)  # not the starting file's
