@@ -28,6 +28,9 @@ def main(argv=None) -> int:
     p.add_argument("--commit", required=True)
     p.add_argument("--dataset", default="imagenette+photos-extra+faces")
     p.add_argument("--hardware", default=f"CPU: {os.cpu_count()} cores ({platform.machine()}), shared with other jobs, TensorFlow")
+    p.add_argument("--stages", default=None,
+                   help="JSON list of the earlier stages this run fine-tuned from (--init-weights): "
+                        "[{\"command\", \"epochs\", \"train_seconds\", \"note\"}]; epochs and time are totalled")
     p.add_argument("--manifest", default=None, help="default: the weights folder's manifest")
     args = p.parse_args(argv)
 
@@ -49,6 +52,7 @@ def main(argv=None) -> int:
         "spec": spec,
         "epochs": int(state["epoch"]),
         "best_epoch": state["best"]["epoch"],
+        "weights_of_epoch": state["best"]["epoch"] if figures.get("best") else int(state["epoch"]),  # what ships
         "command": args.command,
         "commit": args.commit,
         "train_seconds": round(float(history[state["best"]["epoch"] - 1]["seconds"] if figures.get("best") else state["train_seconds"]), 1),
@@ -59,6 +63,16 @@ def main(argv=None) -> int:
         "decoding": {k: decoding[k] for k in ("chosen", "truth_colourfulness", "grey", "n") if k in decoding},
         "metrics": {"imagenette_val": figures["imagenette_val"], "photos_extra_val": figures["photos_extra_val"]},
     }
+    if args.stages:  # a chain of fine-tunes: the entry's command, epochs and time are the whole chain's
+        this = {k: entry[k] for k in ("command", "epochs", "train_seconds")}
+        stages = json.loads(Path(args.stages).read_text()) + [this]
+        entry["stages"] = stages
+        entry["command"] = " && ".join(st["command"] for st in stages)
+        entry["epochs"] = sum(int(st["epochs"]) for st in stages)
+        entry["train_seconds"] = round(sum(float(st["train_seconds"]) for st in stages), 1)
+        offset = entry["epochs"] - this["epochs"]
+        entry["best_epoch"] += offset
+        entry["weights_of_epoch"] += offset
     sets = manifest["sets"]
     sets.setdefault(args.set, {"dataset": args.dataset, "classes": None, "resolution": spec["resolution"], "models": {}})
     sets[args.set].update(dataset=args.dataset, classes=None, resolution=spec["resolution"],

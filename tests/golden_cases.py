@@ -35,7 +35,7 @@ CASES = {
     "cifar10": ("cifar10", ("cnn", "cgan", "cvae")),
     "faces": ("faces", ("cnn", "cgan", "cvae")),
     "imagenette": ("imagenette", ("cnn", "cgan", "cvae")),
-    "general": ("photos", ("unet",)),  # U-Net: UV MSE 0.00365 vs grey 0.00318 here, above grey (manifest: 0.91-0.98 x grey): fixture only
+    "general": ("photos", ("unet",)),  # U-Net: fixture only (see FIXTURE_ONLY)
 }
 
 # Shape Set hue accuracy floors (the share of shape pixels given their shape's hue), each a little
@@ -82,10 +82,19 @@ def load_expected() -> dict[str, np.ndarray]:
 
 
 GREY_MARGIN = 0.9  # held to "below grey" when the manifest's test UV MSE < GREY_MARGIN x grey's
+# Cases guarded by the expected-UV fixture only, whatever their manifest margin, and why.
+FIXTURE_ONLY = {
+    ("general", "unet"): "its decoding is tuned for colour, not UV MSE (the most colourful setting whose validation "
+                         "PSNR is at least grey's): 0.86-0.90 x grey's UV MSE on the held-out splits, but 1.08 x on "
+                         "the few committed photos (0.00344 vs 0.00318)",
+}
 
 
 def beats_grey(set_name: str, model: str) -> bool:
-    """Whether the manifest's test metrics of this model beat grey's UV MSE by GREY_MARGIN."""
+    """Whether the manifest's test metrics of this model beat grey's UV MSE by GREY_MARGIN (and the
+    case is not in FIXTURE_ONLY)."""
+    if (set_name, model) in FIXTURE_ONLY:
+        return False
     entry = json.loads((WEIGHTS_DIR / "manifest.json").read_text())["sets"][set_name]["models"][model]
     m = entry.get("metrics") or {}
     if "uv_mse" in m:  # one test split: {"uv_mse", "baseline": {"uv_mse"}, ...}
