@@ -151,12 +151,18 @@ def selected() -> WeightSource | None:
 
 
 def with_model(model: str, preferred: WeightSource | None) -> WeightSource | None:
-    """`preferred` when it holds `model`, else the first manifest set that does (e.g. the U-Net's
-    "general" set beside a dissertation set), else None."""
+    """`preferred` when it holds `model`; else a local manifest set that does, preferring one
+    trained on `preferred`'s dataset (the faces U-Net beside the faces set), then the general
+    set (`weights.GENERAL_SET`, the U-Net beside a dissertation set), then the first; else None."""
+    from colourise_core.weights import GENERAL_SET
+
     if preferred is not None and preferred.has(model):
         return preferred
     sets, _ = manifest_sources()
-    return next((s for s in sets if s.has(model) and s.local), None)
+    holding = [s for s in sets if s.has(model) and s.local]
+    dataset = preferred.dataset if preferred is not None else None
+    rank = lambda s: (s.dataset != dataset or dataset is None, s.value != GENERAL_SET)  # noqa: E731
+    return min(holding, key=rank) if holding else None
 
 
 def find(predicate) -> list[WeightSource]:

@@ -3,7 +3,7 @@
 1. Decoding (`--tune`): on the run's validation split (10% of its *training* images, never a test
    split), a grid of annealed-mean temperatures T and un-rebalancing fractions a; for each, UV
    MSE, PSNR and colourfulness (the PSNR-colourfulness curve). The chosen setting is the most
-   colourful one whose PSNR is at least the grey baseline's (else the highest PSNR whose
+   colourful one whose PSNR is at least the grey baseline's and colourfulness at most the truth's (else the highest PSNR whose
    colourfulness is within `--gap` of the truth's, else the smallest gap); it is stored
    in the weights (`UNet.set_decoding`).
 2. Targets: Imagenette val and photos-extra val, each photo colourised as a user would (its
@@ -59,9 +59,10 @@ def tune(model, run: Path, gap: float, limit: int) -> dict:
             uv = np.stack([inference.imageio.resize_float(s, true.shape[1:3]) for s in small])
             pred = colour.luma_chroma_to_rgb(y, uv)
             curve.append({"temperature": t, "unrebalance": a, **_scores(pred, true)})
-    # The most colourful setting that is no worse than grey in PSNR; else the best PSNR within
-    # `gap` of the truth's colourfulness; else the smallest gap.
-    safe = [c for c in curve if c["psnr"] >= grey["psnr"]]
+    # The most colourful setting that is no worse than grey in PSNR and no more colourful than the
+    # truth (past it is over-saturation, not colour: the faces set beats grey at every setting);
+    # else the best PSNR within `gap` of the truth's colourfulness; else the smallest gap.
+    safe = [c for c in curve if c["psnr"] >= grey["psnr"] and c["colourfulness"] <= truth_c]
     ok = [c for c in curve if abs(c["colourfulness"] - truth_c) <= gap]
     if safe:
         best = max(safe, key=lambda c: c["colourfulness"])

@@ -31,6 +31,11 @@ def main(argv=None) -> int:
     p.add_argument("--stages", default=None,
                    help="JSON list of the earlier stages this run fine-tuned from (--init-weights): "
                         "[{\"command\", \"epochs\", \"train_seconds\", \"note\"}]; epochs and time are totalled")
+    p.add_argument("--evaluate", default=None,
+                   help="`colourise evaluate --full` JSON: its split's figures are the entry's metrics "
+                        "(a set for one dataset), instead of the Imagenette/photos-extra val figures")
+    p.add_argument("--data", default="train splits only: Imagenette train, photos-extra train (imagenet-sample + bsds500), "
+                                     "faces train; random multi-scale square crops; validation = 10% of these training images")
     p.add_argument("--manifest", default=None, help="default: the weights folder's manifest")
     args = p.parse_args(argv)
 
@@ -58,11 +63,17 @@ def main(argv=None) -> int:
         "train_seconds": round(float(history[state["best"]["epoch"] - 1]["seconds"] if figures.get("best") else state["train_seconds"]), 1),
         "hardware": args.hardware,
         "dtype": "float16",
-        "data": "train splits only: Imagenette train, photos-extra train (imagenet-sample + bsds500), faces train; "
-                "random multi-scale square crops; validation = 10% of these training images",
+        "data": args.data,
         "decoding": {k: decoding[k] for k in ("chosen", "truth_colourfulness", "grey", "n") if k in decoding},
         "metrics": {"imagenette_val": figures["imagenette_val"], "photos_extra_val": figures["photos_extra_val"]},
     }
+    if args.evaluate:  # one dataset's held-out split, as `colourise evaluate` measured it
+        ev = json.loads(Path(args.evaluate).read_text())
+        keys = ("uv_mse", "psnr", "ssim", "colourfulness")
+        entry["metrics"] = {f"{ev['dataset']}_{ev['split']}": {
+            "n": ev["n"], "model": {k: ev[k] for k in keys}, "grey": {k: ev["baseline"][k] for k in keys},
+            "truth": {"colourfulness": ev["truth_colourfulness"]}, "psnr_over_grey": ev["psnr"] - ev["baseline"]["psnr"],
+            "colourfulness_gap": ev["truth_colourfulness"] - ev["colourfulness"]}}
     if args.stages:  # a chain of fine-tunes: the entry's command, epochs and time are the whole chain's
         this = {k: entry[k] for k in ("command", "epochs", "train_seconds")}
         stages = json.loads(Path(args.stages).read_text()) + [this]
@@ -75,8 +86,8 @@ def main(argv=None) -> int:
         entry["weights_of_epoch"] += offset
     sets = manifest["sets"]
     sets.setdefault(args.set, {"dataset": args.dataset, "classes": None, "resolution": spec["resolution"], "models": {}})
-    sets[args.set].update(dataset=args.dataset, classes=None, resolution=spec["resolution"],
-                          held_out={"split": "val (Imagenette val, photos-extra val)"})
+    held_out = f"{ev['split']} ({ev['dataset']})" if args.evaluate else "val (Imagenette val, photos-extra val)"
+    sets[args.set].update(dataset=args.dataset, classes=None, resolution=spec["resolution"], held_out={"split": held_out})
     sets[args.set]["models"]["unet"] = entry
     atomic.write_json(manifest_path, manifest)
     print(json.dumps({k: entry[k] for k in ("file", "sha256", "epochs", "best_epoch", "train_seconds")}))

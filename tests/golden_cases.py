@@ -36,6 +36,7 @@ CASES = {
     "faces": ("faces", ("cnn", "cgan", "cvae")),
     "imagenette": ("imagenette", ("cnn", "cgan", "cvae")),
     "general": ("photos", ("unet",)),  # U-Net: fixture only (see FIXTURE_ONLY)
+    "faces-unet": ("faces", ("unet",)),
 }
 
 # Shape Set hue accuracy floors (the share of shape pixels given their shape's hue), each a little

@@ -116,3 +116,25 @@ def test_compare_in_order_equals_all_at_once(tiny_weights):
     assert list(got) == ["cnn", "cgan", "cvae"]
     for m in nets:
         np.testing.assert_array_equal(got[m].rgb8, want[m].rgb8)
+
+
+def test_the_unet_beside_a_set_is_the_one_of_its_dataset_else_the_general_one(monkeypatch):
+    """Compare/Guide/lesson columns for a family the chosen set lacks: a faces set gets the faces
+    U-Net, any other set the general one (not merely the first name in sort order)."""
+    from app_support import weights_choice
+    from app_support.weights_choice import WeightSource
+
+    def source(name, dataset, models):
+        return WeightSource(f"set:{name}", name, "set", name, models, 96, dataset, None, "v")
+
+    faces, imagenette = source("faces", "faces", ("cnn", "cgan", "cvae")), source("imagenette", "imagenette", ("cnn",))
+    sets = [source("faces-unet", "faces", ("unet",)), faces, source("general", "imagenette+photos-extra+faces", ("unet",)),
+            imagenette, source("shapes", "shapes", ("cnn", "unet"))]
+    monkeypatch.setattr(weights_choice, "manifest_sources", lambda: (sets, None))
+    assert weights_choice.with_model("unet", faces).value == "faces-unet"
+    assert weights_choice.with_model("unet", imagenette).value == "general"
+    assert weights_choice.with_model("unet", None).value == "general"
+    assert weights_choice.with_model("unet", sets[4]).value == "shapes"  # the set itself has one
+    assert weights_choice.with_model("cvae", imagenette).value == "faces"  # no general one: the first
+    monkeypatch.setattr(weights_choice, "manifest_sources", lambda: ([faces], None))
+    assert weights_choice.with_model("unet", faces) is None

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-UNET_SET = "general"  # the weights set whose unet the curve uses
+from colourise_core.weights.manifest import GENERAL_SET
+
+UNET_SET = GENERAL_SET  # the weights set whose unet the curve uses
 DATASETS = {"imagenette val": ("imagenette", "imagenette-128.zip"), "photos-extra val": ("folder", "photos-extra.zip")}
 RESOLUTION = 128  # the images' side (both archives hold 128 px or larger photos)
 TARGET_N = 10  # issue 15 target 1: at N = 10 true hints ...

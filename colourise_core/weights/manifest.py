@@ -21,6 +21,7 @@ WEIGHTS_DIR_ENV = "COLOURISE_WEIGHTS_DIR"
 # the repository's weights/ folder (colourise_core/weights/manifest.py -> parents[2] is the root)
 WEIGHTS_DIR = Path(os.environ.get(WEIGHTS_DIR_ENV) or Path(__file__).resolve().parents[2] / "weights")
 DEFAULT_SET = "imagenette"  # photos: the set `load_pretrained` uses when none is named
+GENERAL_SET = "general"  # photos of anything (the unet): used beside a set that lacks a family, unless one of its dataset has it
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 CLI_COMMAND = "python -m colourise_core weights"  # named in messages that say what to run
