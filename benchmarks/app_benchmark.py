@@ -161,15 +161,16 @@ def time_models(repeat: int, runtime: str, ref, y) -> dict:
 
 
 def export_for_onnx(weights_dir: Path, onnx_root: Path | None) -> None:
-    """Make the default set's ONNX export (in `onnx_root`, else the default folder) when missing, and the
-    U-Net's that Compare shows beside it (both runtimes then do the same four columns)."""
+    """Make the default set's ONNX export (in `onnx_root`, else the default folder) when missing or made
+    from older weights, and the U-Nets' that Compare shows beside it (both runtimes then do the same
+    four columns)."""
     from colourise_core import models, onnx_export, onnx_runtime, weights
 
-    if not all(onnx_runtime.spec_path(m, weights.DEFAULT_SET, onnx_root).is_file() for m in models.DISSERTATION_MODELS):
+    if not all(onnx_runtime.export_current(m, weights.DEFAULT_SET, onnx_root, weights_dir) for m in models.DISSERTATION_MODELS):
         onnx_export.export_set(weights.DEFAULT_SET, out=onnx_root, weights_dir=weights_dir, log=lambda *_: None)
     sets = weights.read_manifest(weights_dir)["sets"]  # Compare's U-Net column comes from the set that has it
     for name, entry in sets.items():
-        if "unet" in entry["models"] and not onnx_runtime.spec_path("unet", name, onnx_root).is_file():
+        if "unet" in entry["models"] and not onnx_runtime.export_current("unet", name, onnx_root, weights_dir):
             onnx_export.export_set(name, out=onnx_root, models=("unet",), weights_dir=weights_dir, log=lambda *_: None)
 
 

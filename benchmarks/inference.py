@@ -79,13 +79,14 @@ def load_models(sets: dict, runtime: str) -> dict:
 
 
 def ensure_onnx_export(sets: dict) -> str | None:
-    """Export the sets' models for the ONNX runtime where there is no export yet; None if all are there."""
+    """Export the sets' models for the ONNX runtime where there is no current export (none, or one made
+    from older weights); None if all are there."""
     from colourise_core import onnx_runtime
 
     if not onnx_runtime.available():
         return "onnxruntime is not installed"
     for weight_set, names in sets.items():
-        if all(onnx_runtime.spec_path(m, weight_set).is_file() for m in names):
+        if all(onnx_runtime.export_current(m, weight_set) for m in names):
             continue
         proc = subprocess.run([sys.executable, "-m", "colourise_core", "weights", "export", weight_set, "--format", "onnx",
                                "--model", *names], capture_output=True, text=True, cwd=REPO)

@@ -182,6 +182,22 @@ def _manifest_sha256(manifest: Path, set_name: str, model: str) -> str | None:
         return None
 
 
+def export_current(model: str, set_name: str, root: str | os.PathLike | None = None, weights_dir=None) -> bool:
+    """Whether an ONNX export of `model` of a weight set exists and was made from the weights the
+    manifest lists now (`load` refuses a stale one): what a caller checks before exporting again."""
+    from colourise_core import weights
+
+    path = spec_path(model, set_name, root)
+    if not path.is_file():
+        return False
+    expected = _manifest_sha256(weights.resolve_weights_dir(weights_dir) / weights.MANIFEST_NAME, set_name, model)
+    try:
+        got = json.loads(path.read_text()).get("source", {}).get("sha256")
+    except (OSError, ValueError):
+        return False
+    return not expected or got == expected
+
+
 def load(model: str, set_name: str, root: str | os.PathLike | None = None, weights_dir=None, threads: int | None = None) -> OnnxModel:
     """The ONNX export of `model` of a weight set, checked against the manifest (no stale export).
 

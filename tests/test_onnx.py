@@ -147,6 +147,10 @@ def test_missing_or_stale_export_is_refused_with_the_command(tiny_set, tmp_path)
     (stale / SET / "cnn.onnx.json").write_text(json.dumps(spec))
     with pytest.raises(WeightsError, match="made from other 'cnn' weights than the manifest's"):
         onnx_runtime.load("cnn", SET, root=stale, weights_dir=folder)
+    # What the benchmarks check before exporting again: current, stale, missing.
+    assert onnx_runtime.export_current("cnn", SET, root=out, weights_dir=folder)
+    assert not onnx_runtime.export_current("cnn", SET, root=stale, weights_dir=folder)
+    assert not onnx_runtime.export_current("cnn", "other", root=out, weights_dir=folder)
 
 
 def test_cli_onnx_runtime_never_imports_tensorflow_and_matches_keras(tiny_set, tmp_path):
