@@ -21,10 +21,8 @@ from colourise_core.family_names import FAMILY_NAMES
 def default_loads() -> list[tuple[str, str]]:
     """(model, weight set) pairs the Compare page loads first: each family from the default set,
     or from the first local set that has it (as `weights_choice.with_model` picks)."""
-    from colourise_core.weights import DEFAULT_SET
-
     sets, _ = weights_choice.manifest_sources()
-    default = next((s for s in sets if s.value == DEFAULT_SET), sets[0] if sets else None)
+    default = weights_choice.default_source(sets)
     pairs = []
     for model in FAMILY_NAMES:
         source = weights_choice.with_model(model, default)

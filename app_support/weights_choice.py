@@ -140,14 +140,19 @@ def choose(container=None) -> WeightSource | None:
 
 def selected() -> WeightSource | None:
     """The sidebar's current choice, for a page (the default set when a page runs on its own)."""
-    from colourise_core.weights import DEFAULT_SET
-
     sources, _ = all_sources()
     by_key = {s.key: s for s in sources}
     key = st.session_state.get(SIDEBAR_KEY)
     if key in by_key:
         return by_key[key]
-    return by_key.get(f"set:{DEFAULT_SET}") or (sources[0] if sources else None)
+    return default_source(sources)
+
+
+def default_source(sources: list[WeightSource]) -> WeightSource | None:
+    """The default weight set (`weights.DEFAULT_SET`) among `sources`, else the first, else None."""
+    from colourise_core.weights import DEFAULT_SET
+
+    return next((s for s in sources if s.key == f"set:{DEFAULT_SET}"), sources[0] if sources else None)
 
 
 def with_model(model: str, preferred: WeightSource | None) -> WeightSource | None:

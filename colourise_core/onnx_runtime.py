@@ -182,19 +182,25 @@ def _manifest_sha256(manifest: Path, set_name: str, model: str) -> str | None:
         return None
 
 
-def export_current(model: str, set_name: str, root: str | os.PathLike | None = None, weights_dir=None) -> bool:
-    """Whether an ONNX export of `model` of a weight set exists and was made from the weights the
-    manifest lists now (`load` refuses a stale one): what a caller checks before exporting again."""
+def _shas(path: Path, model: str, set_name: str, weights_dir=None) -> tuple[str | None, str | None]:
+    """(the sha256 an export's spec says it was made from, the manifest's sha256 of those weights)."""
     from colourise_core import weights
 
-    path = spec_path(model, set_name, root)
-    if not path.is_file():
-        return False
     expected = _manifest_sha256(weights.resolve_weights_dir(weights_dir) / weights.MANIFEST_NAME, set_name, model)
     try:
         got = json.loads(path.read_text()).get("source", {}).get("sha256")
     except (OSError, ValueError):
+        got = None
+    return got, expected
+
+
+def export_current(model: str, set_name: str, root: str | os.PathLike | None = None, weights_dir=None) -> bool:
+    """Whether an ONNX export of `model` of a weight set exists and was made from the weights the
+    manifest lists now (`load` refuses a stale one): what a caller checks before exporting again."""
+    path = spec_path(model, set_name, root)
+    if not path.is_file():
         return False
+    got, expected = _shas(path, model, set_name, weights_dir)
     return not expected or got == expected
 
 
@@ -207,8 +213,6 @@ def load(model: str, set_name: str, root: str | os.PathLike | None = None, weigh
             other weights than the manifest's.
     """
     _ort()
-    from colourise_core import weights
-
     path = spec_path(model, set_name, root)
     if not path.is_file():
         if os.sep in str(set_name) or RunFolder(set_name).is_run():
@@ -216,8 +220,7 @@ def load(model: str, set_name: str, root: str | os.PathLike | None = None, weigh
                                "use --runtime keras for a training run")
         raise WeightsError(f"no ONNX export of {model!r} of weights set {set_name!r} in {path.parent}; make it with "
                            f"`python -m colourise_core weights export {set_name} --format onnx`")
-    expected = _manifest_sha256(weights.resolve_weights_dir(weights_dir) / weights.MANIFEST_NAME, set_name, model)
-    got = json.loads(path.read_text()).get("source", {}).get("sha256")
+    got, expected = _shas(path, model, set_name, weights_dir)
     if expected and got != expected:
         raise WeightsError(f"the ONNX export in {path.parent} was made from other {model!r} weights than the manifest's "
                            f"(sha256 {str(got)[:12]}..., manifest {expected[:12]}...); export the set again")
