@@ -225,6 +225,10 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     arg("--conditional-discriminator", action="store_true", default=None,
         help="CGAN: the discriminator sees Y beside UV (pix2pix); default: UV only, as the dissertation")
     arg("--l1-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="CGAN: add w * mean |UV - UV_true| to the generator loss (pix2pix: 100)")
+    arg("--disc-lr-scale", type=argcheck.float_in(0.0, 10.0, low_open=True), default=None,
+        help="CGAN: the discriminator's learning rate as a multiple of the generator's, (0, 10] (default 1)")
+    arg("--label-smoothing", type=argcheck.float_in(0.0, 0.5), default=None,
+        help="CGAN: one-sided label smoothing, the discriminator's real label 1 - s, [0, 0.5] (Salimans et al. 2016: 0.1)")
     arg("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
     arg("--limit", type=argcheck.int_in(1), default=None, help="train on a seeded subset of N >= 1 images")
     arg("--val-limit", type=argcheck.int_in(1), default=1000, help=">= 1")

@@ -30,10 +30,9 @@ from colourise_core.run_folder import RunFolder
 from colourise_core.runlock import crash_point, locked_run
 
 # Per-family defaults (chapter 4 for the dissertation's three): batch size, learning rate,
-# Adam beta_1, augmentation; and the validation log each family monitors. Owned by the families.
+# Adam beta_1, augmentation. Owned by the families (as is the validation log each one monitors).
 MODEL_DEFAULTS = {name: dict(f.defaults) for name, f in models.FAMILIES.items()}
 DATASET_RESOLUTION = datasets.DEFAULT_RESOLUTION  # per dataset name (colourise_core.data)
-MONITOR = {name: f.monitor for name, f in models.FAMILIES.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +63,8 @@ class TrainConfig:
     kl_anneal_steps: int | None = None  # CVAE only: KL weight ramp 0 -> 1 in steps; None: off
     conditional_discriminator: bool | None = None  # CGAN only: D sees Y beside UV (pix2pix); None: off (4.2)
     l1_weight: float | None = None  # CGAN only: G loss += w * mean |UV - UV_true| (pix2pix: 100); None: 0
+    disc_lr_scale: float | None = None  # CGAN only: D's learning rate = this x G's; None: 1 (4.2.3)
+    label_smoothing: float | None = None  # CGAN only: D's real label = 1 - this (Salimans 2016); None: 0
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)
@@ -315,7 +316,7 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
     cb = keras.callbacks.CallbackList(list(callbacks), model=model, epochs=config.epochs, steps=steps, verbose=0)
     model.stop_training = False
     cb.on_train_begin()
-    monitor = MONITOR[config.model]
+    monitor = models.family_of(model).monitor_log(model)
     epoch = epoch0
     for epoch in range(epoch0, config.epochs):
         cb.on_epoch_begin(epoch)

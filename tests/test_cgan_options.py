@@ -154,3 +154,62 @@ def test_a_few_steps_on_a_tiny_shape_set(tmp_path):
     assert result.history[-1]["g_loss"] < result.history[0]["g_loss"]
     again = training.load_run(tmp_path / "run")
     assert again.spec["config"]["conditional_discriminator"] is True and again.spec["config"]["l1_weight"] == 100.0
+
+
+# ---- stabilising the discriminator (label smoothing, a slower D) and the best checkpoint by L1
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_label_smoothing_is_the_discriminators_real_label(fused):
+    """With learning rate 0, d_loss = BCE(1 - s, D(real)) + BCE(0, D(fake)): recomputed here."""
+    y, uv = _batch(4)
+    model = _compiled(models.build_model("cgan", 32, conditional_discriminator=True, l1_weight=1.0,
+                                         label_smoothing=0.2), lr=0.0)
+    model.fused_step = fused
+    gen = keras.ops.convert_to_numpy(model.generator(y, training=True))
+    p_real = np.clip(keras.ops.convert_to_numpy(model.discriminator(np.concatenate([y, uv], -1))), 1e-7, 1 - 1e-7)
+    p_fake = np.clip(keras.ops.convert_to_numpy(model.discriminator(np.concatenate([y, gen], -1))), 1e-7, 1 - 1e-7)
+    smoothed = -(0.8 * np.log(p_real) + 0.2 * np.log(1 - p_real)).mean() - np.log(1 - p_fake).mean()
+    logs = model.train_batch(y, uv)
+    assert logs["d_loss"] == pytest.approx(smoothed, rel=1e-4)
+    assert logs["l1"] == pytest.approx(np.abs(gen - uv).mean(), rel=1e-4)  # the logged L1 is the batch's
+    assert model.spec["config"]["label_smoothing"] == 0.2
+
+
+def test_disc_lr_scale_sets_the_discriminators_learning_rate():
+    model = models.build_model("cgan", 32, disc_lr_scale=0.25)
+    cgan.FAMILY.compile(model, learning_rate=1e-3, beta_1=0.5)
+    assert float(keras.ops.convert_to_numpy(model.d_optimizer.learning_rate)) == pytest.approx(2.5e-4)
+    assert float(keras.ops.convert_to_numpy(model.g_optimizer.learning_rate)) == pytest.approx(1e-3)
+    plain = models.build_model("cgan", 32)
+    cgan.FAMILY.compile(plain, learning_rate=1e-3, beta_1=0.5)
+    assert float(keras.ops.convert_to_numpy(plain.d_optimizer.learning_rate)) == pytest.approx(1e-3)
+    assert "disc_lr_scale" not in plain.spec["config"] and "label_smoothing" not in plain.spec["config"]
+
+
+def test_with_l1_the_best_checkpoint_watches_the_validation_l1(tmp_path):
+    """A GAN's g_loss rises when its discriminator wins, whatever the colours: with the L1 option
+    the run's best epoch is the one of the lowest validation L1, and best.weights.h5 holds it."""
+    assert cgan.FAMILY.monitor_log(models.build_model("cgan", 32)) == "val_g_loss"  # the dissertation's
+    config = training.TrainConfig(model="cgan", dataset="shapes", luma_matched=True, resolution=32, epochs=3, limit=32,
+                                  batch_size=16, val_limit=16, conditional_discriminator=True, l1_weight=100.0,
+                                  disc_lr_scale=0.5, label_smoothing=0.1, early_stopping=10)
+    result = training.train(config, tmp_path / "run")
+    val_l1 = [h["val_l1"] for h in result.history]
+    best_epoch = int(np.argmin(val_l1)) + 1
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["best"]["epoch"] == best_epoch and state["best"]["value"] == pytest.approx(min(val_l1))
+    best = models.build_from_spec(models.read_spec(tmp_path / "run" / "best.weights.h5"))
+    models.load_weights_checked(best, tmp_path / "run" / "best.weights.h5")
+    assert best.spec["config"]["disc_lr_scale"] == 0.5 and best.spec["config"]["label_smoothing"] == 0.1
+
+
+def test_stabilising_flags_reach_the_train_config():
+    from colourise_core import cli
+    from colourise_core.cli_config import config_from_args
+
+    args = cli.build_parser().parse_args(["train", "--model", "cgan", "--dataset", "shapes", "--disc-lr-scale", "0.1",
+                                          "--label-smoothing", "0.1"])
+    config = config_from_args(training.TrainConfig, args).resolved()
+    assert config.model_overrides() == {"disc_lr_scale": 0.1, "label_smoothing": 0.1}
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--model", "cgan", "--label-smoothing", "0.9"])

@@ -46,6 +46,9 @@ class CGANConfig:
     # Options (pix2pix); a field at its default is left out of the spec, so older specs still match.
     conditional_discriminator: bool = dataclasses.field(default=False, metadata=OPTION)  # D sees Y beside UV
     l1_weight: float = dataclasses.field(default=0.0, metadata=OPTION)  # G loss += w * mean |UV - UV_true| (pix2pix: 100)
+    # Stabilising the discriminator (training only; the faithful recipe trains D and G alike):
+    disc_lr_scale: float = dataclasses.field(default=1.0, metadata=OPTION)  # D's learning rate = this x G's (< 1: a slower D)
+    label_smoothing: float = dataclasses.field(default=0.0, metadata=OPTION)  # one-sided: D's real label 1 - this (Salimans 2016: 0.1)
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "CGANConfig":
@@ -81,12 +84,14 @@ class CGAN(keras.Model):
     fused_step = True  # TensorFlow: the step as one compiled function (False: the train_on_batch path)
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, resolution: int,
-                 conditional: bool = False, l1_weight: float = 0.0, **kwargs):
+                 conditional: bool = False, l1_weight: float = 0.0, disc_lr_scale: float = 1.0,
+                 label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.resolution = resolution
         self.conditional, self.l1_weight = bool(conditional), float(l1_weight)
+        self.disc_lr_scale, self.real_label = float(disc_lr_scale), 1.0 - float(label_smoothing)
         y = keras.Input(shape=(resolution, resolution, 1))  # shares the two networks' layers
         uv = generator(y)  # (N, R, R, 2)
         p = discriminator(self.disc_input(y, uv))  # (N, 1)
@@ -150,19 +155,24 @@ class CGAN(keras.Model):
             {"d_loss": real + fake BCE, "g_loss": the generator's loss (`generator_loss`)}.
         """
         if self.fused_step and keras.backend.backend() == "tensorflow":
-            d_real, d_fake, g_loss = self._tf_step()(y, uv)
-            return {"d_loss": float(d_real) + float(d_fake), "g_loss": float(g_loss)}
+            d_real, d_fake, g_loss, l1 = self._tf_step()(y, uv)
+            return self._logs(d_real, d_fake, g_loss, l1)
         n = len(y)
         real, fake = np.ones((n, 1), "float32"), np.zeros((n, 1), "float32")
         generated = self._training_mode().predict_on_batch(y)  # (N, H, W, 2)
         d_in = lambda c: np.concatenate([y, c], axis=-1) if self.conditional else c  # noqa: E731
         self.discriminator.trainable = True
-        d_real = self.discriminator.train_on_batch(d_in(uv), real)
+        d_real = self.discriminator.train_on_batch(d_in(uv), real * self.real_label)
         d_fake = self.discriminator.train_on_batch(d_in(generated), fake)
         self.discriminator.trainable = False  # frozen inside the combined model
         g_loss = self.combined().train_on_batch(y, self._combined_targets(real, uv), return_dict=True)["loss"]
         self.discriminator.trainable = True
-        return {"d_loss": float(d_real) + float(d_fake), "g_loss": float(g_loss)}
+        return self._logs(d_real, d_fake, g_loss, np.mean(np.abs(np.asarray(generated) - uv)))
+
+    def _logs(self, d_real, d_fake, g_loss, l1) -> dict:
+        """A step's logs; "l1" (mean |UV - UV_true|, what the best checkpoint watches) when the L1 option is on."""
+        logs = {"d_loss": float(d_real) + float(d_fake), "g_loss": float(g_loss)}
+        return {**logs, "l1": float(l1)} if self.l1_weight else logs
 
     def _training_mode(self) -> keras.Model:
         """The generator called in training mode, for `predict_on_batch` (built once, untracked)."""
@@ -171,7 +181,7 @@ class CGAN(keras.Model):
         return self._generator_training.model
 
     def _tf_step(self):
-        """The TensorFlow step as one `tf.function` (built once): (y, uv) -> (d_real, d_fake, g_loss)."""
+        """The TensorFlow step as one `tf.function` (built once): (y, uv) -> (d_real, d_fake, g_loss, l1)."""
         if hasattr(self, "_tf_step_fn"):
             return self._tf_step_fn
         import tensorflow as tf
@@ -192,12 +202,13 @@ class CGAN(keras.Model):
             real = tf.ones((tf.shape(y)[0], 1))
             with tf.GradientTape() as g_tape:
                 generated = gen(y, training=True)  # (N, H, W, 2), kept on the tape for the generator
-            d_real = d_update(d_in(y, uv), real)
+            d_real = d_update(d_in(y, uv), real * self.real_label)  # one-sided label smoothing when set
             d_fake = d_update(d_in(y, tf.stop_gradient(generated)), tf.zeros_like(real))
             with g_tape:  # through the updated discriminator (+ the L1 term when on)
                 g_loss = self.generator_loss(disc(d_in(y, generated), training=True), generated, uv)
             self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, gen.trainable_variables), gen.trainable_variables))
-            return d_real, d_fake, g_loss
+            l1 = tf.reduce_mean(tf.abs(tf.cast(uv, generated.dtype) - generated))  # a plain mean: one replica's
+            return d_real, d_fake, g_loss, l1
 
         self._tf_step_fn = step
         return step
@@ -210,7 +221,7 @@ class CGAN(keras.Model):
         d_in = lambda c: np.concatenate([y, c], axis=-1) if self.conditional else c  # noqa: E731
         d_loss = self.discriminator.test_on_batch(d_in(uv), real) + self.discriminator.test_on_batch(d_in(generated), fake)
         g_loss = self.combined().test_on_batch(y, self._combined_targets(real, uv), return_dict=True)["loss"]
-        return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
+        return self._logs(d_loss, 0.0, g_loss, np.mean(np.abs(np.asarray(generated) - uv)))
 
 
 def build_discriminator(config: CGANConfig) -> keras.Model:
@@ -233,7 +244,8 @@ def build(config: CGANConfig = CGANConfig()) -> CGAN:
     """
     gen_config = cnn.CNNConfig.for_resolution(config.resolution, dropout=0.0, batch_norm=True)
     model = CGAN(cnn.build(gen_config, name="generator"), build_discriminator(config), config.resolution,
-                 conditional=config.conditional_discriminator, l1_weight=config.l1_weight, name="cgan")
+                 conditional=config.conditional_discriminator, l1_weight=config.l1_weight,
+                 disc_lr_scale=config.disc_lr_scale, label_smoothing=config.label_smoothing, name="cgan")
     model(np.zeros((1, config.resolution, config.resolution, 1), "float32"))  # build
     return model
 
@@ -245,16 +257,21 @@ class CGANFamily(Family):
     config_cls = CGANConfig
     defaults = dict(batch_size=512, learning_rate=2e-4, beta_1=0.5, augment=False)
     monitor = "val_g_loss"
-    training_fields = ("l1_weight",)
+    training_fields = ("l1_weight", "disc_lr_scale", "label_smoothing")
     average_logs = True  # train_batch returns this batch's losses
-    train_options = ("conditional_discriminator", "l1_weight")
+    train_options = ("conditional_discriminator", "l1_weight", "disc_lr_scale", "label_smoothing")
 
     def build(self, config: CGANConfig) -> CGAN:
         return build(config)
 
+    def monitor_log(self, model) -> str:
+        """With the L1 option, the validation L1 (the adversarial losses of a GAN do not fall as its
+        colours improve: a discriminator that wins drives g_loss up while the colours may be right)."""
+        return "val_l1" if model.l1_weight else self.monitor
+
     def compile(self, model, learning_rate, beta_1):
-        adam = lambda: keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)  # noqa: E731
-        model.compile(d_optimizer=adam(), g_optimizer=adam())
+        adam = lambda lr: keras.optimizers.Adam(learning_rate=lr, beta_1=beta_1)  # noqa: E731
+        model.compile(d_optimizer=adam(learning_rate * model.disc_lr_scale), g_optimizer=adam(learning_rate))
 
     def optimizers(self, model):
         return [model.d_optimizer, model.g_optimizer]
@@ -276,14 +293,17 @@ class CGANFamily(Family):
 
         n = tf.distribute.get_strategy().num_replicas_in_sync
         if training:
-            d_real, d_fake, g_loss = model._tf_step().python_function(y, target)
-            return {"d_loss": (d_real + d_fake) * n, "g_loss": g_loss * n}
-        gen, disc, bce, d_in = model.generator, model.discriminator, model.loss_fn, model.disc_input
-        fake = gen(y, training=False)  # (N, H, W, 2)
-        p_fake = disc(d_in(y, fake), training=False)  # (N, 1)
-        real = tf.ones((tf.shape(y)[0], 1))
-        d = bce(real, disc(d_in(y, target), training=False)) + bce(tf.zeros_like(real), p_fake)
-        return {"d_loss": d * n, "g_loss": model.generator_loss(p_fake, fake, target) * n}
+            d_real, d_fake, g_loss, l1 = model._tf_step().python_function(y, target)
+            logs = {"d_loss": (d_real + d_fake) * n, "g_loss": g_loss * n}
+        else:
+            gen, disc, bce, d_in = model.generator, model.discriminator, model.loss_fn, model.disc_input
+            fake = gen(y, training=False)  # (N, H, W, 2)
+            p_fake = disc(d_in(y, fake), training=False)  # (N, 1)
+            real = tf.ones((tf.shape(y)[0], 1))
+            d = bce(real, disc(d_in(y, target), training=False)) + bce(tf.zeros_like(real), p_fake)
+            logs = {"d_loss": d * n, "g_loss": model.generator_loss(p_fake, fake, target) * n}
+            l1 = tf.reduce_mean(tf.abs(tf.cast(target, fake.dtype) - fake))
+        return {**logs, "l1": l1} if model.l1_weight else logs  # l1: a plain mean, not scaled per replica
 
     def epoch_logs(self, logs):
         return {**logs, "loss": logs["g_loss"]} if "g_loss" in logs else logs

@@ -73,6 +73,11 @@ class Family:
         return out
 
     # ---- training -------------------------------------------------------------------------
+    def monitor_log(self, model) -> str:
+        """The validation log that early stopping and the best checkpoint watch for this model
+        (`monitor`, unless the model's options make another log the meaningful one)."""
+        return self.monitor
+
     def batch_target(self, train_config) -> str:
         """What a run's batches give beside Y (`target`, unless a run's options need more)."""
         return self.target
