@@ -99,19 +99,20 @@ def page() -> None:
     results = {}
     for col, model in zip(cols[1:-1], MODELS):
         with col:
-            loaded = loader.load_or_explain(model, source)
-            if loaded is None:
-                continue
-            net, lock = loaded
-            with lock:
-                pred = inference.colourise_image(truth, net).rgb
-            accuracy = hue_accuracy(colour.rgb_to_yuv(pred)[..., 1:], labels)
-            results[model] = (net, lock)
-            st.image(views.enlarge(pred), caption=f"{MODEL_LABELS[model]} · hue accuracy {accuracy:.0%}", width="stretch")
-            st.metric(f"{MODEL_LABELS[model]} hue accuracy", f"{accuracy:.1%}",
-                      help="Share of shape pixels whose predicted hue is the nearest of blue/red/green to their "
-                           "shape's own (greyer than 0.02 counts as wrong).")
+            loaded = _column(model, source, truth, labels, MODEL_LABELS[model])
+            if loaded is not None:
+                results[model] = loaded
     cols[-1].image(views.enlarge(truth), caption="Truth", width="stretch")
+
+    others = [(s, m) for s in sources if s.kind == "set" and s.key != chosen for m in s.models]
+    if others:  # e.g. `shapes-pix2pix`: the CGAN with the field's later fixes, beside the dissertation's
+        st.markdown("**More Shape Set weights**")
+        st.caption("Other weight sets trained on the Shape Set, on the same image: variants past the dissertation "
+                   "(`shapes-pix2pix`: the CGAN whose discriminator sees the grey image beside the colours, with "
+                   "an L1 term, as pix2pix does; issue 10).")
+        for col, (other, model) in zip(st.columns(max(len(others), 4)), others):
+            with col:
+                _column(model, other, truth, labels, f"{MODEL_LABELS[model]} ({other.value})")
 
     with st.expander("What does luma-matched mean?", icon=":material/lightbulb:", expanded=mode == "Generate"):
         st.markdown(
@@ -139,6 +140,22 @@ def page() -> None:
                  width="content")
     else:
         st.info("No model could be loaded for the feature maps.")
+
+
+def _column(model: str, source, truth, labels, label: str):
+    """One model's colouring of `truth` with its hue accuracy; (net, lock), or None after saying why not."""
+    loaded = loader.load_or_explain(model, source)
+    if loaded is None:
+        return None
+    net, lock = loaded
+    with lock:
+        pred = inference.colourise_image(truth, net).rgb
+    accuracy = hue_accuracy(colour.rgb_to_yuv(pred)[..., 1:], labels)
+    st.image(views.enlarge(pred), caption=f"{label} · hue accuracy {accuracy:.0%}", width="stretch")
+    st.metric(f"{label} hue accuracy", f"{accuracy:.1%}",
+              help="Share of shape pixels whose predicted hue is the nearest of blue/red/green to their "
+                   "shape's own (greyer than 0.02 counts as wrong).")
+    return loaded
 
 
 if __name__ == "__main__":  # Streamlit ran this file itself: see pages.serve_directly

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -180,6 +181,40 @@ def test_shape_set_colours_hue_accuracy_and_feature_maps():
     next(b for b in at.button if b.label == "Add shape").click().run()
     assert len(at.session_state["shape_placed"]) == 4
     assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}
+
+
+def test_shape_set_shows_other_shape_set_weights_beside_the_chosen_set(tmp_path, monkeypatch, tiny_weights):
+    """A second Shape Set weight set (here a conditional CGAN, as `shapes-pix2pix` ships) gets its own
+    column under the chosen set's, coloured from the same image, with its hue accuracy."""
+    from colourise_core import weights
+    from colourise_core.training import TrainConfig, train
+
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_weights, folder)
+    run = tmp_path / "pix2pix-run"
+    train(TrainConfig(model="cgan", dataset="shapes", resolution=32, epochs=1, limit=32, val_limit=16, batch_size=16,
+                      conditional_discriminator=True, l1_weight=100.0), run)
+    (folder / "shapes-pix2pix").mkdir()
+    shutil.copyfile(run / "model.weights.h5", folder / "shapes-pix2pix" / "cgan.weights.h5")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["sets"]["shapes-pix2pix"] = {"dataset": "shapes", "classes": None, "resolution": 32, "models": {"cgan": {
+        "file": "shapes-pix2pix/cgan.weights.h5", "sha256": weights.sha256_file(folder / "shapes-pix2pix" / "cgan.weights.h5"),
+        "spec": json.loads((run / "spec.json").read_text()), "epochs": 1, "command": "test", "metrics": {}}}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(folder))
+    at = start("shape_set")
+    at.toggle(key="shape_luma_matched").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert set(model_captions(at)) == {"CNN", "CGAN", "CVAE"}  # the chosen set ("shapes") as before
+    extra = [c for c in captions(at) if c.startswith("CGAN (shapes-pix2pix) · hue accuracy ")]
+    assert len(extra) == 1
+    assert [m.label for m in at.metric].count("CGAN (shapes-pix2pix) hue accuracy") == 1
+    assert any("More Shape Set weights" in m.value for m in at.markdown)
+    # choosing the pix2pix set: its CGAN in the main row, the dissertation's set below it
+    at.selectbox(key="shape_weights").set_value("set:shapes-pix2pix").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "CGAN" in model_captions(at)
+    assert any(c.startswith("CNN (shapes) · hue accuracy ") for c in captions(at))
 
 
 # -------------------------------------------------------------------------------------- Retrain
