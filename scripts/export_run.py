@@ -1,10 +1,10 @@
 """Export a CPU training run as a weight set for scripts/build_manifest.py, and add diversity figures.
 
     python scripts/export_run.py export --run RUN_DIR --set SET --model cvae --command "python -m ..." \\
-        [--export runs/cpu/export]
-writes EXPORT/SET/MODEL.weights.h5 (float16 when that moves no output by more than one level)
-and EXPORT/SET/MODEL.json (epochs, seconds, hardware, the exact command), the layout
-build_manifest.py installs from.
+        [--export runs/cpu/export] [--best]
+writes EXPORT/SET/MODEL.weights.h5 (the last epoch's; with --best the best validation epoch's), in
+float16 when that moves no output by more than one level, and EXPORT/SET/MODEL.json (epochs,
+seconds, hardware, the exact command), the layout build_manifest.py installs from.
 
     python scripts/export_run.py diversity --set SET --json reports/diversity/diversity.json --label mdn
 copies one model's figures from benchmarks/diversity.py into the manifest entry's
@@ -35,7 +35,9 @@ def export(args) -> None:
     from train_sets import float16_check, hardware
 
     run = RunFolder(args.run)
-    model = training.load_run(run.path)
+    model = training.load_run(run.path, best=args.best)
+    if args.best and not run.best_file.exists():
+        raise SystemExit(f"{run.path} has no {RunFolder.BEST} (a run keeps one only with --early-stopping)")
     state, history = run.read(RunFolder.STATE), run.read(RunFolder.HISTORY)
     target = Path(args.export) / args.set / f"{args.model}.weights.h5"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +82,7 @@ def main() -> None:
     p.add_argument("--model", default="cvae")
     p.add_argument("--command", required=True, help="the exact training command, as recorded in the manifest")
     p.add_argument("--export", default="runs/cpu/export")
+    p.add_argument("--best", action="store_true", help="export the run's best epoch (best.weights.h5), not its last")
     p.set_defaults(func=export)
     p = sub.add_parser("diversity")
     p.add_argument("--set", required=True)

@@ -26,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from weight_sets import ARCHIVES, MODELS, SETS  # noqa: E402
 
+CPU_RUN_SETS = ("cifar10-frog-diverse", "shapes-pix2pix")  # trained by their own command (the manifest's), not here
+
 from colourise_core import atomic  # noqa: E402
 from colourise_core.family_names import FIXED_BUDGET_FAMILIES  # noqa: E402
 from colourise_core.run_folder import RunFolder  # noqa: E402
@@ -132,7 +134,7 @@ def worker(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sets", nargs="+", default=[s for s in SETS if s != "cifar10-frog-diverse"])
+    parser.add_argument("--sets", nargs="+", default=[s for s in SETS if s not in CPU_RUN_SETS])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
     parser.add_argument("--out", default="runs/sets")

@@ -22,6 +22,11 @@ SETS = {
     "faces-mdn": dict(dataset="faces", classes=None, resolution=128, models=("cvae",),
                       extra=dict(latent_dim=64, mdn_components=8, recon_weight=10000.0, rarity_mix=0.5,
                                  grad_weight=10000.0, free_bits=0.5)),
+    # Issue 10, item 3: the Shape Set CGAN as the field later fixed it (pix2pix: a discriminator that
+    # sees Y beside UV, an L1 term), with a slower discriminator and one-sided label smoothing; the
+    # best epoch by validation L1 is shipped (scripts/export_run.py --best).
+    "shapes-pix2pix": dict(dataset="shapes", classes=None, resolution=64, models=("cgan",),
+                           extra=dict(limit=8000, luma_matched=True, conditional_discriminator=True)),
 }
 MODELS = DISSERTATION_MODELS  # every shipped set holds (at most) the dissertation's three
 # The archive each set is read from, relative to the data folder (shapes are generated).

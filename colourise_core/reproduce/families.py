@@ -24,6 +24,9 @@ LABEL = {"cnn": "CNN (dissertation)", "cgan": "CGAN (dissertation)", "cvae": "CV
 # split -> (weight set of each family, resolution, dataset split)
 SPLITS = {"shapes": ({"cnn": "shapes", "cgan": "shapes", "cvae": "shapes", "unet": "shapes"}, 64, "test"),
           "imagenette": ({"cnn": "imagenette", "cgan": "imagenette", "cvae": "imagenette", "unet": "general"}, 128, "val")}
+# Variants past the dissertation, each a row beside the families where its weight set is shipped:
+# split -> {row key: (family, weight set, label)}
+VARIANTS = {"shapes": {"cgan-pix2pix": ("cgan", "shapes-pix2pix", "CGAN, conditional D + L1 (pix2pix)")}}
 # ablation name -> (family, TrainConfig fields beyond the shared ones; "GLOBAL" is replaced by the class count)
 ABLATIONS = {
     "unet": ("unet", {}),
@@ -66,23 +69,24 @@ def _families(opts: Options, store: Store, data: dict) -> None:
     for split, (sets, resolution, which) in SPLITS.items():
         entry = data.setdefault("splits", {}).setdefault(split, {"models": {}})
         limit = s.families_shapes if split == "shapes" else s.families_eval
-        for fam in FAMILIES:
-            src = weights_source(opts, sets[fam], fam)
+        members = [(f, f, sets[f]) for f in FAMILIES] + [(k, f, w) for k, (f, w, _) in VARIANTS.get(split, {}).items()]
+        for name, fam, weight_set in members:
+            src = weights_source(opts, weight_set, fam)
             if src is None:
-                entry["models"].pop(fam, None)
+                entry["models"].pop(name, None)
                 continue
             key = {"sha256": src["sha256"], "limit": limit, "resolution": resolution}
-            if fresh(entry["models"].get(fam), key, opts.out):
+            if fresh(entry["models"].get(name), key, opts.out):
                 continue
             ds = held_out(opts, split, resolution, limit, seed=0, split=which)
-            net = load_model(opts, sets[fam], fam)
+            net = load_model(opts, weight_set, fam)
             if ds is None or net is None:
                 continue
-            log(f"families: {fam} ({sets[fam]}) on {split} {which}, {min(limit, len(ds))} images")
-            row = {"key": key, "set": sets[fam], **_scores(net, ds, limit)}
+            log(f"families: {fam} ({weight_set}) on {split} {which}, {min(limit, len(ds))} images")
+            row = {"key": key, "set": weight_set, **_scores(net, ds, limit)}
             if split == "shapes":
                 row["hue_accuracy"] = _hue(net, ds, min(limit, len(ds)))
-            entry["models"][fam] = row
+            entry["models"][name] = row
             entry.update(split=which, resolution=resolution, n=row["n"])
             store.save("families", data)
 
@@ -195,8 +199,9 @@ def families_markdown(data: dict) -> list[str]:
         hue = split == "shapes"
         md += [f"### {split} ({entry.get('split')}, {entry.get('n')} images, {entry.get('resolution')} px)", ""]
         rows = [_row("grey baseline", {**base, "colourfulness_gap": base.get("colourfulness_gap")}, base, [0.0] if hue else [])]
-        rows += [_row(f"{LABEL[f]} (`{models[f]['set']}`)", models[f], base, [models[f]["hue_accuracy"]] if hue else [])
-                 for f in FAMILIES if f in models]
+        labels = {**LABEL, **{k: v[2] for k, v in VARIANTS.get(split, {}).items()}}
+        rows += [_row(f"{labels[f]} (`{models[f]['set']}`)", models[f], base, [models[f]["hue_accuracy"]] if hue else [])
+                 for f in labels if f in models]
         rows.append(["truth", 0.0, "0.00x", None, 1.0, first["truth_colourfulness"], 0.0] + ([1.0] if hue else []))
         md += [report.md_table(headers + (["hue accuracy ↑"] if hue else []), rows), ""]
     ab = data.get("ablations", {})
