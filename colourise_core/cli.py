@@ -229,6 +229,8 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
         help="CGAN: the discriminator's learning rate as a multiple of the generator's, (0, 10] (default 1)")
     arg("--label-smoothing", type=argcheck.float_in(0.0, 0.5), default=None,
         help="CGAN: one-sided label smoothing, the discriminator's real label 1 - s, [0, 0.5] (Salimans et al. 2016: 0.1)")
+    arg("--adv-weight", type=argcheck.float_in(0.0, 1e3), default=None,
+        help="CGAN: weight of the adversarial term in the generator's loss (default 1; 0 with --l1-weight: an L1 warm start)")
     arg("--luma-matched", action="store_true", help="Shape Set: all colours share one luma range")
     arg("--limit", type=argcheck.int_in(1), default=None, help="train on a seeded subset of N >= 1 images")
     arg("--val-limit", type=argcheck.int_in(1), default=1000, help=">= 1")

@@ -65,6 +65,7 @@ class TrainConfig:
     l1_weight: float | None = None  # CGAN only: G loss += w * mean |UV - UV_true| (pix2pix: 100); None: 0
     disc_lr_scale: float | None = None  # CGAN only: D's learning rate = this x G's; None: 1 (4.2.3)
     label_smoothing: float | None = None  # CGAN only: D's real label = 1 - this (Salimans 2016); None: 0
+    adv_weight: float | None = None  # CGAN only: weight of the adversarial term in G's loss (0: L1 warm start); None: 1
     luma_matched: bool = False  # Shape Set only: shades of all colours share one luma range
     limit: int | None = None  # train on a seeded subset of this many images
     val_limit: int = 1000  # validation images (from the held-out split when there is one)

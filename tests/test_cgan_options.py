@@ -208,8 +208,33 @@ def test_stabilising_flags_reach_the_train_config():
     from colourise_core.cli_config import config_from_args
 
     args = cli.build_parser().parse_args(["train", "--model", "cgan", "--dataset", "shapes", "--disc-lr-scale", "0.1",
-                                          "--label-smoothing", "0.1"])
+                                          "--label-smoothing", "0.1", "--l1-weight", "1000", "--adv-weight", "0"])
     config = config_from_args(training.TrainConfig, args).resolved()
-    assert config.model_overrides() == {"disc_lr_scale": 0.1, "label_smoothing": 0.1}
+    assert config.model_overrides() == {"disc_lr_scale": 0.1, "label_smoothing": 0.1, "l1_weight": 1000.0, "adv_weight": 0.0}
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["train", "--model", "cgan", "--label-smoothing", "0.9"])
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_adv_weight_zero_is_an_l1_warm_start(fused):
+    """adv_weight 0: the generator's loss is l1_weight * L1 exactly (the discriminator still trains)."""
+    y, uv = _batch(5)
+    model = _compiled(models.build_model("cgan", 32, conditional_discriminator=True, l1_weight=10.0, adv_weight=0.0), lr=0.0)
+    model.fused_step = fused
+    gen = keras.ops.convert_to_numpy(model.generator(y, training=True))
+    logs = model.train_batch(y, uv)
+    assert logs["g_loss"] == pytest.approx(10.0 * np.abs(gen - uv).mean(), rel=1e-4)
+    assert logs["d_loss"] > 0.1  # the discriminator's BCE, unweighted
+    half = _compiled(models.build_model("cgan", 32, conditional_discriminator=True, l1_weight=10.0, adv_weight=0.5), lr=0.0)
+    half.set_weights(model.get_weights())
+    p = keras.ops.convert_to_numpy(half.discriminator(np.concatenate([y, gen], -1)))
+    expected = 0.5 * -np.log(np.clip(p, 1e-7, 1 - 1e-7)).mean() + 10.0 * np.abs(gen - uv).mean()
+    half.fused_step = fused
+    assert half.train_batch(y, uv)["g_loss"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_generator_without_any_loss_is_refused():
+    from colourise_core.errors import ColouriseError
+
+    with pytest.raises(ColouriseError, match="adv_weight 0 needs an L1 weight"):
+        models.build_model("cgan", 32, adv_weight=0.0)

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from colourise_core.errors import ColouriseError
 from colourise_core.models import cnn
 from colourise_core.models.family import Family, layout
 
@@ -49,6 +50,7 @@ class CGANConfig:
     # Stabilising the discriminator (training only; the faithful recipe trains D and G alike):
     disc_lr_scale: float = dataclasses.field(default=1.0, metadata=OPTION)  # D's learning rate = this x G's (< 1: a slower D)
     label_smoothing: float = dataclasses.field(default=0.0, metadata=OPTION)  # one-sided: D's real label 1 - this (Salimans 2016: 0.1)
+    adv_weight: float = dataclasses.field(default=1.0, metadata=OPTION)  # weight of the adversarial BCE in G's loss (0: an L1 warm start, as SRGAN's MSE one)
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "CGANConfig":
@@ -85,13 +87,16 @@ class CGAN(keras.Model):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, resolution: int,
                  conditional: bool = False, l1_weight: float = 0.0, disc_lr_scale: float = 1.0,
-                 label_smoothing: float = 0.0, **kwargs):
+                 label_smoothing: float = 0.0, adv_weight: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.resolution = resolution
         self.conditional, self.l1_weight = bool(conditional), float(l1_weight)
         self.disc_lr_scale, self.real_label = float(disc_lr_scale), 1.0 - float(label_smoothing)
+        self.adv_weight = float(adv_weight)
+        if not self.adv_weight and not self.l1_weight:
+            raise ColouriseError("a CGAN with adv_weight 0 needs an L1 weight: its generator would have no loss")
         y = keras.Input(shape=(resolution, resolution, 1))  # shares the two networks' layers
         uv = generator(y)  # (N, R, R, 2)
         p = discriminator(self.disc_input(y, uv))  # (N, 1)
@@ -104,14 +109,15 @@ class CGAN(keras.Model):
 
     def generator_loss(self, p_fake, generated, uv):
         """The generator's loss: BCE of the discriminator's P(real) against 1 (4.2.3), plus
-        l1_weight * mean |UV - UV_true| when the L1 option is on (pix2pix).
+        l1_weight * mean |UV - UV_true| when the L1 option is on (pix2pix); the BCE weighted by
+        adv_weight (1; 0 during an L1 warm start).
 
         Args:
             p_fake: (N, 1) the discriminator's output on the generated UV.
             generated: (N, H, W, 2) the generator's UV.
             uv: (N, H, W, 2) the true UV.
         """
-        loss = self.loss_fn(ops.ones_like(p_fake), p_fake)
+        loss = self.adv_weight * self.loss_fn(ops.ones_like(p_fake), p_fake)
         if self.l1_weight:  # a Keras loss, so it is scaled per replica like the BCE under tf.distribute
             loss = loss + self.l1_weight * keras.losses.MeanAbsoluteError()(ops.cast(uv, generated.dtype), generated)
         return loss
@@ -138,7 +144,7 @@ class CGAN(keras.Model):
         self.discriminator.compile(optimizer=d_optimizer, loss=loss_fn)
         if self.l1_weight:  # outputs (P(real), UV): BCE + l1_weight * MAE (mean over pixels and channels)
             self.combined().compile(optimizer=g_optimizer, loss=[loss_fn, keras.losses.MeanAbsoluteError()],
-                                    loss_weights=[1.0, self.l1_weight])
+                                    loss_weights=[self.adv_weight, self.l1_weight])
         else:
             self.combined().compile(optimizer=g_optimizer, loss=loss_fn)
 
@@ -245,7 +251,8 @@ def build(config: CGANConfig = CGANConfig()) -> CGAN:
     gen_config = cnn.CNNConfig.for_resolution(config.resolution, dropout=0.0, batch_norm=True)
     model = CGAN(cnn.build(gen_config, name="generator"), build_discriminator(config), config.resolution,
                  conditional=config.conditional_discriminator, l1_weight=config.l1_weight,
-                 disc_lr_scale=config.disc_lr_scale, label_smoothing=config.label_smoothing, name="cgan")
+                 disc_lr_scale=config.disc_lr_scale, label_smoothing=config.label_smoothing,
+                 adv_weight=config.adv_weight, name="cgan")
     model(np.zeros((1, config.resolution, config.resolution, 1), "float32"))  # build
     return model
 
@@ -257,9 +264,9 @@ class CGANFamily(Family):
     config_cls = CGANConfig
     defaults = dict(batch_size=512, learning_rate=2e-4, beta_1=0.5, augment=False)
     monitor = "val_g_loss"
-    training_fields = ("l1_weight", "disc_lr_scale", "label_smoothing")
+    training_fields = ("l1_weight", "disc_lr_scale", "label_smoothing", "adv_weight")
     average_logs = True  # train_batch returns this batch's losses
-    train_options = ("conditional_discriminator", "l1_weight", "disc_lr_scale", "label_smoothing")
+    train_options = ("conditional_discriminator", "l1_weight", "disc_lr_scale", "label_smoothing", "adv_weight")
 
     def build(self, config: CGANConfig) -> CGAN:
         return build(config)
