@@ -97,7 +97,7 @@ def main() -> None:
                 "metrics": {"split": HELD_OUT[spec["dataset"]], **{k: v for k, v in scores.items()}},
             }
         manifest["sets"][set_name] = entry
-        atomic.write_json(manifest_path, manifest, indent=1)
+        atomic.write_json(manifest_path, manifest, indent=2)  # as weights/manifest.json is kept
     weights.validate_manifest(manifest)
     print("manifest written:", manifest_path)
 

@@ -69,7 +69,7 @@ def add_diversity(args) -> None:
                                      "seed": result["seed"], **{k: figures[k] for k in DIVERSITY_KEYS},
                                      "measured_by": "python benchmarks/diversity.py " + args.how}
     weights.validate_manifest(manifest)
-    atomic.write_json(path, manifest, indent=1)
+    atomic.write_json(path, manifest, indent=2)  # as weights/manifest.json is kept
     print(f"{args.set}/{args.model}: diversity figures added")
 
 

@@ -51,7 +51,7 @@ def check_colours(set_name: str, group: str, model: str, outputs: list[np.ndarra
     err = np.abs(got - want).max()
     assert err <= g.TOLERANCE, f"{where}: {set_name}/{model} UV differs from expected.npz by {err:.4f}"
     if group == "shapes":
-        floor = g.HUE_FLOOR[model]
+        floor = g.hue_floor(set_name, model)
         hue = np.mean([hue_accuracy(colour.rgb_to_yuv(rgb)[..., 1:], g.labels_of(p)) for rgb, p in zip(outputs, images)])
         if floor is not None:
             assert hue >= floor, f"{where}: {model} hue accuracy {hue:.3f} below its floor {floor}"
@@ -185,13 +185,19 @@ def test_app_shape_set_hue_accuracy_is_the_librarys(app, shipped):
     at.toggle(key="shape_luma_matched").set_value(True).run()
     at.number_input(key="shape_seed").set_value(2026).run()
     assert not at.exception, [e.value for e in at.exception]
-    shown = {m.label.split()[0].lower().replace("-", ""): m.value for m in at.metric}  # "U-Net" -> unet
+    from app_support.weights_choice import MODEL_LABELS
+
+    shown = {m.label.removesuffix(" hue accuracy"): m.value for m in at.metric}  # "CGAN", "CGAN (shapes-pix2pix)"
     image = g.group_images("shapes")[0]  # generate_shapes(.., seed=2026) image 0
     truth = g.truth_rgb(image)
-    assert {"cnn", "cgan", "cvae"} <= set(shown)
-    for model in g.CASES["shapes"][1]:
-        rgb = inference.colourise(truth, shipped("shapes", model))
+    assert {"CNN", "CGAN", "CVAE"} <= set(shown)
+    # the chosen set's models, then every other Shape Set set's below them
+    cases = [("shapes", m, MODEL_LABELS[m]) for m in g.CASES["shapes"][1]]
+    cases += [(s, m, f"{MODEL_LABELS[m]} ({s})") for s, (group, ms) in g.CASES.items() if group == "shapes" and s != "shapes"
+              for m in ms]
+    for set_name, model, label in cases:
+        rgb = inference.colourise(truth, shipped(set_name, model))
         hue = hue_accuracy(colour.rgb_to_yuv(rgb)[..., 1:], g.labels_of(image))
-        assert shown[model] == f"{hue:.1%}", (model, shown[model], hue)
-    floor_hue = float(shown["cnn"].rstrip("%")) / 100
+        assert shown[label] == f"{hue:.1%}", (label, shown[label], hue)
+    floor_hue = float(shown["CNN"].rstrip("%")) / 100
     assert floor_hue >= g.HUE_FLOOR["cnn"]

@@ -230,12 +230,15 @@ def test_families_section_compares_the_shipped_families_beside_grey(quick):
     assert {"cnn", "cgan", "cvae", "unet"} <= set(rows)  # the four families, all from the `shapes` set
     assert rows["cnn"]["hue_accuracy"] > 0.7 and rows["cgan"]["hue_accuracy"] < 0.2
     assert rows["unet"]["hue_accuracy"] > 0.95 and rows["unet"]["uv_mse"] < rows["cnn"]["uv_mse"]  # 99.8% on 1,000
+    # the conditional CGAN (`shapes-pix2pix`, 98% on 1,000) beside the dissertation's, on the same images
+    assert rows["cgan-pix2pix"]["set"] == "shapes-pix2pix" and rows["cgan-pix2pix"]["hue_accuracy"] > 0.85
     base = rows["cnn"]["baseline"]
     assert base["colourfulness"] == 0.0 and rows["cnn"]["uv_mse"] < 0.5 * base["uv_mse"]
     assert all(r["baseline"] == base for r in rows.values())  # the same images for every family
     table = _table_after(quick["report"], "### shapes")
     names = _column(table, "model (weight set)")
     assert names[0] == "grey baseline" and names[-1] == "truth" and "CNN (dissertation) (`shapes`)" in names
+    assert names.index("CGAN, conditional D + L1 (pix2pix) (`shapes-pix2pix`)") == len(names) - 2  # after the families
     cnn = dict(zip(table[0], table[names.index("CNN (dissertation) (`shapes`)") + 1]))
     assert float(cnn["hue accuracy ↑"]) == pytest.approx(rows["cnn"]["hue_accuracy"], rel=1e-3)
     assert float(cnn["UV MSE / grey's"].rstrip("x")) == pytest.approx(rows["cnn"]["uv_mse"] / base["uv_mse"], abs=0.006)
