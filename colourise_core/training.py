@@ -25,7 +25,7 @@ import numpy as np
 from colourise_core import atomic, distribute, models, seeding
 from colourise_core.data import datasets, pipeline, stream
 from colourise_core.data.shapes import ShapeSetConfig
-from colourise_core.errors import DatasetError
+from colourise_core.errors import ColouriseError, DatasetError
 from colourise_core.run_folder import RunFolder
 from colourise_core.runlock import crash_point, locked_run
 
@@ -81,7 +81,13 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(models.MODEL_NAMES)}")
         if self.dataset not in DATASET_RESOLUTION:
             raise DatasetError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASET_RESOLUTION)}")
-        fill = {k: v for k, v in models.get_family(self.model).defaults.items() if getattr(self, k) is None}
+        family = models.get_family(self.model)
+        stray = {f: n for n, fam in models.FAMILIES.items() if n != self.model for f in fam.train_options
+                 if f not in family.train_options and getattr(self, f) is not None}
+        if stray:  # an option of another family would be silently ignored
+            what = ", ".join(f"--{f.replace('_', '-')} (a {n} option)" for f, n in sorted(stray.items()))
+            raise ColouriseError(f"{what} set for {self.model}, which has no such option: leave it out or train that model")
+        fill = {k: v for k, v in family.defaults.items() if getattr(self, k) is None}
         if self.resolution is None:
             fill["resolution"] = DATASET_RESOLUTION[self.dataset]
         if self.classes is not None:

@@ -238,3 +238,18 @@ def test_a_generator_without_any_loss_is_refused():
 
     with pytest.raises(ColouriseError, match="adv_weight 0 needs an L1 weight"):
         models.build_model("cgan", 32, adv_weight=0.0)
+
+
+def test_an_option_of_another_family_is_refused_not_ignored(tmp_path, capsys):
+    from colourise_core import cli
+    from colourise_core.errors import ColouriseError
+
+    with pytest.raises(ColouriseError, match=r"--l1-weight \(a cgan option\) set for cnn, which has no such option"):
+        training.TrainConfig(model="cnn", dataset="shapes", l1_weight=100.0).resolved()
+    with pytest.raises(ColouriseError, match=r"--rebalance \(a unet option\) set for cgan"):
+        training.TrainConfig(model="cgan", dataset="shapes", rebalance=0.5).resolved()
+    assert training.TrainConfig(model="cgan", dataset="shapes", l1_weight=100.0).resolved().l1_weight == 100.0
+    code = cli.main(["train", "--model", "cvae", "--dataset", "shapes", "--label-smoothing", "0.1", "--epochs", "1",
+                     "--out", str(tmp_path / "run")])
+    assert code != 0 and "--label-smoothing (a cgan option) set for cvae" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
