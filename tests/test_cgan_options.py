@@ -233,6 +233,16 @@ def test_adv_weight_zero_is_an_l1_warm_start(fused):
     assert half.train_batch(y, uv)["g_loss"] == pytest.approx(expected, rel=1e-4)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_adv_weight_without_l1_scales_the_adversarial_loss(fused):
+    y, uv = _batch(6)
+    model = _compiled(models.build_model("cgan", 32, conditional_discriminator=True, adv_weight=0.5), lr=0.0)
+    model.fused_step = fused
+    gen = keras.ops.convert_to_numpy(model.generator(y, training=True))
+    p = keras.ops.convert_to_numpy(model.discriminator(np.concatenate([y, gen], -1)))
+    assert model.train_batch(y, uv)["g_loss"] == pytest.approx(0.5 * -np.log(np.clip(p, 1e-7, 1 - 1e-7)).mean(), rel=1e-4)
+
+
 def test_a_generator_without_any_loss_is_refused():
     from colourise_core.errors import ColouriseError
 

@@ -145,8 +145,9 @@ class CGAN(keras.Model):
         if self.l1_weight:  # outputs (P(real), UV): BCE + l1_weight * MAE (mean over pixels and channels)
             self.combined().compile(optimizer=g_optimizer, loss=[loss_fn, keras.losses.MeanAbsoluteError()],
                                     loss_weights=[self.adv_weight, self.l1_weight])
-        else:
-            self.combined().compile(optimizer=g_optimizer, loss=loss_fn)
+        else:  # the adversarial BCE alone, weighted only when adv_weight is not the dissertation's 1
+            weights = {} if self.adv_weight == 1.0 else {"loss_weights": [self.adv_weight]}
+            self.combined().compile(optimizer=g_optimizer, loss=loss_fn, **weights)
 
     def _combined_targets(self, real, uv):
         return [real, uv] if self.l1_weight else real
