@@ -107,9 +107,10 @@ def page() -> None:
     others = [(s, m) for s in sources if s.kind == "set" and s.key != chosen for m in s.models]
     if others:  # e.g. `shapes-pix2pix`: the CGAN with the field's later fixes, beside the dissertation's
         st.markdown("**More Shape Set weights**")
-        st.caption("Other weight sets trained on the Shape Set, on the same image: variants past the dissertation "
-                   "(`shapes-pix2pix`: the CGAN whose discriminator sees the grey image beside the colours, with "
-                   "an L1 term, as pix2pix does; issue 10).")
+        pix2pix = any(o.value == "shapes-pix2pix" for o, _ in others)
+        st.caption("Other weight sets trained on the Shape Set, on the same image" + (
+            ": `shapes-pix2pix` is the CGAN as pix2pix later fixed it, its discriminator seeing the grey image "
+            "beside the colours, with an L1 term (past the dissertation)." if pix2pix else "."))
         for col, (other, model) in zip(st.columns(max(len(others), 4)), others):
             with col:
                 _column(model, other, truth, labels, f"{MODEL_LABELS[model]} ({other.value})")

@@ -35,9 +35,9 @@ def export(args) -> None:
     from train_sets import float16_check, hardware
 
     run = RunFolder(args.run)
-    model = training.load_run(run.path, best=args.best)
-    if args.best and not run.best_file.exists():
+    if args.best and not run.best_file.exists():  # before loading: load_run would fall back to the last epoch
         raise SystemExit(f"{run.path} has no {RunFolder.BEST} (a run keeps one only with --early-stopping)")
+    model = training.load_run(run.path, best=args.best)
     state, history = run.read(RunFolder.STATE), run.read(RunFolder.HISTORY)
     target = Path(args.export) / args.set / f"{args.model}.weights.h5"
     target.parent.mkdir(parents=True, exist_ok=True)
