@@ -1,4 +1,5 @@
-"""colourise: automatic image colourisation with a CNN, a CGAN and a CVAE (Streamlit app).
+"""colourise: image colourisation with the dissertation's CNN, CGAN and CVAE, a U-Net and colour
+hints (Streamlit app).
 
 Run with `streamlit run app.py`. app.py is the router: it draws the shared frame (the sidebar's
 title, weights choice and "about" box) and runs the page the URL names, with st.navigation over

@@ -1,4 +1,4 @@
-"""colourise_core: automatic image colourisation in YUV with a CNN, a CGAN and a CVAE.
+"""colourise_core: image colourisation in YUV: the dissertation's CNN, CGAN and CVAE, a U-Net, guided methods.
 
 A reproduction of "Deep Learning Methods to Solve the Inverse Problem of Artificial Image
 Colourisation" (University of Glasgow, 2020) as a library. The library never imports Streamlit.

@@ -261,7 +261,9 @@ def _json_object(text: str) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     from colourise_core import argcheck, outputs
 
-    parser = argparse.ArgumentParser(prog="colourise", description="Colourise greyscale images with a CNN, a CGAN or a CVAE.")
+    parser = argparse.ArgumentParser(
+        prog="colourise", description="Colourise greyscale images: the dissertation's CNN, CGAN and CVAE, a U-Net, "
+                                      "and the classic guided methods of Levin and Welsh.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=LazyParser)
 
     p = sub.add_parser("colourise", help="colourise images (a colour input is turned to grey first)")

@@ -13,6 +13,8 @@ for equal-sized images is the same mean). Chroma metrics use the library's YUV
   as Zhang et al. 2016 do for ab.
 - `best_of_n_uv_mse`, `mean_pairwise_distance`: for stochastic models (CVAE samples).
 - `grey_baseline`: the all-grey prediction for baseline rows.
+- `colour_energy`, `colour_budget`: pooled colour energy, and what a PSNR target over grey asks
+  of any predictor that paints a given amount of colour (the why of a colourfulness trade-off).
 """
 
 from __future__ import annotations
@@ -305,6 +307,57 @@ def grey_baseline(true_rgb: np.ndarray) -> np.ndarray:
         float32 (..., 3) with every channel equal to the luma.
     """
     return np.repeat(rgb_to_y(true_rgb), 3, axis=-1)
+
+
+def colour_energy(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> np.ndarray:
+    """Pooled sums of the colour each image adds to its grey, c = RGB - Y (Y the truth's luma).
+
+    Args:
+        pred_rgb: (H, W, 3) or (N, H, W, 3) in [0, 1], with the truth's luma (as every model's).
+        true_rgb: the same shape.
+    Returns:
+        float64 [sum |c_true|^2, sum |c_pred|^2, sum c_pred . c_true] over pixels and channels;
+        sums of several images add, and sum |c_pred - c_true|^2 is the pooled RGB squared error.
+    """
+    pred, true = _pair(pred_rgb, true_rgb)
+    y = rgb_to_y(true).astype(np.float64)
+    ct, cp = true.astype(np.float64) - y, pred.astype(np.float64) - y
+    return np.array([np.sum(ct * ct), np.sum(cp * cp), np.sum(cp * ct)])
+
+
+def colour_budget(sums, db: float = 0.5, colour_ratio: float | None = None) -> dict[str, float | None]:
+    """What a prediction's colour buys in pooled PSNR, and what a target over grey asks of any model.
+
+    With c_t the true colour and c_p a prediction's (functions of the grey image alone), pooled
+    MSE / grey's = 1 + k^2 - 2 E[c_p.c_t] / E|c_t|^2 where k^2 = E|c_p|^2 / E|c_t|^2 (how much colour
+    it paints; colourfulness scales with k). Since E[c_p.c_t] = E[c_p.m], m = E[c_t | grey] the best
+    possible prediction, Cauchy-Schwarz gives MSE / grey >= 1 + k^2 - 2 k sqrt(r*), r* = E|m|^2 /
+    E|c_t|^2 the share of the colour that the grey determines. A prediction's own squared
+    correlation with the truth, rho^2, is a share some predictor achieves, so r* >= rho^2.
+
+    Args:
+        sums: `colour_energy` sums [tt, pp, pt] of a prediction.
+        db: the target, in dB of pooled PSNR above the grey baseline.
+        colour_ratio: the colour a target asks for, as k (e.g. 1 - gap / the truth's
+            colourfulness); default: the prediction's own k.
+    Returns:
+        {"mse_over_grey", "energy_ratio" (k), "rho2", "needed_r" (the least r* with which some
+        prediction painting colour_ratio is `db` above grey), "rescaled_db" (pooled dB above grey
+        of this prediction's colour rescaled to paint colour_ratio: 1 + k'^2 - 2 k' rho)}; rho2,
+        needed_r and rescaled_db None for a grey prediction.
+    """
+    tt, pp, pt = (float(v) for v in sums)
+    k = float(np.sqrt(pp / tt))
+    want = k if colour_ratio is None else float(colour_ratio)
+    m = 10.0 ** (-db / 10.0)
+    out = {"mse_over_grey": (tt + pp - 2.0 * pt) / tt, "energy_ratio": k, "rho2": None, "needed_r": None,
+           "rescaled_db": None}
+    if pp > 0 and want > 0:
+        rho = pt / float(np.sqrt(pp * tt))
+        ratio = max(1.0 + want * want - 2.0 * want * rho, 1e-10)  # the truth itself: capped at 100 dB, as psnr
+        out.update(rho2=rho * rho, needed_r=max(0.0, (1.0 + want * want - m) / (2.0 * want)) ** 2,
+                   rescaled_db=float(-10.0 * np.log10(ratio)))
+    return out
 
 
 def evaluate_batch(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> dict[str, float]:

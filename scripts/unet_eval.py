@@ -12,6 +12,7 @@
    random points, each a disc of `--hint-radius` pixels (target 2).
 
     python scripts/unet_eval.py --run /work/runs/unet-general/run --tune --export weights/general/unet.weights.h5
+    python scripts/unet_eval.py --weights general --limit 300 --blend 0.25 0.5 --out figures.json
 """
 
 from __future__ import annotations
@@ -25,14 +26,17 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from colourise_core import colour, hints, inference, metrics, models, training  # noqa: E402
+from colourise_core import classic, colour, hints, inference, metrics, models, training  # noqa: E402
 from colourise_core.data import datasets, sources  # noqa: E402
 from colourise_core.run_folder import RunFolder  # noqa: E402
 
 TEMPERATURES = (1.0, 0.7, 0.5, 0.38, 0.25, 0.15)
 UNREBALANCE = (0.0, 0.25, 0.5, 0.75, 1.0)
+TARGET_DB = 0.5  # issue 10 target 1: PSNR this far above grey ...
+TARGET_GAP = 10.0  # ... with colourfulness within this of the truth's
 
 
 def _scores(pred: np.ndarray, true: np.ndarray) -> dict:
@@ -93,36 +97,66 @@ def _photos(data: str, split: str, limit: int | None):
                 return
 
 
-def measure(model, data: str, split: str, limit: int | None, n_hints: int, radius: int = 4) -> dict:
-    """Target 1 and 2 figures on one dataset's split, photo by photo at full size."""
+def measure(model, data: str, split: str, limit: int | None, n_hints: int, radius: int = 4,
+            blends: tuple = ()) -> dict:
+    """Target 1 and 2 figures on one dataset's split, photo by photo at full size.
+
+    Beside the model: its mean decoding (T = 1, a = 1: its estimate of the best prediction in
+    squared error), and with hints Levin et al.'s method on the same hints (issue 15's baseline)
+    and, for each alpha of `blends`, alpha * the unet's chroma + (1 - alpha) * Levin's. "budget":
+    pooled colour energy (`metrics.colour_budget`): what target 1 asks of any model's colour."""
     sums: dict = {}
+    energy: dict = {}
     count = 0
+    decoding = tuple(float(v) for v in keras.ops.convert_to_numpy(model.decode))
     for key, rgb8 in _photos(data, split, limit):
         true = rgb8.astype(np.float32) / 255.0
         luma = colour.rgb_to_y(true).astype(np.float32)
-        pred = inference.colourise_luma(model, luma)[0]
-        rows = {"model": _scores(pred, true), "grey": _scores(metrics.grey_baseline(true), true)}
+        preds = {"model": inference.colourise_luma(model, luma)[0], "grey": metrics.grey_baseline(true)}
+        model.set_decoding(1.0, 1.0)
+        try:
+            preds["mean"] = inference.colourise_luma(model, luma)[0]
+        finally:
+            model.set_decoding(*decoding)
         if n_hints:
             h = hints.random_true_hints(rgb8, n_hints, seed=count, radius=radius)
-            rows["hints"] = _scores(inference.colourise_luma(model, luma, hints=h)[0], true)
+            preds["hints"] = inference.colourise_luma(model, luma, hints=h)[0]
+            preds["levin"] = classic.levin_colourise(luma, h)
+            uv_u, uv_l = (colour.rgb_to_yuv(preds[k])[..., 1:] for k in ("hints", "levin"))
+            for a in blends:
+                preds[f"blend_{a:g}"] = colour.luma_chroma_to_rgb(luma, a * uv_u + (1 - a) * uv_l)
+        rows = {who: _scores(p, true) for who, p in preds.items()}
         rows["truth"] = {"colourfulness": metrics.colourfulness(true)}
         for who, vals in rows.items():
             for k, v in vals.items():
                 sums[(who, k)] = sums.get((who, k), 0.0) + v
+        for who in ("model", "mean"):
+            energy[who] = energy.get(who, 0.0) + metrics.colour_energy(preds[who], true)
         count += 1
     out = {"n": count}
     for (who, k), v in sums.items():
         out.setdefault(who, {})[k] = v / count
     out["psnr_over_grey"] = out["model"]["psnr"] - out["grey"]["psnr"]
     out["colourfulness_gap"] = abs(out["model"]["colourfulness"] - out["truth"]["colourfulness"])
+    # Target 1 asks for the truth's colourfulness less TARGET_GAP at TARGET_DB over grey. Scaling a
+    # prediction's colour (RGB - Y) by s scales its colourfulness by s (rg and yb are linear in it),
+    # so the colour it must paint is its energy ratio times (truth's - gap) / its colourfulness.
+    goal = max(0.0, out["truth"]["colourfulness"] - TARGET_GAP)
+    out["budget"] = {}
+    for who, e in energy.items():
+        k = metrics.colour_budget(e)["energy_ratio"]
+        out["budget"][who] = metrics.colour_budget(e, TARGET_DB, k * goal / out[who]["colourfulness"])
     if n_hints:
         out["hints_psnr_gain"] = out["hints"]["psnr"] - out["model"]["psnr"]
+        out["hints_over_levin"] = out["hints"]["psnr"] - out["levin"]["psnr"]
     return out
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", required=True, help="a unet run folder")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="a unet run folder")
+    src.add_argument("--weights", help="a shipped weight set's unet instead (e.g. general; no --tune or --export)")
     p.add_argument("--best", action="store_true", help="the best validation epoch (best.weights.h5)")
     p.add_argument("--tune", action="store_true", help="choose T and a on the run's validation split")
     p.add_argument("--gap", type=float, default=10.0, help="colourfulness gap allowed when tuning")
@@ -133,18 +167,27 @@ def main(argv=None) -> int:
     p.add_argument("--photos-limit", type=int, default=0, help="photos-extra val images (0: all 100)")
     p.add_argument("--hints", type=int, default=10)
     p.add_argument("--hint-radius", type=int, default=4, help="radius of each true hint, in image pixels")
+    p.add_argument("--blend", type=float, nargs="*", default=(),
+                   help="with hints, also alpha * the unet's chroma + (1 - alpha) * Levin's, for each alpha")
     p.add_argument("--export", default=None, help="write the tuned inference weights here")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
+    if args.weights and (args.tune or args.export or args.best):
+        p.error("--tune, --export and --best need a --run")
     start = time.time()
-    model = training.load_run(args.run, best=args.best)
-    report = {"run": args.run, "best": args.best}
+    if args.weights:
+        from colourise_core.weights import load_pretrained
+
+        model = load_pretrained("unet", args.weights)
+    else:
+        model = training.load_run(args.run, best=args.best)
+    report = {"run": args.run, "weights": args.weights, "best": args.best}
     if args.tune:
         report["decoding"] = tune(model, Path(args.run), args.gap, args.val_limit)
         print(json.dumps(report["decoding"]["chosen"]), flush=True)
-    report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints, args.hint_radius)
+    report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints, args.hint_radius, tuple(args.blend))
     print("imagenette", json.dumps(report["imagenette_val"]), flush=True)
-    report["photos_extra_val"] = measure(model, args.photos, "val", args.photos_limit or None, args.hints, args.hint_radius)
+    report["photos_extra_val"] = measure(model, args.photos, "val", args.photos_limit or None, args.hints, args.hint_radius, tuple(args.blend))
     print("photos-extra", json.dumps(report["photos_extra_val"]), flush=True)
     report["seconds"] = time.time() - start
     if args.export:

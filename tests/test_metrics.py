@@ -223,3 +223,58 @@ def test_banded_scores_equal_the_whole_image_functions(rows):
     assert same["psnr"] == 100.0 and same["uv_mse"] == 0.0
     grey = np.repeat(true.mean(axis=-1, keepdims=True), 3, axis=-1)
     assert metrics.banded_scores([(grey, true)])["colourfulness"] == pytest.approx(0.0, abs=1e-6)
+
+
+def _image_pair(seed: int = 0):
+    """A random colour truth and a prediction with its luma (UV scaled and noised)."""
+    rng = np.random.default_rng(seed)
+    yuv = np.concatenate([rng.uniform(0.3, 0.7, (2, 6, 5, 1)), rng.uniform(-0.1, 0.1, (2, 6, 5, 2))], -1)
+    true = yuv_to_rgb(yuv)
+    pred = yuv_to_rgb(np.concatenate([yuv[..., :1], 0.5 * yuv[..., 1:] + rng.uniform(-0.02, 0.02, (2, 6, 5, 2))], -1))
+    return pred, true
+
+
+def test_colour_energy_gives_the_pooled_squared_errors():
+    pred, true = _image_pair()
+    tt, pp, pt = metrics.colour_energy(pred, true)
+    # |c_p - c_t|^2 pooled is the RGB squared error (the luma is shared); grey's is |c_t|^2.
+    assert tt + pp - 2 * pt == pytest.approx(np.sum((pred - true) ** 2), rel=1e-6)  # float32 images
+    assert tt == pytest.approx(np.sum((metrics.grey_baseline(true) - true) ** 2), rel=1e-6)
+    halves = metrics.colour_energy(pred[:1], true[:1]) + metrics.colour_energy(pred[1:], true[1:])
+    np.testing.assert_allclose(halves, [tt, pp, pt], rtol=1e-12)
+    assert metrics.colour_energy(true, true)[1] == pytest.approx(tt)
+
+
+def test_colour_budget_by_hand():
+    # tt 1, pp 0.5476 (k = 0.74), pt 0.3: MSE ratio 1 + 0.5476 - 0.6; rho^2 = 0.09 / 0.5476;
+    # 0.5 dB above grey at k = 0.74 needs sqrt(r*) >= (1 + 0.5476 - 10^-0.05) / 1.48.
+    b = metrics.colour_budget([1.0, 0.5476, 0.3], db=0.5)
+    assert b["mse_over_grey"] == pytest.approx(0.9476)
+    assert b["energy_ratio"] == pytest.approx(0.74)
+    assert b["rho2"] == pytest.approx(0.09 / 0.5476)
+    assert b["needed_r"] == pytest.approx(((1.5476 - 10 ** -0.05) / 1.48) ** 2)
+    assert b["needed_r"] == pytest.approx(0.19667, abs=1e-5)
+    # Its own colour (k = 0.74, rho = 0.3 / 0.74): pooled MSE ratio 0.9476 -> 0.2335 dB above grey.
+    assert b["rescaled_db"] == pytest.approx(-10 * math.log10(0.9476))
+    # Rescaled to paint the truth's whole colour: 1 + 1 - 2 rho.
+    assert metrics.colour_budget([1.0, 0.5476, 0.3], colour_ratio=1.0)["rescaled_db"] == pytest.approx(
+        -10 * math.log10(2 - 2 * 0.3 / 0.74))
+    # Asking for the truth's whole colour at 0 dB needs a quarter of it determined by the grey.
+    assert metrics.colour_budget([2.0, 1.0, 1.0], db=0.0, colour_ratio=1.0)["needed_r"] == pytest.approx(0.25)
+    grey = metrics.colour_budget([2.0, 0.0, 0.0])
+    assert grey["mse_over_grey"] == 1.0 and grey["rho2"] is None and grey["needed_r"] is None
+    assert grey["rescaled_db"] is None
+
+
+def test_colour_budget_bound_is_reached_by_a_scaled_truth():
+    # A prediction k * c_t (r* = 1 known): MSE ratio (1 - k)^2 exactly, the Cauchy-Schwarz bound.
+    pred, true = _image_pair(1)
+    y = rgb_to_y(true)
+    for k in (0.3, 0.74, 1.0):  # k = 1: the truth itself, 100 dB (capped as psnr)
+        sums = metrics.colour_energy(y + k * (true - y), true)
+        b = metrics.colour_budget(sums)
+        assert b["rho2"] == pytest.approx(1.0)
+        assert b["energy_ratio"] == pytest.approx(k)
+        assert b["mse_over_grey"] == pytest.approx((1 - k) ** 2, abs=1e-6)
+        assert 1 + k * k - 2 * k * math.sqrt(b["rho2"]) == pytest.approx(b["mse_over_grey"], abs=1e-6)
+        assert b["rescaled_db"] == pytest.approx(min(100.0, -20 * math.log10(1 - k)) if k < 1 else 100.0, rel=1e-4)
