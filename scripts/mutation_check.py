@@ -69,6 +69,9 @@ MUTANTS = (
     Mutant("best-ignored", "load_run(best=True) loads the last epoch's weights",
            "colourise_core/run_folder.py", "return self.best_file if best and", "return self.best_file if False and",
            ("tests/test_training.py::test_load_run_best_gives_the_best_epochs_weights",)),
+    Mutant("colour-budget-rho-unsquared", "colour_budget's rescaled prediction uses rho^2 where the bound has rho",
+           "colourise_core/metrics.py", "1.0 + want * want - 2.0 * want * rho, 1e-10", "1.0 + want * want - 2.0 * want * rho * rho, 1e-10",
+           ("tests/test_metrics.py",)),
 )
 
 
