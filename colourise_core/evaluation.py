@@ -2,6 +2,9 @@
 
 Predictions are made at the model's resolution on the dataset's images (the Y of each image),
 then compared with the true colour image. The baseline predicts U = V = 0 (the grey image).
+"colour" pools the colour over every pixel (`metrics.colour_budget`): how much colour the model
+paints (energy_ratio; an MSE model's regression to grey shows as a small one) and how much of
+the true colour its colour explains (rho2).
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ def evaluate_model(model, dataset, batch_size: int = 256, temperature: float | N
         full: also SSIM, colourfulness gap, UV-error CDF AUC and share within 5 levels.
         limit: evaluate at most this many images.
     Returns:
-        {"n": N, "uv_mse", "psnr", "colourfulness", ..., "baseline": {...}, "truth_colourfulness"}.
+        {"n": N, "uv_mse", "psnr", "colourfulness", ..., "baseline": {...}, "truth_colourfulness",
+        "colour": {"mse_over_grey", "energy_ratio", "rho2", ...} pooled over every pixel}.
     """
     n = len(dataset) if limit is None else min(limit, len(dataset))
     fn = metrics.evaluate_batch if full else _summary
-    sums, base, truth_c = {}, {}, 0.0
+    sums, base, truth_c, energy = {}, {}, 0.0, np.zeros(3)
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(n, start + batch_size))
         true = dataset.load(idx)  # (B, R, R, 3)
@@ -52,8 +56,11 @@ def evaluate_model(model, dataset, batch_size: int = 256, temperature: float | N
             for k, v in values.items():
                 out[k] = out.get(k, 0.0) + v * weight
         truth_c += metrics.colourfulness(true) * weight
+        energy += metrics.colour_energy(pred, true)
     result = {k: v / n for k, v in sums.items()}
     result.update(n=n, truth_colourfulness=truth_c / n, baseline={k: v / n for k, v in base.items()})
+    budget = metrics.colour_budget(energy)
+    result["colour"] = {k: budget[k] for k in ("mse_over_grey", "energy_ratio", "rho2")}
     return result
 
 

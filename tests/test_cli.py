@@ -85,7 +85,7 @@ def test_evaluate_prints_json_beside_baseline(tiny_runs, capsys):
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"model", "weights", "dataset", "split", "uv_mse", "psnr", "colourfulness", "n",
-                        "truth_colourfulness", "baseline"}
+                        "truth_colourfulness", "baseline", "colour"}
     assert (out["model"], out["weights"], out["dataset"], out["split"], out["n"]) == ("cnn", str(tiny_runs["cnn"]), "shapes", "test", 16)
     assert set(out["baseline"]) == {"uv_mse", "psnr", "colourfulness"}
     assert out["baseline"]["colourfulness"] == 0.0 and out["baseline"]["uv_mse"] > 0
@@ -97,6 +97,15 @@ def test_evaluate_prints_json_beside_baseline(tiny_runs, capsys):
     direct = evaluation.evaluate_model(training.load_run(tiny_runs["cnn"]), data)
     assert out["uv_mse"] == pytest.approx(direct["uv_mse"], rel=1e-6)
     assert out["baseline"]["uv_mse"] == pytest.approx(direct["baseline"]["uv_mse"], rel=1e-6)
+    # the pooled colour figures, from the predictions themselves: c = RGB - Y of the truth
+    true = data.load(np.arange(16))
+    pred = evaluation.predict_rgb(training.load_run(tiny_runs["cnn"]), true)[0]
+    y = np.repeat(colour.rgb_to_y(true), 3, axis=-1).astype(np.float64)
+    ct, cp = true - y, pred - y
+    assert set(out["colour"]) == {"mse_over_grey", "energy_ratio", "rho2"}
+    assert out["colour"]["mse_over_grey"] == pytest.approx(np.sum((pred - true) ** 2) / np.sum(ct ** 2), rel=1e-5)
+    assert out["colour"]["energy_ratio"] == pytest.approx(np.sqrt(np.sum(cp ** 2) / np.sum(ct ** 2)), rel=1e-5)
+    assert out["colour"]["rho2"] == pytest.approx(np.sum(cp * ct) ** 2 / (np.sum(cp ** 2) * np.sum(ct ** 2)), rel=1e-5)
 
 
 def test_module_entry_point(tiny_runs, photos, tmp_path):
