@@ -144,7 +144,7 @@ def measure(model, data: str, split: str, limit: int | None, n_hints: int, radiu
     goal = max(0.0, out["truth"]["colourfulness"] - TARGET_GAP)
     out["budget"] = {}
     for who, e in energy.items():
-        k = metrics.colour_budget(e)["energy_ratio"]
+        k = float(np.sqrt(e[1] / e[0]))  # its energy ratio
         out["budget"][who] = metrics.colour_budget(e, TARGET_DB, k * goal / out[who]["colourfulness"])
     if n_hints:
         out["hints_psnr_gain"] = out["hints"]["psnr"] - out["model"]["psnr"]
