@@ -98,13 +98,14 @@ def _photos(data: str, split: str, limit: int | None):
 
 
 def measure(model, data: str, split: str, limit: int | None, n_hints: int, radius: int = 4,
-            blends: tuple = ()) -> dict:
+            blends: tuple = (), render_size: int | None = None) -> dict:
     """Target 1 and 2 figures on one dataset's split, photo by photo at full size.
 
     Beside the model: its mean decoding (T = 1, a = 1: its estimate of the best prediction in
     squared error), and with hints Levin et al.'s method on the same hints (issue 15's baseline)
     and, for each alpha of `blends`, alpha * the unet's chroma + (1 - alpha) * Levin's. "budget":
-    pooled colour energy (`metrics.colour_budget`): what target 1 asks of any model's colour."""
+    pooled colour energy (`metrics.colour_budget`): what target 1 asks of any model's colour.
+    `render_size`: the longer side the model sees (None: its training resolution, as a user's)."""
     sums: dict = {}
     energy: dict = {}
     count = 0
@@ -112,15 +113,19 @@ def measure(model, data: str, split: str, limit: int | None, n_hints: int, radiu
     for key, rgb8 in _photos(data, split, limit):
         true = rgb8.astype(np.float32) / 255.0
         luma = colour.rgb_to_y(true).astype(np.float32)
-        preds = {"model": inference.colourise_luma(model, luma)[0], "grey": metrics.grey_baseline(true)}
+
+        def run(**kw):
+            return inference.colourise_luma(model, luma, render_size=render_size, **kw)[0]
+
+        preds = {"model": run(), "grey": metrics.grey_baseline(true)}
         model.set_decoding(1.0, 1.0)
         try:
-            preds["mean"] = inference.colourise_luma(model, luma)[0]
+            preds["mean"] = run()
         finally:
             model.set_decoding(*decoding)
         if n_hints:
             h = hints.random_true_hints(rgb8, n_hints, seed=count, radius=radius)
-            preds["hints"] = inference.colourise_luma(model, luma, hints=h)[0]
+            preds["hints"] = run(hints=h)
             preds["levin"] = classic.levin_colourise(luma, h)
             uv_u, uv_l = (colour.rgb_to_yuv(preds[k])[..., 1:] for k in ("hints", "levin"))
             for a in blends:
@@ -169,6 +174,8 @@ def main(argv=None) -> int:
     p.add_argument("--hint-radius", type=int, default=4, help="radius of each true hint, in image pixels")
     p.add_argument("--blend", type=float, nargs="*", default=(),
                    help="with hints, also alpha * the unet's chroma + (1 - alpha) * Levin's, for each alpha")
+    p.add_argument("--render-size", type=int, default=None,
+                   help="the longer side the model sees (default: its training resolution, as a user's photo is run)")
     p.add_argument("--export", default=None, help="write the tuned inference weights here")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -181,13 +188,15 @@ def main(argv=None) -> int:
         model = load_pretrained("unet", args.weights)
     else:
         model = training.load_run(args.run, best=args.best)
-    report = {"run": args.run, "weights": args.weights, "best": args.best}
+    report = {"run": args.run, "weights": args.weights, "best": args.best, "render_size": args.render_size}
     if args.tune:
         report["decoding"] = tune(model, Path(args.run), args.gap, args.val_limit)
         print(json.dumps(report["decoding"]["chosen"]), flush=True)
-    report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints, args.hint_radius, tuple(args.blend))
+    report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints, args.hint_radius, tuple(args.blend),
+                                       args.render_size)
     print("imagenette", json.dumps(report["imagenette_val"]), flush=True)
-    report["photos_extra_val"] = measure(model, args.photos, "val", args.photos_limit or None, args.hints, args.hint_radius, tuple(args.blend))
+    report["photos_extra_val"] = measure(model, args.photos, "val", args.photos_limit or None, args.hints, args.hint_radius, tuple(args.blend),
+                                       args.render_size)
     print("photos-extra", json.dumps(report["photos_extra_val"]), flush=True)
     report["seconds"] = time.time() - start
     if args.export:

@@ -64,3 +64,23 @@ def test_measure_gives_the_models_levins_and_the_budget(archive):
     grey = sum(np.sum((metrics.grey_baseline(t) - t) ** 2) for t in truths)
     assert out["budget"]["model"]["mse_over_grey"] == pytest.approx(err / grey, rel=1e-5)
     assert set(out["budget"]) == {"model", "mean"} and out["budget"]["mean"]["rescaled_db"] is not None
+
+
+def test_measure_at_a_render_size_runs_the_model_at_it(archive):
+    """`--render-size`: every unet row (automatic, mean decoding, hints) is the model run at that
+    longer side, not at its training resolution; grey and Levin do not depend on it."""
+    model = models.build_model("unet", 32, **TINY)
+    keras.utils.set_random_seed(1)
+    model.set_decoding(0.38, 0.0)
+    at_48 = unet_eval.measure(model, str(archive), "val", None, n_hints=4, radius=1, render_size=48)
+    plain = unet_eval.measure(model, str(archive), "val", None, n_hints=4, radius=1)
+    truths = [_photo(i).astype(np.float32) / 255 for i in range(3)]
+    lumas = [colour.rgb_to_y(t).astype(np.float32) for t in truths]
+    for who, hinted in (("model", False), ("hints", True)):
+        preds = []
+        for i, (y, t) in enumerate(zip(lumas, truths)):
+            extra = {"hints": hints.random_true_hints(_photo(i), 4, seed=i, radius=1)} if hinted else {}
+            preds.append(metrics.psnr(inference.colourise_luma(model, y, render_size=48, **extra)[0], t))
+        assert at_48[who]["psnr"] == pytest.approx(np.mean(preds), abs=1e-9)
+        assert at_48[who]["psnr"] != pytest.approx(plain[who]["psnr"], abs=1e-6)
+    assert at_48["levin"] == plain["levin"] and at_48["grey"] == plain["grey"]
