@@ -193,10 +193,10 @@ def main(argv=None) -> int:
         report["decoding"] = tune(model, Path(args.run), args.gap, args.val_limit)
         print(json.dumps(report["decoding"]["chosen"]), flush=True)
     report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints, args.hint_radius, tuple(args.blend),
-                                       args.render_size)
+                                       render_size=args.render_size)
     print("imagenette", json.dumps(report["imagenette_val"]), flush=True)
     report["photos_extra_val"] = measure(model, args.photos, "val", args.photos_limit or None, args.hints, args.hint_radius, tuple(args.blend),
-                                       args.render_size)
+                                       render_size=args.render_size)
     print("photos-extra", json.dumps(report["photos_extra_val"]), flush=True)
     report["seconds"] = time.time() - start
     if args.export:

@@ -76,7 +76,8 @@ def test_measure_at_a_render_size_runs_the_model_at_it(archive):
     plain = unet_eval.measure(model, str(archive), "val", None, n_hints=4, radius=1)
     truths = [_photo(i).astype(np.float32) / 255 for i in range(3)]
     lumas = [colour.rgb_to_y(t).astype(np.float32) for t in truths]
-    for who, hinted in (("model", False), ("hints", True)):
+    for who, hinted, decoding in (("model", False, (0.38, 0.0)), ("mean", False, (1.0, 1.0)), ("hints", True, (0.38, 0.0))):
+        model.set_decoding(*decoding)
         preds = []
         for i, (y, t) in enumerate(zip(lumas, truths)):
             extra = {"hints": hints.random_true_hints(_photo(i), 4, seed=i, radius=1)} if hinted else {}
