@@ -146,14 +146,19 @@ def levin_solve(y: np.ndarray, hint_uv: np.ndarray, hint_mask: np.ndarray) -> np
 
 
 def levin_uv(y: np.ndarray, hints: Hints, max_side: int = LEVIN_MAX_SIDE,
-             out_size: tuple[int, int] | None = None) -> np.ndarray:
+             out_size: tuple[int, int] | None = None, base_uv: np.ndarray | None = None) -> np.ndarray:
     """Levin et al.'s chroma for a full-size luma: solved at a working size, resized back.
+
+    With `base_uv` (a prior chroma, e.g. a model's automatic colouring) the method propagates the
+    hints' *differences* from the base and adds them to it, so the base's own variation is kept
+    and the hints correct it edge-aware: the network-as-prior comparison of issue 15.
 
     Args:
         y: (H, W, 1) or (H, W) luma in [0, 1].
         hints: hints validated for (W, H).
         max_side: longer side of the working resolution (the full size when smaller).
         out_size: (h, w) of the returned chroma (e.g. a display copy); default (H, W).
+        base_uv: optional (H, W, 2) chroma the hints correct; None: plain Levin et al.
     Returns:
         float32 (H, W, 2) (or out_size) chroma.
     """
@@ -162,10 +167,19 @@ def levin_uv(y: np.ndarray, hints: Hints, max_side: int = LEVIN_MAX_SIDE,
     h, w = working_size(H, W, max_side)
     y_small = y if (h, w) == (H, W) else cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA)[..., None]
     hint_uv, mask = rasterise(hints, y, size=(h, w))
-    uv = levin_solve(y_small, hint_uv, mask)
     oh, ow = out_size if out_size is not None else (H, W)
+    if base_uv is not None:
+        base_uv = np.asarray(base_uv, np.float32)
+        if base_uv.shape != (H, W, 2):
+            raise ValueError(f"base_uv must be (H, W, 2) = {(H, W, 2)}, got {base_uv.shape}")
+        base_small = base_uv if (h, w) == (H, W) else cv2.resize(base_uv, (w, h), interpolation=cv2.INTER_AREA)
+        hint_uv = np.where(mask > 0, hint_uv - base_small, 0.0).astype(np.float32)  # residuals at the hints
+    uv = levin_solve(y_small, hint_uv, mask)
     if (h, w) != (oh, ow):
         uv = cv2.resize(uv, (ow, oh), interpolation=cv2.INTER_LINEAR)  # bilinear stays within the hints' range
+    if base_uv is not None:
+        base_out = base_uv if (H, W) == (oh, ow) else cv2.resize(base_uv, (ow, oh), interpolation=cv2.INTER_AREA)
+        uv = uv + base_out
     return uv
 
 

@@ -98,14 +98,16 @@ def _photos(data: str, split: str, limit: int | None):
 
 
 def measure(model, data: str, split: str, limit: int | None, n_hints: int, radius: int = 4,
-            blends: tuple = (), render_size: int | None = None) -> dict:
+            blends: tuple = (), render_size: int | None = None, residual: bool = False) -> dict:
     """Target 1 and 2 figures on one dataset's split, photo by photo at full size.
 
     Beside the model: its mean decoding (T = 1, a = 1: its estimate of the best prediction in
     squared error), and with hints Levin et al.'s method on the same hints (issue 15's baseline)
     and, for each alpha of `blends`, alpha * the unet's chroma + (1 - alpha) * Levin's. "budget":
     pooled colour energy (`metrics.colour_budget`): what target 1 asks of any model's colour.
-    `render_size`: the longer side the model sees (None: its training resolution, as a user's)."""
+    `render_size`: the longer side the model sees (None: its training resolution, as a user's).
+    `residual`: also Levin's method with the unet's automatic colouring as its base (the hints'
+    differences from it propagated and added: the network as Levin's prior, `classic.levin_uv`)."""
     sums: dict = {}
     energy: dict = {}
     count = 0
@@ -130,6 +132,9 @@ def measure(model, data: str, split: str, limit: int | None, n_hints: int, radiu
             uv_u, uv_l = (colour.rgb_to_yuv(preds[k])[..., 1:] for k in ("hints", "levin"))
             for a in blends:
                 preds[f"blend_{a:g}"] = colour.luma_chroma_to_rgb(luma, a * uv_u + (1 - a) * uv_l)
+            if residual:
+                base = colour.rgb_to_yuv(preds["model"])[..., 1:]
+                preds["residual"] = colour.luma_chroma_to_rgb(luma, classic.levin_uv(luma, h, base_uv=base))
         rows = {who: _scores(p, true) for who, p in preds.items()}
         rows["truth"] = {"colourfulness": metrics.colourfulness(true)}
         for who, vals in rows.items():
@@ -174,6 +179,8 @@ def main(argv=None) -> int:
     p.add_argument("--hint-radius", type=int, default=4, help="radius of each true hint, in image pixels")
     p.add_argument("--blend", type=float, nargs="*", default=(),
                    help="with hints, also alpha * the unet's chroma + (1 - alpha) * Levin's, for each alpha")
+    p.add_argument("--residual", action="store_true",
+                   help="also Levin's method with the unet's automatic colouring as its base (hints correct it)")
     p.add_argument("--render-size", type=int, default=None,
                    help="the longer side the model sees (default: its training resolution, as a user's photo is run)")
     p.add_argument("--export", default=None, help="write the tuned inference weights here")
@@ -193,10 +200,10 @@ def main(argv=None) -> int:
         report["decoding"] = tune(model, Path(args.run), args.gap, args.val_limit)
         print(json.dumps(report["decoding"]["chosen"]), flush=True)
     report["imagenette_val"] = measure(model, args.imagenette, "val", args.limit or None, args.hints, args.hint_radius, tuple(args.blend),
-                                       render_size=args.render_size)
+                                       render_size=args.render_size, residual=args.residual)
     print("imagenette", json.dumps(report["imagenette_val"]), flush=True)
     report["photos_extra_val"] = measure(model, args.photos, "val", args.photos_limit or None, args.hints, args.hint_radius, tuple(args.blend),
-                                       render_size=args.render_size)
+                                       render_size=args.render_size, residual=args.residual)
     print("photos-extra", json.dumps(report["photos_extra_val"]), flush=True)
     report["seconds"] = time.time() - start
     if args.export:

@@ -48,6 +48,34 @@ def test_levin_constant_luma_one_hint_colours_every_pixel(shape, max_side):
     np.testing.assert_allclose(rgb, np.broadcast_to(colour / 255.0, rgb.shape), atol=1e-5)
 
 
+def test_levin_base_zero_is_plain_levin_and_every_pixel_hinted_returns_the_hints():
+    img = _smooth_photo(20, 25)
+    y = rgb_to_y(img)
+    h = hints.random_true_hints(to_uint8(img), 6, seed=1)
+    np.testing.assert_array_equal(classic.levin_uv(y, h, base_uv=np.zeros((20, 25, 2), np.float32)),
+                                  classic.levin_uv(y, h))
+    base = np.random.default_rng(0).uniform(-0.3, 0.3, (20, 25, 2)).astype(np.float32)
+    uv = classic.levin_uv(y, _every_pixel(img), base_uv=base)  # residual at every pixel: the hints back
+    np.testing.assert_allclose(uv, rgb_to_yuv(img)[..., 1:], atol=1e-6)
+
+
+def test_levin_with_a_base_shifts_it_by_the_hints_residual():
+    # Constant luma, one single-pixel hint: the residual (hint - base there) spreads unchanged to
+    # every pixel, so the result is the base's own ramp moved to pass through the hint.
+    colour = np.array([200, 30, 30])
+    y = np.full((30, 40, 1), rgb_to_y(colour / 255.0)[0], np.float32)
+    h = hints.parse_hints({"points": [{"x": 7, "y": 5, "rgb": colour.tolist()}]}, 40, 30)
+    ramp = np.linspace(-0.1, 0.1, 40, dtype=np.float32)
+    base = np.stack(np.broadcast_arrays(ramp[None, :], -ramp[None, :] * 0.5), -1).astype(np.float32)
+    base = np.broadcast_to(base, (30, 40, 2)).copy()
+    hint_uv = rgb_to_yuv(colour[None, None] / 255.0)[0, 0, 1:]
+    uv = classic.levin_uv(y, h, base_uv=base)
+    np.testing.assert_allclose(uv, base + (hint_uv - base[5, 7]), atol=1e-5)
+    np.testing.assert_allclose(uv[5, 7], hint_uv, atol=1e-5)
+    with pytest.raises(ValueError, match="base_uv must be"):
+        classic.levin_uv(y, h, base_uv=base[:, :20])
+
+
 def test_levin_keeps_the_luma_and_respects_an_edge():
     img = _smooth_photo(48, 64)
     y = np.zeros((48, 64, 1), np.float32)

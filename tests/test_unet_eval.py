@@ -42,7 +42,7 @@ def test_measure_gives_the_models_levins_and_the_budget(archive):
     model = models.build_model("unet", 32, **TINY)
     keras.utils.set_random_seed(0)
     model.set_decoding(0.38, 0.0)
-    out = unet_eval.measure(model, str(archive), "val", None, n_hints=4, radius=1, blends=(0.0, 1.0))
+    out = unet_eval.measure(model, str(archive), "val", None, n_hints=4, radius=1, blends=(0.0, 1.0), residual=True)
     assert out["n"] == 3
     # The model's decoding is restored after its mean decoding was measured.
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model.decode), [0.38, 0.0])
@@ -56,6 +56,15 @@ def test_measure_gives_the_models_levins_and_the_budget(archive):
     levin = [classic.levin_colourise(y, hints.random_true_hints(_photo(i), 4, seed=i, radius=1)) for i, y in enumerate(lumas)]
     assert out["levin"]["psnr"] == pytest.approx(np.mean([metrics.psnr(p, t) for p, t in zip(levin, truths)]), abs=1e-9)
     assert out["hints_over_levin"] == pytest.approx(out["hints"]["psnr"] - out["levin"]["psnr"])
+    # The residual row: Levin's propagation of the same hints' differences from the unet's own
+    # automatic colouring, added to it.
+    resid = [colour.luma_chroma_to_rgb(y, classic.levin_uv(y, hints.random_true_hints(_photo(i), 4, seed=i, radius=1),
+                                                           base_uv=colour.rgb_to_yuv(p)[..., 1:]))
+             for i, (y, p) in enumerate(zip(lumas, preds))]
+    assert out["residual"]["psnr"] == pytest.approx(np.mean([metrics.psnr(p, t) for p, t in zip(resid, truths)]), abs=1e-9)
+    # (An untrained unet's colouring is nearly constant, and Levin's result is the same for any
+    # constant base, so this row differs from Levin's by little, but not within the 1e-9 above.)
+    assert out["residual"]["psnr"] != pytest.approx(out["levin"]["psnr"], abs=1e-9)
     # A blend of weight 0 is Levin's chroma, of weight 1 the unet's (re-fitted to the gamut: the same).
     assert out["blend_0"]["psnr"] == pytest.approx(out["levin"]["psnr"], abs=1e-3)
     assert out["blend_1"]["psnr"] == pytest.approx(out["hints"]["psnr"], abs=1e-3)
