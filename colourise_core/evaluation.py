@@ -1,7 +1,8 @@
 """Evaluate a model on a held-out dataset beside the all-grey baseline.
 
-Predictions are made at the model's resolution on the dataset's images (the Y of each image),
-then compared with the true colour image. The baseline predicts U = V = 0 (the grey image).
+Predictions are made from the Y of each of the dataset's images with the model at its own input
+size (as `inference` colourises a user's photo), then compared with the true colour image. The
+baseline predicts U = V = 0 (the grey image).
 "colour" pools the colour over every pixel (`metrics.colour_budget`): how much colour the model
 paints (energy_ratio; an MSE model's regression to grey shows as a small one) and how much of
 the true colour its colour explains (rho2).
@@ -12,20 +13,30 @@ from __future__ import annotations
 import numpy as np
 
 from colourise_core import colour, metrics
-from colourise_core.inference import predict_uv
+from colourise_core.inference import input_size, predict_uv
+from colourise_core.resize import resize_float
 
 
 
 def predict_rgb(model, rgb: np.ndarray, samples: int = 1, temperature: float | None = None, seed: int = 0) -> np.ndarray:
-    """Colourise a batch of true images from their luma.
+    """Colourise a batch of true images from their luma, as a user's image would be.
+
+    The model sees the luma at its own input size (`inference.input_size`: a fully convolutional
+    family at its training resolution, not the dataset's); when that differs from the images'
+    size, the luma is resized to it and the predicted chroma back, and the images' own luma is kept.
 
     Args:
-        rgb: (N, R, R, 3) true images at the model's resolution.
+        rgb: (N, R, C, 3) true images (usually R = C = the model's resolution).
     Returns:
-        (S, N, R, R, 3) predictions.
+        (S, N, R, C, 3) predictions.
     """
-    y = colour.rgb_to_y(rgb)  # (N, R, R, 1)
-    uv = predict_uv(model, y, samples=samples, temperature=temperature, seed=seed)  # (S, N, R, R, 2)
+    y = colour.rgb_to_y(rgb)  # (N, R, C, 1)
+    height, width = y.shape[1:3]
+    h, w = input_size(model, height, width)
+    y_in = y if (h, w) == (height, width) else np.stack([resize_float(im, (h, w)) for im in y])  # (N, h, w, 1)
+    uv = predict_uv(model, y_in, samples=samples, temperature=temperature, seed=seed)  # (S, N, h, w, 2)
+    if (h, w) != (height, width):
+        uv = np.stack([[resize_float(im, (height, width)) for im in s] for s in uv])  # (S, N, R, C, 2)
     return colour.luma_chroma_to_rgb(y, uv)  # y broadcasts over the samples
 
 
@@ -35,7 +46,7 @@ def evaluate_model(model, dataset, batch_size: int = 256, temperature: float | N
 
     Args:
         model: a built, trained model.
-        dataset: an ImageDataset at the model's resolution.
+        dataset: an ImageDataset (the model runs at its own input size, see `predict_rgb`).
         batch_size: images per forward pass.
         temperature: the model's temperature (CVAE: 0 the mean; unet: vividness); None: its default.
         full: also SSIM, colourfulness gap, UV-error CDF AUC and share within 5 levels.

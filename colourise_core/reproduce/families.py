@@ -3,8 +3,9 @@ held-out images, and ablations of the choices the fourth one (`unet`) and the CG
 
 1. Families: the shipped CNN, CGAN and CVAE (the dissertation's chapter 4) and the `unet`
    (ECCV16 chroma classes + rebalancing, SIGGRAPH17 hints, a U-Net) on the luma-matched Shape Set
-   test split (with hue accuracy) and on Imagenette val at 128 px (`unet` from the `general` set),
-   beside the all-grey baseline: UV MSE, PSNR, SSIM, colourfulness and its gap to the truth.
+   test split (with hue accuracy) and on Imagenette val at 128 px (`unet` from the `general` set,
+   which sees the luma at its own 96 px and paints its chroma back at 128, as it would colour a
+   user's photo), beside the all-grey baseline: UV MSE, PSNR, SSIM, colourfulness and its gap to the truth.
 2. Ablations: small runs trained here, all with the same data (Imagenette train at
    `ablation_resolution`, seed 0), batch size and number of steps, evaluated on the same
    Imagenette val images: class rebalancing on/off (ECCV16 eq. 4, lambda 0.5 against 1 = off),
@@ -40,10 +41,10 @@ PAIRS = (("rebalancing (lambda 0.5) vs off", "unet", "unet, no rebalancing"),
          ("conditional D + L1 vs the dissertation's CGAN", "cgan, conditional D + L1 100", "cgan"))
 # Measured on the luma-matched Shape Set (1,000 test images, 64 px; sessions 8, 10 and 11; the issue
 # 10 notes): hue accuracy of the CGAN variants on the way to `shapes-pix2pix`, too long to retrain
-# inside this report. (variant, hue accuracy, how it was trained)
+# inside this report. (variant, hue accuracy or None: this report's own families row, how it was trained)
 _P2P = ("`train --model cgan --dataset shapes --luma-matched --limit 8000 --resolution 64 --conditional-discriminator "
         "--batch-size 64 --steps-per-epoch 25 --val-limit 128")
-SHAPES_CGAN = (("cgan (shipped `shapes`)", 0.0287, "55 epochs on the GPU (weights/manifest.json)"),
+SHAPES_CGAN = (("cgan (shipped `shapes`)", None, "55 epochs on the GPU (weights/manifest.json); measured by this report's families table"),
                ("conditional D + L1 100, lr 2e-4", 0.3594, f"{_P2P} --l1-weight 100 --epochs 100`, 1,248 s"),
                ("conditional D + L1 1000, lr 1e-3: its best epoch (68)", 0.696, f"{_P2P} --l1-weight 1000 --learning-rate 1e-3 --epochs 100`"),
                ("the same run's last epoch (100): the discriminator won", 0.076, "as above"),
@@ -55,6 +56,14 @@ SHAPES_CGAN = (("cgan (shipped `shapes`)", 0.0287, "55 epochs on the GPU (weight
                 "--early-stopping 1000`, 1,542 s (last epoch: 97.3%)"),
                ("its epoch 49 fine-tuned at lr 1e-4 for 40 epochs: best (epoch 39)", 0.9544,
                 "`--init-weights` of epoch 49 (87.4%), `--learning-rate 1e-4 --epochs 40`, otherwise as above (last: 94.9%)"))
+# What each split's images are, beside the model card's figures (weights/manifest.json).
+DRAW_NOTE = {
+    "shapes": "The images are this report's draw of the luma-matched Shape Set (test split, seed 0); the model card's "
+              "figures (`weights/manifest.json`) use another draw (seed 2026), so they differ from these by sampling.",
+    "imagenette": "Each model sees the 128 px images at its own input size, as it colours a user's photo: the "
+                  "dissertation's three at 128 px, the U-Net (trained at 96 px) at 96 px with its chroma resized back "
+                  "to 128 px. The model card measures the U-Net on full-size photos (`scripts/unet_eval.py`).",
+}
 METRIC_KEYS = ("uv_mse", "psnr", "ssim", "colourfulness", "colourfulness_gap")
 
 
@@ -86,7 +95,8 @@ def _families(opts: Options, store: Store, data: dict) -> None:
             if src is None:
                 entry["models"].pop(name, None)
                 continue
-            key = {"sha256": src["sha256"], "limit": limit, "resolution": resolution}
+            # Each model sees the images at its own input size (evaluation.predict_rgb), as a user's.
+            key = {"sha256": src["sha256"], "limit": limit, "resolution": resolution, "input": "own input size"}
             if fresh(entry["models"].get(name), key, opts.out):
                 continue
             ds = held_out(opts, split, resolution, limit, seed=0, split=which)
@@ -195,6 +205,10 @@ def _row(label: str, r: dict, base: dict, extra=()) -> list:
             r["colourfulness"], r["colourfulness_gap"], *extra]
 
 
+def _percent(v: float | None) -> str:
+    return "–" if v is None else f"{v:.2%}"
+
+
 def families_markdown(data: dict) -> list[str]:
     """The section's Markdown: the families table per split, the ablation table and verdicts."""
     md = ["## Model families on the same held-out images (issue 10)", ""]
@@ -216,6 +230,7 @@ def families_markdown(data: dict) -> list[str]:
                  for f in labels if f in models]
         rows.append(["truth", 0.0, "0.00x", None, 1.0, first["truth_colourfulness"], 0.0] + ([1.0] if hue else []))
         md += [report.md_table(headers + (["hue accuracy ↑"] if hue else []), rows), ""]
+        md += [DRAW_NOTE[split], ""] if split in DRAW_NOTE else []
     ab = data.get("ablations", {})
     runs = ab.get("runs", {})
     md += ["## Ablations (issue 10)", ""]
@@ -239,6 +254,8 @@ def families_markdown(data: dict) -> list[str]:
            "images of seed 0, 64 px; runs of sessions 8, 10 and 11). The adversarial term is what broke the earlier "
            "runs: the same generator on L1 alone reached 93.2% in 2,000 steps; a slower discriminator, one-sided label "
            "smoothing and keeping the best epoch by validation L1 (not by the adversarial loss) made it train:", ""]
-    md += [report.md_table(["CGAN", "hue accuracy", "training"], [[n, f"{v:.2%}", how] for n, v, how in SHAPES_CGAN]), ""]
+    shipped = splits.get("shapes", {}).get("models", {}).get("cgan", {}).get("hue_accuracy")
+    md += [report.md_table(["CGAN", "hue accuracy", "training"],
+                           [[n, _percent(shipped if v is None else v), how] for n, v, how in SHAPES_CGAN]), ""]
     md += ["Commands (the same runs from the CLI):", ""] + [f"- {n}: `{r['command']}`" for n, r in runs.items()] + [""]
     return md
