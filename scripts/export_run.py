@@ -2,8 +2,9 @@
 
     python scripts/export_run.py export --run RUN_DIR --set SET --model cvae --command "python -m ..." \\
         [--export runs/cpu/export] [--best]
-writes EXPORT/SET/MODEL.weights.h5 (the last epoch's; with --best the best validation epoch's), in
-float16 when that moves no output by more than one level, and EXPORT/SET/MODEL.json (epochs,
+writes EXPORT/SET/MODEL.weights.h5 (the last epoch's; with --best the best validation epoch's), as
+small as moves no output by more than one level (`train_sets.export_small`: float16, else float16
+with the small arrays in float32, else float32), and EXPORT/SET/MODEL.json (epochs,
 seconds, hardware, the exact command), the layout build_manifest.py installs from.
 
     python scripts/export_run.py diversity --set SET --json reports/diversity/diversity.json --label mdn
@@ -30,9 +31,9 @@ DIVERSITY_KEYS = ("spread", "single_uv_mse", "best_uv_mse", "average_uv_mse", "m
 def export(args) -> None:
     import numpy as np
 
-    from colourise_core import atomic, models, training
+    from colourise_core import atomic, training
     from colourise_core.run_folder import RunFolder
-    from train_sets import float16_check, hardware
+    from train_sets import export_small, hardware
 
     run = RunFolder(args.run)
     if args.best and not run.best_file.exists():  # before loading: load_run would fall back to the last epoch
@@ -41,15 +42,12 @@ def export(args) -> None:
     state, history = run.read(RunFolder.STATE), run.read(RunFolder.HISTORY)
     target = Path(args.export) / args.set / f"{args.model}.weights.h5"
     target.parent.mkdir(parents=True, exist_ok=True)
-    models.export_weights(model, target, dtype="float16")
     config = training.TrainConfig(**run.read(RunFolder.CONFIG))
     train_set, _ = training.make_datasets(config.resolved())
-    diff = float16_check(model, target, train_set.load(np.arange(min(64, len(train_set)))))
-    if diff > 1 / 255:
-        models.export_weights(model, target, dtype="float32")
+    dtype, diff = export_small(model, target, train_set.load(np.arange(min(64, len(train_set)))))
     info = {"set": args.set, "model": args.model, "epochs": state["epoch"], "best_epoch": state["best"]["epoch"],
             "train_seconds": round(state["train_seconds"], 1), "hardware": hardware(),
-            "dtype": "float16" if diff <= 1 / 255 else "float32", "float16_max_rgb_diff": diff,
+            "dtype": dtype, "float16_max_rgb_diff": diff,
             "command": args.command, "driver": "python scripts/export_run.py " + " ".join(sys.argv[1:]),
             "history": history}
     atomic.write_json(target.with_suffix("").with_suffix(".json"), info, indent=1)

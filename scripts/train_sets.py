@@ -65,6 +65,28 @@ def train_command(set_name: str, model: str, data_dir: str, epochs: int, early: 
     return " ".join(parts)
 
 
+KEEP_FLOAT32_BELOW = 100_000  # arrays smaller than this stay float32 when all-float16 moves outputs too far
+
+
+def export_small(model, path: Path, images) -> tuple[str, float]:
+    """Write `model`'s weights as small as keeps its outputs within one level (1/255) of float32's
+    on `images`: all float16; else float16 with the small arrays (batch-norm statistics, biases,
+    the unet's bin prior) in float32, a few percent more bytes; else float32.
+
+    Returns:
+        (the manifest's dtype label, max |RGB difference| of the last half-precision file tried).
+    """
+    from colourise_core import models
+
+    for keep in (0, KEEP_FLOAT32_BELOW):
+        models.export_weights(model, path, dtype="float16", keep_float32_below=keep)
+        diff = float16_check(model, path, images)
+        if diff <= 1 / 255:
+            return ("float16" if not keep else f"float16, float32 below {keep:,} values"), diff
+    models.export_weights(model, path, dtype="float32")
+    return "float32", diff
+
+
 def float16_check(model, export_path: Path, images) -> float:
     """Max |RGB(float16 weights) - RGB(float32 weights)| over a few training images."""
     from colourise_core import evaluation, models
@@ -105,16 +127,13 @@ def worker(args) -> None:
         model = training.load_run(run_dir, best=model_name not in FIXED_BUDGET_FAMILIES)  # the CGAN ships its last epoch (5.1)
         export = out / "export" / set_name / f"{model_name}.weights.h5"
         export.parent.mkdir(parents=True, exist_ok=True)
-        models.export_weights(model, export, dtype="float16")
         train_set, _ = training.make_datasets(config.resolved())
-        diff = float16_check(model, export, train_set.load(np.arange(min(64, len(train_set)))))
-        if diff > 1 / 255:  # float16 would move outputs by more than one level: ship float32
-            models.export_weights(model, export, dtype="float32")
+        dtype, diff = export_small(model, export, train_set.load(np.arange(min(64, len(train_set)))))
         best = RunFolder(run_dir).read(RunFolder.STATE)["best"]
         previous = json.loads(Path(init).with_suffix("").with_suffix(".json").read_text()) if init else None
         info = {"set": set_name, "model": model_name, "epochs": result.epochs_done, "best_epoch": best["epoch"],
                 "train_seconds": round(result.train_seconds, 1), "wall_seconds": round(wall, 1),
-                "hardware": hardware(), "dtype": "float16" if diff <= 1 / 255 else "float32",
+                "hardware": hardware(), "dtype": dtype,
                 "float16_max_rgb_diff": diff,
                 "command": train_command(set_name, model_name, args.data_dir, result.epochs_done,
                                           0 if model_name in FIXED_BUDGET_FAMILIES else args.early_stopping, args.learning_rate),

@@ -142,6 +142,33 @@ def test_export_float16_stays_within_one_level(tmp_path):
     assert diff < 1 / 255
 
 
+def test_export_keeps_the_small_arrays_float32_when_asked(tmp_path):
+    model = models.build_model("cnn", 32)
+    rng = np.random.default_rng(1)
+    for v in model.weights:  # values float16 cannot hold exactly
+        v.assign(rng.normal(0.0, 0.1, v.shape).astype("float32") + np.float32(1e-4))
+    path = tmp_path / "cnn.weights.h5"
+    models.export_weights(model, path, dtype="float16", keep_float32_below=1000)
+    stored = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda n, o: stored.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    assert {a.dtype for a in stored.values() if a.size < 1000} == {np.dtype("float32")}
+    assert {a.dtype for a in stored.values() if a.size >= 1000} == {np.dtype("float16")}
+    half = models.build_from_spec(model.spec)
+    models.load_weights_checked(half, path)
+    by_shape = {}
+    for v in model.weights:
+        by_shape.setdefault(tuple(v.shape), []).append(np.asarray(v))
+    for v in half.weights:  # the small arrays come back bit for bit, the large ones rounded
+        value = np.asarray(v)
+        match = [w for w in by_shape[tuple(v.shape)] if np.allclose(w, value, atol=1e-3)]
+        assert match
+        if value.size < 1000:
+            assert any(np.array_equal(w, value) for w in match)
+        else:
+            assert not any(np.array_equal(w, value) for w in match)
+
+
 def test_corrupt_weight_file_refused(tmp_path):
     path = tmp_path / "bad.weights.h5"
     path.write_bytes(b"not an hdf5 file at all")

@@ -162,11 +162,20 @@ def load_weights_checked(model: keras.Model, path: str | os.PathLike, fine_tune:
         raise WeightsError(f"could not load {path} into {_describe(model.spec)}: {e}") from e
 
 
-def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "float16") -> None:
+def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "float16",
+                   keep_float32_below: int = 0) -> None:
     """Write inference weights: no optimizer state, floats stored as `dtype`, spec attached.
 
     Keras casts the stored values back to the variables' float32 when loading. The model is
     rebuilt uncompiled from its spec first, so no optimizer variables are written.
+
+    Args:
+        model: a built model with a spec.
+        path: the `.weights.h5` file to write (atomically).
+        dtype: storage dtype of the floats ("float32": as trained).
+        keep_float32_below: arrays with fewer values than this stay float32 (batch-norm
+            statistics, biases, the unet's bin prior and decoding: a few percent of the bytes, and
+            the values half precision moves outputs most by); 0: every float array as `dtype`.
     """
     import h5py
     import numpy as np
@@ -185,7 +194,7 @@ def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "fl
         def copy(name, obj):
             if isinstance(obj, h5py.Dataset):
                 data = obj[()]
-                if np.issubdtype(np.asarray(data).dtype, np.floating):
+                if np.issubdtype(np.asarray(data).dtype, np.floating) and np.size(data) >= keep_float32_below:
                     data = np.asarray(data).astype(dtype)
                 dst.create_dataset(name, data=data)
             else:
