@@ -42,7 +42,7 @@ class UNetConfig:
     widths: tuple = (16, 32, 64, 128, 256)  # channels at H/2, H/2 (2nd conv), H/4, H/8, H/16
     dilations: tuple = (2, 2, 4)  # the bottleneck's 3x3 convs at H/16 (receptive field)
     decoder_widths: tuple = (128, 128)  # convs after upsampling to H/8 and to H/4
-    bin_step: float = 0.05  # UV grid spacing: ECCV16's 10 ab units (chroma.AB_TO_UV); Q = 300
+    bin_step: float = 0.05  # UV grid spacing: ECCV16's 10 ab units (chroma.AB_TO_UV); 347 bins in gamut
     soft_sigma: float = 0.025  # soft-encoding Gaussian: ECCV16's 5 ab units
     soft_k: int = 5  # nearest bins sharing a target's mass (ECCV16)
     prior_sigma: float = 0.025  # smoothing of the empirical prior (ECCV16: 5 ab units)

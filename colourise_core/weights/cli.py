@@ -121,7 +121,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--weights-dir", type=Path, default=None,
                         help=f"folder with {MANIFEST_NAME} and the weight files (default: ${WEIGHTS_DIR_ENV} or weights/)")
-    parser = subparsers.add_parser("weights", help="list, verify, download or publish the pretrained weights",
+    parser = subparsers.add_parser("weights", help="list, verify, download, publish or export (ONNX) the pretrained weights",
                                    description="Pretrained weights: the manifest, sha256 checks and the Hugging Face Hub.")
     sub = parser.add_subparsers(dest="weights_command", metavar="{list,verify,download,publish,export}", required=True)
 
