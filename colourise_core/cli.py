@@ -167,12 +167,32 @@ def cmd_train(args) -> int:
 
     config = config_from_args(training.TrainConfig, args)
     out = args.out or os.path.join("runs", f"{args.model}-{args.dataset}")
+    _check_run_folder(out, args.resume, args.overwrite)
     result = training.train(config, out, callbacks=[ProgressBar()], resume=args.resume)
     print(json.dumps({"run_dir": str(result.run_dir), "epochs": result.epochs_done,
                       "train_seconds": round(result.train_seconds, 2),
                       "seconds_per_epoch": round(result.train_seconds / max(1, len(result.history)), 2),
                       "last": result.history[-1] if result.history else None}, indent=2))
     return 0
+
+
+def _check_run_folder(out: str, resume: bool, overwrite: bool) -> None:
+    """A run folder that already holds trained epochs is continued (--resume) or replaced
+    (--overwrite), never silently started afresh over (that would delete its checkpoints)."""
+    from colourise_core.run_folder import RunFolder
+
+    if resume and overwrite:
+        raise ColouriseError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    state = Path(out) / RunFolder.STATE
+    if resume or overwrite or not state.is_file():
+        return
+    try:
+        epochs = RunFolder(out).read(RunFolder.STATE).get("epoch")
+    except (OSError, ValueError, AttributeError):
+        epochs = None
+    held = f"{epochs} trained epoch(s)" if isinstance(epochs, int) else "a training run"
+    raise ColouriseError(f"{out} already holds {held}; pass --resume to continue it, --overwrite to start afresh "
+                         "(its checkpoints are deleted), or choose another --out")
 
 
 def cmd_evaluate(args) -> int:
@@ -244,7 +264,8 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
         help="mixed precision on GPUs (weights stay float32)")
     add_config_arguments(p, training.TrainConfig, skip=added)  # the fields not above, e.g. --beta-1
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last finished epoch")
+    p.add_argument("--overwrite", action="store_true", help="start afresh in an --out that already holds a run")
 
 
 def _json_object(text: str) -> dict:

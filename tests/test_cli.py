@@ -213,3 +213,26 @@ def test_fine_tune_takes_the_bin_prior_of_its_own_data(tmp_path, capsys):
     scratch = keras.ops.convert_to_numpy(training.load_run(tmp_path / "scratch").prior)
     np.testing.assert_allclose(tuned, scratch, rtol=1e-6)  # the same data: the same prior
     assert not np.allclose(tuned, uniform)  # not the starting file's
+
+
+def test_train_into_a_folder_that_holds_a_run_keeps_it_unless_told(tmp_path, capsys):
+    """A second `train` into the same --out (the default runs/MODEL-DATASET, say) does not wipe the
+    first run's epochs: it is refused with what to do; --overwrite starts afresh, --resume continues."""
+    out = tmp_path / "run"
+    args = ["train", "--model", "cnn", "--dataset", "shapes", "--resolution", "32", "--limit", "32",
+            "--batch-size", "16", "--val-limit", "16", "--out", str(out)]
+    assert cli.main(args + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in (out / "checkpoints").iterdir()}
+    history = (out / "history.json").read_text()
+    assert cli.main(args + ["--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out} already holds 2 trained epoch(s); pass --resume to continue it, --overwrite to start afresh" in err
+    assert {p.name: p.read_bytes() for p in (out / "checkpoints").iterdir()} == before
+    assert (out / "history.json").read_text() == history
+    assert cli.main(args + ["--epochs", "1", "--resume", "--overwrite"]) == 2
+    assert "give one of them" in capsys.readouterr().err
+    assert cli.main(args + ["--epochs", "3", "--resume"]) == 0
+    assert len(json.loads((out / "history.json").read_text())) == 3
+    assert cli.main(args + ["--epochs", "1", "--overwrite"]) == 0
+    assert len(json.loads((out / "history.json").read_text())) == 1
