@@ -199,9 +199,12 @@ def cmd_evaluate(args) -> int:
     from colourise_core import evaluation
     from colourise_core.data import datasets
 
+    if args.luma_matched and args.dataset != "shapes":
+        raise ColouriseError(f"--luma-matched is a Shape Set option (--dataset shapes), not for {args.dataset}")
     model = _load_model(args.model, args.weights)
+    shapes_config = datasets.ShapeSetConfig(luma_matched=True) if args.luma_matched else None
     data = datasets.load_dataset(args.dataset, data=args.data, split=args.split, classes=args.classes,
-                                 resolution=model.resolution, limit=args.limit, seed=args.seed)
+                                 resolution=model.resolution, limit=args.limit, seed=args.seed, shapes_config=shapes_config)
     result = evaluation.evaluate_model(model, data, temperature=args.temperature, full=args.full)
     print(json.dumps({"model": args.model, "weights": args.weights, "dataset": args.dataset, "split": args.split, **result}, indent=2))
     return 0
@@ -332,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=argcheck.float_in(0.0, TEMPERATURE_MAX), default=None,
                    help=f"0..{TEMPERATURE_MAX:g}; CVAE latent std scale (default 0), unet vividness (default: stored)")
     p.add_argument("--full", action="store_true", help="also SSIM, CDF AUC, within-5 and colourfulness gap")
+    p.add_argument("--luma-matched", action="store_true",
+                   help="the luma-matched Shape Set (every shape's shade of equal luma), as the shipped shapes sets were trained on")
     p.add_argument("--seed", type=argcheck.int_in(0, SEED_MAX), default=0, help=f"0..{SEED_MAX}")
     p.set_defaults(func=cmd_evaluate)
 

@@ -79,6 +79,29 @@ def test_missing_weights_message(tmp_path, capsys):
     assert not list((tmp_path / "out").glob("*.png"))  # nothing written
 
 
+def test_evaluate_on_the_luma_matched_shape_set(tiny_runs, capsys):
+    """`evaluate --luma-matched` scores the luma-matched Shape Set (what the shipped shapes sets
+    were trained and measured on), not the plain one; the flag is refused for another dataset."""
+    from colourise_core import evaluation, training
+    from colourise_core.data import ShapeSetConfig, load_dataset
+
+    base = ["evaluate", "--model", "cnn", "--weights", str(tiny_runs["cnn"]), "--dataset", "shapes", "--limit", "16"]
+    assert cli.main(base + ["--luma-matched"]) == 0
+    matched = json.loads(capsys.readouterr().out)
+    data = load_dataset("shapes", split="test", resolution=32, limit=16, seed=0,
+                        shapes_config=ShapeSetConfig(luma_matched=True))
+    direct = evaluation.evaluate_model(training.load_run(tiny_runs["cnn"]), data)
+    assert matched["baseline"]["uv_mse"] == pytest.approx(direct["baseline"]["uv_mse"], rel=1e-6)
+    assert matched["uv_mse"] == pytest.approx(direct["uv_mse"], rel=1e-6)
+    assert cli.main(base) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["baseline"]["uv_mse"] != pytest.approx(matched["baseline"]["uv_mse"], rel=1e-3)
+    code = cli.main(["evaluate", "--model", "cnn", "--weights", str(tiny_runs["cnn"]), "--dataset", "cifar10",
+                     "--luma-matched"])
+    assert code == 2
+    assert "--luma-matched is a Shape Set option (--dataset shapes), not for cifar10" in capsys.readouterr().err
+
+
 def test_evaluate_prints_json_beside_baseline(tiny_runs, capsys):
     code = cli.main(["evaluate", "--model", "cnn", "--weights", str(tiny_runs["cnn"]), "--dataset", "shapes",
                      "--limit", "16"])
