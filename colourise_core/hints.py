@@ -58,12 +58,33 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def _whole(value: Any) -> int | None:
+    """The int a JSON number stands for when it is whole (3 or 3.0, as some tools write it); None
+    for anything else (3.5, "3", true, NaN)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A value as the JSON file spells it (true, not Python's True), for messages."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def _check_radius(value: Any, where: str) -> int:
-    if not _is_int(value):
-        raise HintsError(f"{where}: radius must be a whole number of pixels, got {value!r}")
-    if value < 0 or value > MAX_RADIUS:
-        raise HintsError(f"{where}: radius {value} is outside 0..{MAX_RADIUS} pixels")
-    return int(value)
+    r = _whole(value)
+    if r is None:
+        raise HintsError(f"{where}: radius must be a whole number of pixels, got {_shown(value)}")
+    if r < 0 or r > MAX_RADIUS:
+        raise HintsError(f"{where}: radius {r} is outside 0..{MAX_RADIUS} pixels")
+    return r
 
 
 def _load(src: Any) -> tuple[Any, str]:
@@ -149,28 +170,29 @@ def parse_hints(src: HintsSource, width: int, height: int, name: str | None = No
     for i, p in enumerate(raw):
         where = f"{label}: point {i + 1}"
         if not isinstance(p, dict):
-            raise HintsError(f"{where} must be an object with x, y and rgb, got {p!r}")
+            raise HintsError(f"{where} must be an object with x, y and rgb, got {_shown(p)}")
         for key in ("x", "y", "rgb"):
             if key not in p:
                 raise HintsError(f"{where} has no \"{key}\"")
-        x, y, rgb = p["x"], p["y"], p["rgb"]
+        x, y, rgb = _whole(p["x"]), _whole(p["y"]), p["rgb"]
         for name, v in (("x", x), ("y", y)):
-            if not _is_int(v):
-                raise HintsError(f"{where}: {name} must be a whole number of pixels, got {v!r}")
+            if v is None:
+                raise HintsError(f"{where}: {name} must be a whole number of pixels, got {_shown(p[name])}")
             if v < 0:
                 raise HintsError(f"{where}: {name} = {v} is negative")
         if x >= width or y >= height:
             raise HintsError(f"{where} (x={x}, y={y}) is outside the {width}x{height} image "
                              f"(x must be below {width}, y below {height})")
         if not isinstance(rgb, (list, tuple)) or len(rgb) != 3:
-            raise HintsError(f"{where}: rgb must be three numbers [r, g, b], got {rgb!r}")
-        for c in rgb:
-            if not _is_int(c):
-                raise HintsError(f"{where}: rgb values must be whole numbers 0-255, got {rgb!r}")
+            raise HintsError(f"{where}: rgb must be three numbers [r, g, b], got {_shown(rgb)}")
+        channels = [_whole(c) for c in rgb]
+        for c, given in zip(channels, rgb):
+            if c is None:
+                raise HintsError(f"{where}: rgb values must be whole numbers 0-255, got {_shown(rgb)}")
             if not 0 <= c <= 255:
-                raise HintsError(f"{where}: rgb {list(rgb)} has {c}, outside 0-255")
+                raise HintsError(f"{where}: rgb {_shown(rgb)} has {_shown(given)}, outside 0-255")
         r = _check_radius(p["radius"], where) if p.get("radius") is not None else radius
-        points.append((int(x), int(y), tuple(int(c) for c in rgb), r))
+        points.append((x, y, tuple(channels), r))
     return Hints(points=tuple(points), width=int(width), height=int(height), radius=radius)
 
 

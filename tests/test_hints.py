@@ -41,7 +41,8 @@ def test_default_radius_is_zero():
     ('{"points": [{"x": 1, "y": 1}]}', 'point 1 has no "rgb"'),
     ('{"points": [{"x": 1.5, "y": 1, "rgb": [1, 2, 3]}]}', "x must be a whole number"),
     ('{"points": [{"x": 1, "y": "2", "rgb": [1, 2, 3]}]}', "y must be a whole number"),
-    ('{"points": [{"x": true, "y": 1, "rgb": [1, 2, 3]}]}', "x must be a whole number"),
+    ('{"points": [{"x": true, "y": 1, "rgb": [1, 2, 3]}]}', "x must be a whole number of pixels, got true"),
+    ('{"points": [{"x": 1, "y": NaN, "rgb": [1, 2, 3]}]}', "y must be a whole number of pixels, got NaN"),
     ('{"points": [{"x": -1, "y": 1, "rgb": [1, 2, 3]}]}', "x = -1 is negative"),
     ('{"points": [{"x": 1, "y": -4, "rgb": [1, 2, 3]}]}', "y = -4 is negative"),
     ('{"points": [{"x": 1, "y": 1, "rgb": [1, 2, 3]}, {"x": 10, "y": 1, "rgb": [1, 2, 3]}]}',
@@ -54,12 +55,22 @@ def test_default_radius_is_zero():
     ('{"points": [{"x": 1, "y": 1, "rgb": [1, 2.5, 3]}]}', "whole numbers 0-255"),
     ('{"points": [], "radius": -2}', "radius -2 is outside"),
     ('{"points": [], "radius": 2.5}', "radius must be a whole number"),
+    ('{"points": [], "radius": 1e9}', "radius 1000000000 is outside 0..4096"),
+    ('{"points": [{"x": 1, "y": 1, "rgb": [1, 256.0, 3]}]}', "has 256.0, outside 0-255"),
     ('{"points": [{"x": 1, "y": 1, "rgb": [1, 2, 3], "radius": 99999}]}', "point 1: radius 99999 is outside"),
 ])
 def test_bad_hints_name_the_problem(src, words):
     with pytest.raises(HintsError) as e:
         hints.parse_hints(src, 10, 5)
     assert words in str(e.value)
+
+
+def test_whole_numbers_written_as_floats_are_accepted():
+    """2.0 is the whole number 2, as some tools write JSON numbers: the same hints as 2."""
+    a = hints.parse_hints('{"points": [{"x": 2.0, "y": 1, "rgb": [200.0, 30, 30], "radius": 3.0}], "radius": 1.0}', 10, 5)
+    b = hints.parse_hints('{"points": [{"x": 2, "y": 1, "rgb": [200, 30, 30], "radius": 3}], "radius": 1}', 10, 5)
+    assert a == b and a.points == ((2, 1, (200, 30, 30), 3),)
+    assert all(type(v) is int for v in (a.points[0][0], a.points[0][1], *a.points[0][2], a.points[0][3], a.radius))
 
 
 def test_too_many_points():
