@@ -55,3 +55,31 @@ def span(low, high=None, low_open: bool = False, high_open: bool = False) -> str
     if not (low_open or high_open):
         return f"{fmt(low)}..{fmt(high)}"
     return f"{'(' if low_open else '['}{fmt(low)}, {fmt(high)}{')' if high_open else ']'}"
+
+
+def check_flags_apply(args, names) -> None:
+    """Refuse a `colourise` option that none of the chosen models takes, rather than ignore it.
+
+    With `--model all` an option is fine when one of the set's models takes it (the others
+    ignore it, as their columns say); the classic methods (levin, welsh) take none of these.
+
+    Args:
+        args: the parsed `colourise` arguments.
+        names: the learned models that will run (empty for levin and welsh).
+    Raises:
+        ColouriseError naming the option, the models that take it, and what was asked.
+    """
+    from colourise_core.errors import ColouriseError
+    from colourise_core.family_names import FAMILY_NAMES, FIXED_SIZE_FAMILIES, SAMPLING_FAMILIES, VIVIDNESS_FAMILIES
+
+    if args.overwrite and args.skip_existing:
+        raise ColouriseError("--overwrite replaces existing outputs and --skip-existing keeps them: give one of them")
+    resizable = tuple(n for n in FAMILY_NAMES if n not in FIXED_SIZE_FAMILIES)
+    given = (("--samples", args.samples > 1, SAMPLING_FAMILIES),
+             ("--temperature", bool(args.temperature), SAMPLING_FAMILIES),
+             ("--vividness", args.vividness is not None, VIVIDNESS_FAMILIES),
+             ("--render-size", args.render_size is not None, resizable),
+             ("--weights", args.weights is not None and not names, FAMILY_NAMES))
+    for flag, asked, takers in given:
+        if asked and not any(n in takers for n in names):
+            raise ColouriseError(f"{flag} applies to {', '.join(takers)}, not to {args.model}")

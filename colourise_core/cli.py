@@ -73,15 +73,17 @@ def _prepare_out(out: Path) -> None:
 def cmd_colourise(args) -> int:
     import time
 
-    from colourise_core import guided, imageio, inference, outputs, runtime
+    from colourise_core import argcheck, guided, imageio, inference, outputs, runtime
     from colourise_core.weights import DEFAULT_SET
 
     guided.check_args(args.model, args.hints, args.reference)
     if args.model in guided.METHODS:  # the classic methods: no network
+        argcheck.check_flags_apply(args, ())
         return guided.cmd_colourise(args)
 
     names = (runtime.models_in(args.weights or DEFAULT_SET, MODEL_CHOICES) if args.model == "all"  # what the set has
              else (args.model,))
+    argcheck.check_flags_apply(args, names)
     if args.hints is not None:  # a model that takes no hints refuses them (never a silent ignore)
         from colourise_core.family_names import HINT_FAMILIES  # no Keras import (the ONNX runtime)
 
@@ -101,12 +103,10 @@ def cmd_colourise(args) -> int:
 
     samples = {name: args.samples for name in names if name in SAMPLING_FAMILIES}
     temperature = {name: args.temperature for name in names if name in SAMPLING_FAMILIES}
-    if args.vividness is not None:
+    if args.vividness is not None:  # (argcheck.check_flags_apply: some model in `names` takes it)
         from colourise_core.family_names import VIVIDNESS_FAMILIES
 
         vivid = [name for name in names if name in VIVIDNESS_FAMILIES]
-        if not vivid:
-            raise ColouriseError(f"--vividness applies to {', '.join(VIVIDNESS_FAMILIES)}, not to {args.model}")
         if not 0.0 < args.vividness <= 1.0:
             raise ColouriseError(f"--vividness must be in (0, 1] (1: the muted mean, small: vivid), got {args.vividness}")
         temperature.update({name: args.vividness for name in vivid})
@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="colourised",
                    help=f"output folder (created); {outputs.NAME_MAP} there maps outputs to inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: keep them, report, exit 1)")
-    p.add_argument("--skip-existing", action="store_true", help="keep existing outputs silently (resume a batch; exit 0)")
+    p.add_argument("--skip-existing", action="store_true", help="keep existing outputs, each reported as skipped (resume a batch; exit 0)")
     p.add_argument("--samples", type=argcheck.int_in(1, SAMPLES_MAX), default=1,
                    help=f"CVAE samples per image, 1..{SAMPLES_MAX}, and at most what fits in "
                         f"{WORK_BUDGET // 1024**3} GiB at the image's size (uint8 RGB per sample)")

@@ -207,3 +207,38 @@ def test_train_and_evaluate_numbers_checked(capsys, argv, expected):
     with pytest.raises(SystemExit) as stop:
         cli.main(argv)
     assert stop.value.code == 2 and expected in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model, extra, expected", [
+    ("cnn", ["--samples", "3"], "--samples applies to cvae, not to cnn"),
+    ("cgan", ["--temperature", "2"], "--temperature applies to cvae, not to cgan"),
+    ("cnn", ["--vividness", "0.5"], "--vividness applies to unet, not to cnn"),
+    ("cvae", ["--render-size", "64"], "--render-size applies to cnn, cgan, unet, not to cvae"),
+    ("cnn", ["--overwrite", "--skip-existing"], "--overwrite replaces existing outputs and --skip-existing keeps them"),
+])
+def test_options_no_chosen_model_takes_are_refused(tiny_runs, tmp_path, capsys, model, extra, expected):
+    """An option the model ignores is an error that says which models take it, not a silent no-op."""
+    photo = _photo(tmp_path / "p.png", 1)
+    out = tmp_path / "out"
+    code = cli.main(["colourise", str(photo), "--model", model, "--weights", str(tiny_runs[model]), "--out", str(out), *extra])
+    assert code == 2
+    assert expected in capsys.readouterr().err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--samples", "4"], "--samples applies to cvae, not to levin"),
+    (["--render-size", "64"], "--render-size applies to cnn, cgan, unet, not to levin"),
+    (["--vividness", "0.5"], "--vividness applies to unet, not to levin"),
+    (["--weights", "nosuch"], "--weights applies to cnn, cgan, cvae, unet, not to levin"),
+])
+def test_the_classic_methods_refuse_the_models_options(tmp_path, capsys, extra, expected):
+    photo = _photo(tmp_path / "p.png", 2)
+    (tmp_path / "h.json").write_text('{"points": [{"x": 1, "y": 1, "rgb": [200, 30, 30]}]}')
+    out = tmp_path / "out"
+    code = cli.main(["colourise", str(photo), "--model", "levin", "--hints", str(tmp_path / "h.json"), "--out", str(out), *extra])
+    assert code == 2
+    assert expected in capsys.readouterr().err
+    assert not out.exists()
+    assert cli.main(["colourise", str(photo), "--model", "levin", "--hints", str(tmp_path / "h.json"), "--out", str(out)]) == 0
+    assert (out / "p.levin.png").is_file()
