@@ -7,6 +7,7 @@ tests of this module; it takes one to two minutes on a 2-core CPU.
 from __future__ import annotations
 
 import json
+import subprocess
 import re
 from pathlib import Path
 
@@ -54,6 +55,12 @@ def _table_after(markdown: str, heading: str) -> list[list[str]]:
 def _column(table: list[list[str]], name: str) -> list[str]:
     k = table[0].index(name)
     return [row[k] for row in table[1:]]
+
+
+def test_report_names_the_commit_it_was_written_at(quick):
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    first = quick["report"].split("\n\n")[1]
+    assert f"written from commit {head} (" in first and "the hardware section last ran at commit" in first
 
 
 def test_report_has_every_section(quick):

@@ -162,7 +162,8 @@ def fresh(entry: dict | None, key: dict, out: Path, figures=()) -> bool:
 # ---------------------------------------------------------------------------------- hardware
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The repository's short HEAD commit (None outside a git checkout)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
         return out.stdout.strip() or None
@@ -176,7 +177,7 @@ def section_hardware(opts: Options, store: Store) -> None:
     data.setdefault("first", info)  # the machine the report was started on
     data["latest"] = info
     data["generated"] = datetime.datetime.now().isoformat(timespec="seconds")
-    data["commit"] = _git_commit()
+    data["commit"] = git_commit()
     data["command"] = " ".join(["python -m colourise_core"] + sys.argv[1:]) if sys.argv[0].endswith("__main__.py") else None
     store.save("hardware", data)
 
