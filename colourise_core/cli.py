@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: training size)")
     p.add_argument("--runtime", choices=("keras", "onnx"), default="keras",
                    help="keras (default; TensorFlow) or onnx (onnxruntime, the `onnx` extra; export the set first "
-                        "with `weights export SET --format onnx`)")
+                        "with `weights export SET --format onnx`; an export in another folder: set COLOURISE_ONNX_DIR)")
     p.add_argument("--verbose", action="store_true", help="say which runtime and device run the models, and the time of each step")
     p.set_defaults(func=cmd_colourise)
 

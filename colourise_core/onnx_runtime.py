@@ -219,7 +219,8 @@ def load(model: str, set_name: str, root: str | os.PathLike | None = None, weigh
             raise WeightsError(f"the ONNX runtime runs exported weight sets, not run folders ({set_name}); "
                                "use --runtime keras for a training run")
         raise WeightsError(f"no ONNX export of {model!r} of weights set {set_name!r} in {path.parent}; make it with "
-                           f"`python -m colourise_core weights export {set_name} --format onnx`")
+                           f"`python -m colourise_core weights export {set_name} --format onnx` (an export made "
+                           "elsewhere with --out DIR is found with COLOURISE_ONNX_DIR=DIR)")
     got, expected = _shas(path, model, set_name, weights_dir)
     if expected and got != expected:
         raise WeightsError(f"the ONNX export in {path.parent} was made from other {model!r} weights than the manifest's "
