@@ -130,7 +130,7 @@ def test_shapes_dataset():
 def test_bad_requests(tmp_path):
     with pytest.raises(DatasetError, match="unknown dataset 'mnist'.*shapes, cifar10"):
         load_dataset("mnist")
-    with pytest.raises(DatasetError, match="imagenette: give data="):
+    with pytest.raises(DatasetError, match=r"imagenette: give data=<image folder or .zip/.tar archive> \(on the command line: --data PATH\)"):
         load_dataset("imagenette")
     with pytest.raises(DatasetError, match="shapes has no image classes"):
         load_dataset("shapes", classes=["circle"])

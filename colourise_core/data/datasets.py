@@ -345,5 +345,5 @@ def load_dataset(name: str, data=None, split: str | None = "train", classes=None
             if split not in ("train", "test"):
                 raise DatasetError(f"cifar10 from keras has splits train and test, not {split!r}")
             return _cifar10_keras(split, classes, resolution, limit, seed)
-        raise DatasetError(f"{name}: give data=<image folder or .zip/.tar archive>")
+        raise DatasetError(f"{name}: give data=<image folder or .zip/.tar archive> (on the command line: --data PATH)")
     return _from_source(name, data, split, classes, resolution, limit, seed, cache_budget)
