@@ -1,7 +1,9 @@
-"""Argument types for the command line: numbers checked against a range shown in `--help`.
+"""Argument checks for the command line: numbers checked against a range shown in `--help`, and
+options checked against the models they apply to.
 
 Each factory returns an argparse `type=` callable whose error names the accepted range, e.g.
 `--samples: 200 is out of range 1..64`. NaN and infinities are refused for every float option.
+`check_flags_apply` refuses a `colourise` option that none of the chosen models takes.
 """
 
 from __future__ import annotations
