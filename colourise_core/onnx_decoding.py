@@ -13,7 +13,8 @@ same noise for the same seed, so the ONNX and Keras pictures agree within 1/255
               logvars (N, K, L)); `sample_latent` picks each sample's component by its weight
               (or the caller's) and draws within it; then the decoder as `latent`.
     chroma    the unet (models/unet.py, ECCV16's decoding): the graph takes x = [Y - 1/2, hint
-              UV * mask, mask] (N, h, w, 4) and gives logits (N, h/4, w/4, Q); log-softmax minus
+              UV * mask, mask] (N, h, w, 4) (with its `propagate` option 3 more channels,
+              `unet_inputs.pack`) and gives logits (N, h/4, w/4, Q); log-softmax minus
               the stored fraction of log w (rebalancing partly undone), the annealed mean at T
               (`annealed_mean`), then a bilinear resize to (h, w) with OpenCV.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from colourise_core import unet_inputs
 from colourise_core.errors import ColouriseError
 
 
@@ -67,14 +69,10 @@ def decode_logits(logits: np.ndarray, params: dict, temperature: float) -> np.nd
     return annealed_mean(log_p, params["centres"], temperature)
 
 
-def pack_hints(y: np.ndarray, hints=None) -> np.ndarray:
-    """The unet graph's input: y (N, h, w, 1) and optional (uv, mask) -> [Y - 1/2, uv * mask, mask]."""
-    y = np.asarray(y, np.float32)
-    if hints is None:
-        x = np.concatenate([y, np.zeros(y.shape[:-1] + (3,), np.float32)], axis=-1)
-    else:
-        uv, mask = (np.asarray(a, np.float32) for a in hints)
-        x = np.concatenate([y, uv * mask, mask], axis=-1)
+def pack_hints(y: np.ndarray, hints=None, propagate: bool = False) -> np.ndarray:
+    """The unet graph's input: y (N, h, w, 1) and optional (uv, mask) -> [Y - 1/2, uv * mask, mask]
+    (with `propagate`, then the hints' propagation: `unet_inputs.pack`, as the Keras family packs it)."""
+    x = unet_inputs.pack(y, hints, propagate_hints=propagate)
     x[..., :1] -= 0.5
     return x
 
@@ -177,7 +175,8 @@ def _mixture(model, y, samples, temperature, seed, hints=None, component=None):
 
 def _chroma(model, y, samples, temperature, seed, hints=None, component=None):
     _no_component(component)
-    logits = model.run("logits", [pack_hints(y, hints)])[0]  # (N, h/4, w/4, Q)
+    propagate = bool((model.spec.get("config") or {}).get("propagate", False))  # the unet's `propagate` option
+    logits = model.run("logits", [pack_hints(y, hints, propagate)])[0]  # (N, h/4, w/4, Q)
     small = decode_logits(logits, model.decoding_params, temperature)  # (N, h/4, w/4, 2)
     h, w = y.shape[1:3]
     uv = np.stack([cv2.resize(s, (w, h), interpolation=cv2.INTER_LINEAR) for s in small])  # (N, h, w, 2)

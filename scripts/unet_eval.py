@@ -51,8 +51,7 @@ def tune(model, run: Path, gap: float, limit: int) -> dict:
     true = val.load_all()  # (N, R, R, 3) central crops of held-out training images
     y = colour.rgb_to_y(true).astype("float32")
     family = models.family_of(model)
-    x = np.concatenate([y - 0.5, np.zeros(y.shape[:-1] + (3,), "float32")], axis=-1)
-    logits = np.concatenate([family.run_graph(model, "logits", x[i:i + 64]) for i in range(0, len(x), 64)])
+    logits = np.concatenate([family.logits(model, y[i:i + 64]) for i in range(0, len(y), 64)])  # no hints
     truth_c = metrics.colourfulness(true)
     grey = _scores(metrics.grey_baseline(true), true)
     curve = []
@@ -168,6 +167,8 @@ def main(argv=None) -> int:
     src.add_argument("--run", help="a unet run folder")
     src.add_argument("--weights", help="a shipped weight set's unet instead (e.g. general; no --tune or --export)")
     p.add_argument("--best", action="store_true", help="the best validation epoch (best.weights.h5)")
+    p.add_argument("--epoch-weights", default=None,
+                   help="with --run: this epoch's weight file instead (a copy of checkpoints/epoch-NNNN.weights.h5)")
     p.add_argument("--tune", action="store_true", help="choose T and a on the run's validation split")
     p.add_argument("--gap", type=float, default=10.0, help="colourfulness gap allowed when tuning")
     p.add_argument("--val-limit", type=int, default=256)
@@ -186,8 +187,8 @@ def main(argv=None) -> int:
     p.add_argument("--export", default=None, help="write the tuned inference weights here")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
-    if args.weights and (args.tune or args.export or args.best):
-        p.error("--tune, --export and --best need a --run")
+    if args.weights and (args.tune or args.export or args.best or args.epoch_weights):
+        p.error("--tune, --export, --best and --epoch-weights need a --run")
     start = time.time()
     if args.weights:
         from colourise_core.weights import load_pretrained
@@ -195,7 +196,10 @@ def main(argv=None) -> int:
         model = load_pretrained("unet", args.weights)
     else:
         model = training.load_run(args.run, best=args.best)
-    report = {"run": args.run, "weights": args.weights, "best": args.best, "render_size": args.render_size}
+        if args.epoch_weights:
+            models.load_weights_checked(model, args.epoch_weights)
+    report = {"run": args.run, "weights": args.weights, "best": args.best, "epoch_weights": args.epoch_weights,
+              "render_size": args.render_size}
     if args.tune:
         report["decoding"] = tune(model, Path(args.run), args.gap, args.val_limit)
         print(json.dumps(report["decoding"]["chosen"]), flush=True)

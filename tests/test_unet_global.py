@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colourise_core import models, training
+from colourise_core import models, training, unet_inputs
 from colourise_core.data import load_dataset, pipeline
 from colourise_core.errors import ColouriseError
 from colourise_core.models import chroma, unet, unet_global
@@ -39,7 +39,7 @@ def test_loss_is_rebalanced_chroma_ce_plus_weighted_class_ce_by_hand():
     y = rng.random((3, 32, 32, 1), dtype=np.float32)
     uv = rng.uniform(-0.3, 0.3, (3, 32, 32, 2)).astype("float32")
     labels = np.array([2, 0, -1], np.float32)
-    x = unet._pack(y)
+    x = unet_inputs.pack(y)
     target = model.encode_target(uv, labels)  # (3, 8, 8, 2k + 1)
     k = model.config.soft_k
     assert target.shape == (3, 8, 8, 2 * k + 1) and np.all(target[..., -1] == labels[:, None, None])
@@ -61,7 +61,7 @@ def test_loss_is_rebalanced_chroma_ce_plus_weighted_class_ce_by_hand():
 
 def test_global_features_reach_every_position_of_the_chroma_logits():
     model = _global_unet()
-    x = unet._pack(np.random.default_rng(1).random((2, 32, 32, 1), dtype=np.float32))
+    x = unet_inputs.pack(np.random.default_rng(1).random((2, 32, 32, 1), dtype=np.float32))
     before = keras.ops.convert_to_numpy(model.net(x, training=False))  # net: the inference graph
     dense = model.net.get_layer("global")
     kernel, bias = dense.get_weights()
@@ -95,7 +95,7 @@ def test_global_unet_weights_round_trip(tmp_path):
     models.export_weights(model, path, dtype="float32")
     again = models.build_from_spec(models.read_spec(path))
     models.load_weights_checked(again, path)
-    x = unet._pack(rng.random((1, 32, 32, 1), dtype=np.float32))
+    x = unet_inputs.pack(rng.random((1, 32, 32, 1), dtype=np.float32))
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.net(x)), keras.ops.convert_to_numpy(again.net(x)))
 
 

@@ -141,23 +141,30 @@ def load_weights_checked(model: keras.Model, path: str | os.PathLike, fine_tune:
         model: the built model (its `spec` says what it is).
         path: a .weights.h5 file.
         fine_tune: accept a file whose config differs from the model's only in the family's
-            `training_fields` (a fine-tune with another loss weight or hint simulation).
+            `training_fields` (a fine-tune with another loss weight or hint simulation) or
+            `widening_fields` (inputs the model adds, started at zero weight: `load_widened`).
 
     Raises:
         WeightsError: corrupt file, or weights of another model, resolution or architecture.
     """
     stored = read_spec(path)
+    family = FAMILIES[model.spec["model"]]
+    widen = False
     if stored is not None and stored != model.spec:
         if stored.get("model") != model.spec["model"] or stored.get("resolution") != model.spec["resolution"]:
             raise WeightsError(f"{path} holds weights for {_describe(stored)}, but the model to load is {_describe(model.spec)}")
         differ = _config_differences(stored, model.spec)
-        free = FAMILIES[model.spec["model"]].training_fields if fine_tune else ()
+        free = family.training_fields + family.widening_fields if fine_tune else ()
         if set(differ) - set(free):
             hint = f"; a fine-tune may change only {list(free)}" if fine_tune else ""
             raise WeightsError(f"{path} holds {_describe(stored)} weights with another configuration: "
                                f"{', '.join(f'{k}={differ[k][0]!r} (model: {differ[k][1]!r})' for k in sorted(differ))}{hint}")
+        widen = bool(set(differ) & set(family.widening_fields))
     try:
-        model.load_weights(path)
+        if widen:  # the stored network lacks inputs the model has: zero weights for them
+            family.load_widened(model, path, stored)
+        else:
+            model.load_weights(path)
     except Exception as e:  # keras raises ValueError/KeyError/OSError for mismatched or broken files
         raise WeightsError(f"could not load {path} into {_describe(model.spec)}: {e}") from e
 

@@ -36,6 +36,8 @@ class Family:
         temperature_default: the `temperature` used when a caller passes None.
         training_fields: config fields that shape only training (loss weights, simulated hints,
             seeds, default decoding): a fine-tune (`train --init-weights`) may change them.
+        widening_fields: config fields that add inputs to the network; a fine-tune may switch
+            them on, starting from weights without them (`load_widened`).
     """
 
     name = "?"
@@ -50,6 +52,7 @@ class Family:
     fixed_size = False
     temperature_default = 0.0
     training_fields: tuple = ()
+    widening_fields: tuple = ()
     eager_graphs = False  # True: run_graph calls the graphs eagerly (no retracing, no symbolic sizes)
 
     # ---- building -------------------------------------------------------------------------
@@ -71,6 +74,11 @@ class Family:
             raise ColouriseError(f"{self.name} has no config fields {unknown}; it has {sorted(known)}")
         out.update({k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()})
         return out
+
+    def load_widened(self, model, path, stored_spec: dict) -> None:
+        """Load weights of a narrower network (`stored_spec`, differing in `widening_fields`) so
+        that `model` computes what that network did, its added inputs at zero weight."""
+        raise NotImplementedError(f"{self.name} has no widening fields")
 
     # ---- training -------------------------------------------------------------------------
     def monitor_log(self, model) -> str:

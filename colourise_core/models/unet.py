@@ -6,12 +6,15 @@ Past the dissertation (its 6.1.2-6.1.3 future work), as the field later did it:
   (maths in `chroma`);
 - Zhang et al., "Real-Time User-Guided Image Colorization with Learned Deep Priors"
   (SIGGRAPH 2017): a UV hint map and a mask as extra inputs, hints simulated in training;
+  optionally (`propagate`), Levin et al.'s propagation of the hints as a dense first guess
+  beside them (`unet_inputs`);
 - Ronneberger et al. (U-Net): skip connections; dilated convolutions in the bottleneck widen
   the receptive field (ECCV16's conv5-6);
 - optionally (off by default), Iizuka et al. (SIGGRAPH 2016) global features: a classifier on the
   dataset's class labels fused into the bottleneck, the dissertation's 6.1.2 (`unet_global`).
 
 Network: x = [Y - 0.5, hint U, hint V, hint mask] (N, H, W, 4), H and W multiples of 16
+    (with `propagate` 3 more channels, `unet_inputs`, also fed, 4 x 4 average-pooled, to the H/4 decoder)
     -> stride-2 convs to H/16 -> dilated convs -> 2x upsampling with skips from H/8 and H/4
     -> logits (N, H/4, W/4, Q). Chroma is smooth; the full-resolution luma carries the detail.
 The bin prior (from the training data) and the decoding settings (temperature, how much of the
@@ -27,10 +30,11 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from colourise_core import unet_inputs
 from colourise_core.models import chroma, unet_global
 from colourise_core.models.family import Family
 
-OUTPUT_STRIDE = 4  # logits at 1/4 of the input's size
+OUTPUT_STRIDE = unet_inputs.OUTPUT_STRIDE  # logits at 1/4 of the input's size
 STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
 OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 BN_MOMENTUM = 0.9  # batch-norm moving statistics settle within ~30 steps (Keras' 0.99 needs ~300)
@@ -58,6 +62,7 @@ class UNetConfig:
     global_classes: int = dataclasses.field(default=0, metadata=OPTION)  # Iizuka global branch on this many class labels (0: off; Imagenette: 10)
     global_width: int = dataclasses.field(default=128, metadata=OPTION)  # the global feature vector fused at every bottleneck position
     global_weight: float = dataclasses.field(default=0.1, metadata=OPTION)  # class CE weight beside the chroma CE (Iizuka: 1/300 of an MSE)
+    propagate: bool = dataclasses.field(default=False, metadata=OPTION)  # also feed Levin's propagation of the hints (unet_inputs)
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "UNetConfig":
@@ -80,9 +85,12 @@ def _conv(x, filters, name, stride=1, dilation=1):
 
 
 def build_network(config: UNetConfig, q: int) -> keras.Model:
-    """x (N, H, W, 4) -> logits (N, H/4, W/4, Q); with global features, [logits, class logits (N, K)]."""
+    """x (N, H, W, C) -> logits (N, H/4, W/4, Q); with global features, [logits, class logits (N, K)].
+
+    C = `unet_inputs.input_channels(config.propagate)`; with `propagate` the propagated channels
+    (constant per 4 x 4 block) also join the H/4 decoder, one conv from the logits."""
     w = config.widths
-    x_in = keras.Input(shape=(None, None, 4), name="x")
+    x_in = keras.Input(shape=(None, None, unet_inputs.input_channels(config.propagate)), name="x")
     x = _conv(x_in, w[0], "e1", stride=2)  # (N, H/2, W/2, w0)
     x = _conv(x, w[1], "e1b")
     x = _conv(x, w[2], "e2", stride=2)  # (N, H/4, W/4, w2)
@@ -98,7 +106,10 @@ def build_network(config: UNetConfig, q: int) -> keras.Model:
     x = layers.Concatenate(name="skip8")([x, skip8])
     x = _conv(x, config.decoder_widths[0], "d8")
     x = layers.UpSampling2D(2, interpolation="bilinear", name="up4")(x)  # (N, H/4, W/4, .)
-    x = layers.Concatenate(name="skip4")([x, skip4])
+    skips = [x, skip4]
+    if config.propagate:  # (N, H/4, W/4, 3): the propagated UV and the any-hint flag, block by block
+        skips.append(layers.AveragePooling2D(OUTPUT_STRIDE, name="propagated")(x_in[..., 1 + unet_inputs.HINT_CHANNELS:]))
+    x = layers.Concatenate(name="skip4")(skips)
     x = _conv(x, config.decoder_widths[1], "d4")
     logits = layers.Conv2D(q, 1, name="logits")(x)  # (N, H/4, W/4, Q)
     if config.global_classes:
@@ -140,8 +151,8 @@ class UNet(keras.Model):
         self.ce_tracker = keras.metrics.Mean(name="ce")
 
     def call(self, x, training=False):
-        if x.shape[-1] == 1:
-            x = ops.concatenate([x, ops.zeros_like(x), ops.zeros_like(x), ops.zeros_like(x)], axis=-1)
+        if x.shape[-1] == 1:  # Y alone: no hints
+            x = ops.concatenate([x] + [ops.zeros_like(x)] * (unet_inputs.input_channels(self.config.propagate) - 1), axis=-1)
         y = x[..., :1] - 0.5
         net = self.net_train if self.config.global_classes else self.net
         return net(ops.concatenate([y, x[..., 1:]], axis=-1), training=training)
@@ -189,43 +200,16 @@ def build(config: UNetConfig = UNetConfig()) -> UNet:
     """Build the unet from its config (built: weights exist)."""
     model = UNet(config, name="unet")
     r = config.resolution
-    model(np.zeros((1, r, r, 4), "float32"))
+    model(np.zeros((1, r, r, unet_inputs.input_channels(config.propagate)), "float32"))
     return model
 
 
-def simulate_hints(uv: np.ndarray, rng: np.random.Generator, config: UNetConfig):
-    """Hints as a user might give them, from the true chroma (SIGGRAPH17 3.3).
-
-    Per image: none with probability `hint_none`, else Geometric(`hint_p`) hints (at most
-    `hint_max`); each a square of 1..`hint_patch` pixels at a random place, given the mean UV of
-    the true image over that square.
-
-    Args:
-        uv: (N, H, W, 2) true chroma.
-    Returns:
-        (hint_uv (N, H, W, 2), mask (N, H, W, 1)) float32.
-    """
-    n, h, w, _ = uv.shape
-    hint = np.zeros((n, h, w, 2), np.float32)
-    mask = np.zeros((n, h, w, 1), np.float32)
-    for i in range(n):
-        if rng.random() < config.hint_none:
-            continue
-        for _ in range(min(int(rng.geometric(config.hint_p)), config.hint_max)):
-            s = int(rng.integers(1, config.hint_patch + 1))
-            r, c = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-            hint[i, r:r + s, c:c + s] = uv[i, r:r + s, c:c + s].reshape(-1, 2).mean(axis=0)
-            mask[i, r:r + s, c:c + s] = 1.0
-    return hint, mask
+simulate_hints = unet_inputs.simulate_hints  # (the training hints; kept here for callers of unet.simulate_hints)
 
 
-def _pack(y, hints=None) -> np.ndarray:
-    """(y (N, H, W, 1), optional (hint_uv, mask)) -> x (N, H, W, 4)."""
-    y = np.asarray(y, np.float32)
-    if hints is None:
-        return np.concatenate([y, np.zeros(y.shape[:-1] + (3,), np.float32)], axis=-1)
-    hint_uv, mask = (np.asarray(a, np.float32) for a in hints)
-    return np.concatenate([y, hint_uv * mask, mask], axis=-1)
+def _pack(model, y, hints=None) -> np.ndarray:
+    """(y (N, H, W, 1), optional (hint_uv, mask)) -> the model's x (N, H, W, C) (`unet_inputs.pack`)."""
+    return unet_inputs.pack(y, hints, propagate_hints=model.config.propagate)
 
 
 class UNetFamily(Family):
@@ -239,11 +223,24 @@ class UNetFamily(Family):
     takes_hints = True
     training_fields = ("rebalance", "temperature", "unrebalance", "hint_none", "hint_p", "hint_max", "hint_patch",
                        "seed", "global_weight")
+    widening_fields = ("propagate",)  # a fine-tune may add the propagated hints (load_widened)
     temperature_default = UNetConfig.temperature  # predict_uv with None uses the model's stored (tuned) one
     eager_graphs = True  # TensorFlow's traced bilinear upsampling fails once a graph is generalised to any size
 
     def build(self, config):
         return build(config)
+
+    def load_widened(self, model, path, stored_spec):
+        """Start a `propagate` model from weights without it: every weight copied by its path, the
+        kernels that read the new channels (e1, d4) given zeros there (`unet_inputs.widen_kernel`)."""
+        old = build(UNetConfig.from_dict(stored_spec["config"]))
+        old.load_weights(path)
+        by_path = {v.path: v for v in old.weights}
+        if set(by_path) != {v.path for v in model.weights}:
+            raise ValueError(f"the stored network's weights {sorted(set(by_path) ^ {v.path for v in model.weights})} "
+                             "do not pair with the model's")
+        for v in model.weights:
+            v.assign(unet_inputs.widen_kernel(keras.ops.convert_to_numpy(by_path[v.path]), tuple(v.shape)))
 
     def config_overrides(self, train_config):
         return {**super().config_overrides(train_config), "seed": train_config.seed}
@@ -286,13 +283,13 @@ class UNetFamily(Family):
     def train_step(self, model, y, target):
         """target: UV (B, H, W, 2), or "uvl" (B, H, W, 3): UV then the class label in every pixel."""
         uv, labels = _split_target(target)
-        x = _pack(y, simulate_hints(uv, self._rng(model), model.config))
+        x = _pack(model, y, simulate_hints(uv, self._rng(model), model.config))
         logs = model.train_on_batch(x, model.encode_target(uv, labels), return_dict=True)
         return {k: float(v) for k, v in logs.items()}
 
     def test_step(self, model, y, target):  # validation: automatic colouring, no hints
         uv, labels = _split_target(target)
-        logs = model.test_on_batch(_pack(y), model.encode_target(uv, labels), return_dict=True)
+        logs = model.test_on_batch(_pack(model, y), model.encode_target(uv, labels), return_dict=True)
         return {k: float(v) for k, v in logs.items()}
 
     def stride(self, model):
@@ -315,7 +312,7 @@ class UNetFamily(Family):
 
     def logits(self, model, y, hints=None) -> np.ndarray:
         """The network's logits (N, h/4, w/4, Q) for luma y (N, h, w, 1) and optional (hint_uv, mask)."""
-        x = _pack(np.asarray(y, np.float32), hints)
+        x = _pack(model, np.asarray(y, np.float32), hints)
         x[..., :1] -= 0.5  # the graph is the bare network: centre Y as UNet.call does
         return self.run_graph(model, "logits", x)
 

@@ -1,0 +1,175 @@
+"""The unet's hint inputs: the packed input, Levin's propagation on the output grid, widening a
+network to take it (a fine-tune from weights without it), and what the propagation buys."""
+
+import numpy as np
+import pytest
+
+from colourise_core import classic, colour, models, seeding, unet_inputs
+from colourise_core.errors import WeightsError
+from colourise_core.models import unet
+
+TINY = dict(widths=(8, 16, 16, 32, 32), dilations=(1, 2), decoder_widths=(32, 32))
+
+
+def _hints(n=2, h=32, w=32, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.random((n, h, w, 1), dtype=np.float32)
+    uv = rng.uniform(-0.3, 0.3, (n, h, w, 2)).astype(np.float32)
+    mask = np.zeros((n, h, w, 1), np.float32)
+    mask[0, 5:8, 9:11] = 1.0  # image 0: one hint patch; image 1: none
+    return y, uv, mask
+
+
+def test_pack_without_propagation_is_y_then_masked_hints_then_mask():
+    y, uv, mask = _hints()
+    x = unet_inputs.pack(y, (uv, mask))
+    assert x.shape == (2, 32, 32, 4)
+    np.testing.assert_array_equal(x[..., :1], y)
+    np.testing.assert_array_equal(x[..., 1:3], uv * mask)
+    np.testing.assert_array_equal(x[..., 3:], mask)
+    np.testing.assert_array_equal(unet_inputs.pack(y), np.concatenate([y, np.zeros((2, 32, 32, 3), np.float32)], -1))
+
+
+def test_pack_with_propagation_adds_levin_on_the_4x4_grid_and_a_flag():
+    y, uv, mask = _hints()
+    x = unet_inputs.pack(y, (uv, mask), propagate_hints=True)
+    assert x.shape == (2, 32, 32, 7)
+    np.testing.assert_array_equal(x[..., :4], unet_inputs.pack(y, (uv, mask)))
+    assert np.all(x[1, ..., 4:] == 0.0)  # no hints: nothing propagated, flag 0
+    assert np.all(x[0, ..., 6] == 1.0)
+    prop = x[0, ..., 4:6]
+    blocks = prop.reshape(8, 4, 8, 4, 2)
+    assert np.all(blocks == blocks[:, :1, :, :1])  # constant over each 4 x 4 block
+    # by hand: the hinted cells (rows 5-7 -> cells 1; cols 9-10 -> cell 2) get the mean hint there
+    y_small = y[0].reshape(8, 4, 8, 4, 1).mean(axis=(1, 3))
+    cell_hint = np.zeros((8, 8, 2), np.float32)
+    cell_mask = np.zeros((8, 8, 1), bool)
+    for (r, c) in ((1, 2),):
+        sel = mask[0, 4 * r:4 * r + 4, 4 * c:4 * c + 4, 0] > 0
+        cell_hint[r, c] = uv[0, 4 * r:4 * r + 4, 4 * c:4 * c + 4][sel].mean(axis=0)
+        cell_mask[r, c] = True
+    want = classic.levin_solve(y_small, cell_hint, cell_mask)
+    np.testing.assert_allclose(blocks[:, 0, :, 0], want, atol=1e-6)
+    np.testing.assert_allclose(want, np.broadcast_to(cell_hint[1, 2], want.shape), atol=1e-6)  # one hint: everywhere
+
+
+def test_propagation_returns_the_hints_where_every_cell_is_hinted_and_follows_edges():
+    rng = np.random.default_rng(3)
+    y = rng.random((16, 16, 1), dtype=np.float32)
+    cells = rng.uniform(-0.3, 0.3, (4, 4, 2)).astype(np.float32)
+    uv = np.repeat(np.repeat(cells, 4, axis=0), 4, axis=1)
+    np.testing.assert_allclose(unet_inputs.propagate(y, uv, np.ones((16, 16, 1), np.float32)), cells, atol=1e-6)
+    # two regions of different luma, a hint in each: each region takes its own hint's colour
+    y = np.where(np.arange(32)[None, :, None] < 16, 0.2, 0.8).repeat(32, axis=0).astype(np.float32)
+    uv = np.zeros((32, 32, 2), np.float32)
+    mask = np.zeros((32, 32, 1), np.float32)
+    uv[2, 2], mask[2, 2] = (0.2, -0.1), 1.0
+    uv[29, 29], mask[29, 29] = (-0.15, 0.25), 1.0
+    out = unet_inputs.propagate(y, uv, mask)  # (8, 8, 2); across the edge leaks under 2% of the step
+    np.testing.assert_allclose(out[:, :4], np.broadcast_to([0.2, -0.1], (8, 4, 2)), atol=0.005)
+    np.testing.assert_allclose(out[:, 4:], np.broadcast_to([-0.15, 0.25], (8, 4, 2)), atol=0.005)
+
+
+def test_propagation_needs_sides_that_are_multiples_of_the_output_stride():
+    y = np.zeros((1, 30, 32, 1), np.float32)
+    with pytest.raises(ValueError, match="multiples of 4, got 30x32"):
+        unet_inputs.pack(y, (np.zeros((1, 30, 32, 2)), np.ones((1, 30, 32, 1))), propagate_hints=True)
+
+
+def test_widen_kernel_pads_new_input_channels_with_zeros_and_refuses_other_shapes():
+    old = np.arange(3 * 3 * 4 * 2, dtype=np.float32).reshape(3, 3, 4, 2)
+    new = unet_inputs.widen_kernel(old, (3, 3, 7, 2))
+    np.testing.assert_array_equal(new[:, :, :4], old)
+    assert np.all(new[:, :, 4:] == 0)
+    assert unet_inputs.widen_kernel(old, old.shape) is old
+    for bad in ((3, 3, 3, 2), (3, 3, 7, 3), (1, 1, 7, 2)):
+        with pytest.raises(ValueError, match="cannot widen"):
+            unet_inputs.widen_kernel(old, bad)
+
+
+def test_propagate_is_left_out_of_the_spec_at_its_default():
+    assert "propagate" not in models.make_spec("unet", unet.UNetConfig.for_resolution(32))["config"]
+    assert models.make_spec("unet", unet.UNetConfig.for_resolution(32, propagate=True))["config"]["propagate"] is True
+
+
+def test_a_fine_tune_widens_weights_without_propagation_to_the_same_network(tmp_path):
+    rng = np.random.default_rng(0)
+    old = models.build_model("unet", 32, **TINY)
+    for v in old.trainable_weights:  # away from the initialisation, so that a wrong copy shows
+        v.assign(rng.normal(0, 0.2, v.shape).astype("float32"))
+    old.prior.assign(np.full(len(old.centres), 1.0 / len(old.centres), "float32"))
+    path = tmp_path / "old.weights.h5"
+    models.save_weights_atomic(old, path)
+    new = models.build_model("unet", 32, propagate=True, **TINY)
+    with pytest.raises(WeightsError, match="propagate"):  # not a fine-tune: another architecture
+        models.load_weights_checked(new, path)
+    models.load_weights_checked(new, path, fine_tune=True)
+    y, uv, mask = _hints(n=2, h=48, w=32)
+    family = models.family_of(new)
+    want = family.logits(old, y, (uv, mask))
+    got = family.logits(new, y, (uv, mask))  # the propagation is fed, at zero weight
+    np.testing.assert_allclose(got, want, atol=2e-5 * np.abs(want).max())
+    assert np.abs(new.net.get_layer("e1").kernel.numpy()[:, :, 4:]).max() == 0.0
+
+
+def _flat_colour_images(n, seed):
+    """Each image one random colour over a random luma texture: colour is unpredictable from Y."""
+    rng = np.random.default_rng(seed)
+    y = 0.35 + 0.3 * rng.random((n, 32, 32, 1))
+    uv = np.broadcast_to(rng.uniform(-0.15, 0.15, (n, 1, 1, 2)), (n, 32, 32, 2))
+    return colour.yuv_to_rgb(np.concatenate([y, uv], axis=-1)).astype("float32")
+
+
+class _FlatColours:
+    name, resolution, class_names, labels, masks, skipped_grey = "flat", 32, (), None, None, 0
+
+    def __init__(self, n, seed):
+        self.rgb = _flat_colour_images(n, seed)
+
+    def __len__(self):
+        return len(self.rgb)
+
+    def load(self, idx):
+        return self.rgb[np.asarray(idx)]
+
+
+def test_with_propagation_one_hint_colours_the_far_side_of_the_image():
+    """One hint in a corner of a one-colour image: the propagating unet carries it to the opposite
+    corner, which the unet without propagation, trained the same way, barely does."""
+    from tests.test_unet import _fit
+
+    far_err = {}
+    test = _FlatColours(16, 1)
+    y = colour.rgb_to_y(test.rgb).astype("float32")
+    true_uv = colour.rgb_to_yuv(test.rgb)[..., 1:]
+    hint_uv = np.zeros((16, 32, 32, 2), "float32")
+    mask = np.zeros((16, 32, 32, 1), "float32")
+    hint_uv[:, 2:5, 2:5] = true_uv[:, 3:4, 3:4]
+    mask[:, 2:5, 2:5] = 1.0
+    for propagate in (False, True):
+        seeding.seed_everything(0)
+        model = models.build_model("unet", 32, hint_none=0.2, hint_p=0.5, hint_patch=3, propagate=propagate, **TINY)
+        _fit(model, _FlatColours(256, 0), epochs=12)
+        hinted = models.family_of(model).predict_uv(model, y, temperature=1.0, hints=(hint_uv, mask))[0]
+        far_err[propagate] = float(np.mean(np.linalg.norm(hinted[:, 24:30, 24:30] - true_uv[:, 24:30, 24:30], axis=-1)))
+    spread = float(np.mean(np.linalg.norm(true_uv[:, 0, 0], axis=-1)))  # the error of answering grey
+    assert far_err[True] < 0.5 * spread
+    assert far_err[True] < 0.6 * far_err[False]
+
+
+def test_onnx_export_of_a_propagating_unet_packs_and_propagates_alike(tmp_path):
+    from colourise_core import inference, onnx_export, onnx_runtime
+
+    model = models.build_model("unet", 32, propagate=True, **TINY)
+    rng = np.random.default_rng(5)
+    for v in model.trainable_weights:  # the propagated channels must matter for the check to bite
+        v.assign(rng.normal(0, 0.2, v.shape).astype("float32"))
+    onnx = onnx_runtime.OnnxModel(onnx_export.export_model(model, tmp_path, "unet"))
+    y, uv, mask = _hints(n=2, h=48, w=32)
+    want = inference.predict_uv(model, y, 1, 1.0, 0, (uv, mask))
+    got = onnx.predict_uv(y, 1, 1.0, 0, (uv, mask))
+    assert np.abs(got - want).max() <= 1e-4
+    flat = unet_inputs.pack(y, (uv, mask), propagate_hints=True)
+    flat[..., 4:6] = 0.0  # the same input without the propagation: another answer
+    other = models.family_of(model).run_graph(model, "logits", flat - np.float32([0.5, 0, 0, 0, 0, 0, 0]))
+    assert np.abs(other - models.family_of(model).logits(model, y, (uv, mask))).max() > 1e-3
