@@ -84,11 +84,36 @@ def _conv(x, filters, name, stride=1, dilation=1):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def build_network(config: UNetConfig, q: int) -> keras.Model:
+class PropagatedPrior(layers.Layer):
+    """Levin's propagated chroma p as a Gaussian likelihood over the bins, at a confidence c that
+    the network sets per output pixel: logits - c * flag * |centre_q - p|^2 / (2 sigma^2).
+
+    A product of experts (the network's distribution times the propagation's): c = 0 leaves the
+    network's logits as they were (a widened network starts so); flag is 0 for images without
+    hints. Inputs: logits (N, h, w, Q), propagated (N, h, w, 3) = (U, V, flag), c (N, h, w, 1).
+    """
+
+    def __init__(self, centres, sigma: float, **kwargs):
+        super().__init__(**kwargs)
+        self.centres = np.asarray(centres, "float32")  # (Q, 2)
+        self.sigma = float(sigma)
+
+    def call(self, logits, propagated, confidence):
+        uv, flag = propagated[..., None, :2], propagated[..., 2:3]  # (N, h, w, 1, 2), (N, h, w, 1)
+        d2 = ops.sum(ops.square(uv - ops.convert_to_tensor(self.centres)), axis=-1)  # (N, h, w, Q)
+        return logits - confidence * flag * d2 / (2.0 * self.sigma ** 2)
+
+    def get_config(self):
+        return {**super().get_config(), "centres": self.centres.tolist(), "sigma": self.sigma}
+
+
+def build_network(config: UNetConfig, centres: np.ndarray) -> keras.Model:
     """x (N, H, W, C) -> logits (N, H/4, W/4, Q); with global features, [logits, class logits (N, K)].
 
     C = `unet_inputs.input_channels(config.propagate)`; with `propagate` the propagated channels
-    (constant per 4 x 4 block) also join the H/4 decoder, one conv from the logits."""
+    (constant per 4 x 4 block) also join the H/4 decoder, and the logits take them as a likelihood
+    (`PropagatedPrior`) at a confidence a 1 x 1 conv reads from the decoder (zero at the start)."""
+    q = len(centres)
     w = config.widths
     x_in = keras.Input(shape=(None, None, unet_inputs.input_channels(config.propagate)), name="x")
     x = _conv(x_in, w[0], "e1", stride=2)  # (N, H/2, W/2, w0)
@@ -108,10 +133,15 @@ def build_network(config: UNetConfig, q: int) -> keras.Model:
     x = layers.UpSampling2D(2, interpolation="bilinear", name="up4")(x)  # (N, H/4, W/4, .)
     skips = [x, skip4]
     if config.propagate:  # (N, H/4, W/4, 3): the propagated UV and the any-hint flag, block by block
-        skips.append(layers.AveragePooling2D(OUTPUT_STRIDE, name="propagated")(x_in[..., 1 + unet_inputs.HINT_CHANNELS:]))
+        propagated = layers.AveragePooling2D(OUTPUT_STRIDE, name="propagated")(x_in[..., 1 + unet_inputs.HINT_CHANNELS:])
+        skips.append(propagated)
     x = layers.Concatenate(name="skip4")(skips)
     x = _conv(x, config.decoder_widths[1], "d4")
     logits = layers.Conv2D(q, 1, name="logits")(x)  # (N, H/4, W/4, Q)
+    if config.propagate:
+        confidence = layers.Conv2D(1, 1, kernel_initializer="zeros", name="propagated_confidence")(
+            layers.Concatenate(name="confidence_in")([x, propagated]))  # (N, H/4, W/4, 1), 0 at the start
+        logits = PropagatedPrior(centres, config.bin_step, name="propagated_prior")(logits, propagated, confidence)
     if config.global_classes:
         return keras.Model(x_in, [logits, class_logits], name="unet_net_global")
     return keras.Model(x_in, logits, name="unet_net")
@@ -137,7 +167,7 @@ class UNet(keras.Model):
         self.grid = chroma.BinGrid(config.bin_step)
         self.centres = self.grid.centres  # (Q, 2)
         q = len(self.centres)
-        full = build_network(config, q)
+        full = build_network(config, self.centres)
         if config.global_classes:
             self.net_train = full
             self.net = keras.Model(full.input, full.outputs[0], name="unet_net")  # the same layers
@@ -231,16 +261,18 @@ class UNetFamily(Family):
         return build(config)
 
     def load_widened(self, model, path, stored_spec):
-        """Start a `propagate` model from weights without it: every weight copied by its path, the
-        kernels that read the new channels (e1, d4) given zeros there (`unet_inputs.widen_kernel`)."""
+        """Start a `propagate` model from weights without it: every stored weight copied by its path,
+        the kernels that read the new channels (e1, d4) given zeros there (`unet_inputs.widen_kernel`);
+        the propagation's confidence keeps its zero initialisation, so the logits start unchanged."""
         old = build(UNetConfig.from_dict(stored_spec["config"]))
         old.load_weights(path)
-        by_path = {v.path: v for v in old.weights}
-        if set(by_path) != {v.path for v in model.weights}:
-            raise ValueError(f"the stored network's weights {sorted(set(by_path) ^ {v.path for v in model.weights})} "
-                             "do not pair with the model's")
-        for v in model.weights:
-            v.assign(unet_inputs.widen_kernel(keras.ops.convert_to_numpy(by_path[v.path]), tuple(v.shape)))
+        by_path = {v.path: v for v in model.weights}
+        unpaired = sorted(set(v.path for v in old.weights) - set(by_path))
+        if unpaired:
+            raise ValueError(f"the stored network's weights {unpaired} have no place in the model")
+        for v in old.weights:
+            target = by_path[v.path]
+            target.assign(unet_inputs.widen_kernel(keras.ops.convert_to_numpy(v), tuple(target.shape)))
 
     def config_overrides(self, train_config):
         return {**super().config_overrides(train_config), "seed": train_config.seed}
