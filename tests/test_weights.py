@@ -453,7 +453,7 @@ def test_cli_list_verify_and_errors(tmp_path, cnn_weights, hf_home, capsys):
     assert _cli(["weights", "verify", "--weights-dir", str(folder)]) == 1
     assert "1 problem(s)" in capsys.readouterr().err
 
-    assert _cli(["weights", "download", "nope", "--weights-dir", str(folder)]) == 1
+    assert _cli(["weights", "download", "nope", "--weights-dir", str(folder)]) == 2
     assert "error: unknown weights set 'nope'; available sets: tiny" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _cli(["weights", "publish", "--weights-dir", str(folder)])  # --repo-id is required

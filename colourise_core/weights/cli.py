@@ -98,9 +98,9 @@ def _guarded(func):
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except ColouriseError as e:
+        except ColouriseError as e:  # exit 2 like every command's (cli.main): it cannot be done as asked
             print(f"error: {e}", file=sys.stderr)
-            return 1
+            return 2
 
     run.__name__ = func.__name__
     run.__doc__ = func.__doc__
