@@ -38,6 +38,8 @@ OUTPUT_STRIDE = unet_inputs.OUTPUT_STRIDE  # logits at 1/4 of the input's size
 STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
 OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 BN_MOMENTUM = 0.9  # batch-norm moving statistics settle within ~30 steps (Keras' 0.99 needs ~300)
+CONFIDENCE_SCALE = 100.0  # the propagation's confidence = this x a 1 x 1 conv: Adam's ~1e-4 steps then reach
+# the useful confidences (~1-10: a distribution within a bin or two of the propagated chroma) in hundreds of steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +88,8 @@ def _conv(x, filters, name, stride=1, dilation=1):
 
 class PropagatedPrior(layers.Layer):
     """Levin's propagated chroma p as a Gaussian likelihood over the bins, at a confidence c that
-    the network sets per output pixel: logits - c * flag * |centre_q - p|^2 / (2 sigma^2).
+    the network sets per output pixel: logits - c * flag * |centre_q - p|^2 / (2 sigma^2), c =
+    `CONFIDENCE_SCALE` x the confidence input.
 
     A product of experts (the network's distribution times the propagation's): c = 0 leaves the
     network's logits as they were (a widened network starts so); flag is 0 for images without
@@ -101,7 +104,7 @@ class PropagatedPrior(layers.Layer):
     def call(self, logits, propagated, confidence):
         uv, flag = propagated[..., None, :2], propagated[..., 2:3]  # (N, h, w, 1, 2), (N, h, w, 1)
         d2 = ops.sum(ops.square(uv - ops.convert_to_tensor(self.centres)), axis=-1)  # (N, h, w, Q)
-        return logits - confidence * flag * d2 / (2.0 * self.sigma ** 2)
+        return logits - CONFIDENCE_SCALE * confidence * flag * d2 / (2.0 * self.sigma ** 2)
 
     def get_config(self):
         return {**super().get_config(), "centres": self.centres.tolist(), "sigma": self.sigma}
