@@ -173,3 +173,17 @@ def test_onnx_export_of_a_propagating_unet_packs_and_propagates_alike(tmp_path):
     flat[..., 4:6] = 0.0  # the same input without the propagation: another answer
     other = models.family_of(model).run_graph(model, "logits", flat - np.float32([0.5, 0, 0, 0, 0, 0, 0]))
     assert np.abs(other - models.family_of(model).logits(model, y, (uv, mask))).max() > 1e-3
+
+
+def test_propagated_prior_adds_a_gaussian_log_likelihood_at_the_learnt_confidence():
+    centres = np.array([[0.0, 0.0], [0.1, -0.05], [-0.2, 0.15]], np.float32)
+    layer = unet.PropagatedPrior(centres, 0.05)
+    logits = np.array([[[[0.5, -1.0, 2.0]]], [[[0.5, -1.0, 2.0]]]], np.float32)  # (2, 1, 1, 3)
+    prop = np.array([[[[0.1, -0.05, 1.0]]], [[[0.1, -0.05, 0.0]]]], np.float32)  # image 1: no hints (flag 0)
+    conf = np.full((2, 1, 1, 1), 0.02, np.float32)
+    out = np.asarray(layer(logits, prop, conf))
+    d2 = ((centres - [0.1, -0.05]) ** 2).sum(axis=1)  # (3,)
+    c = unet.CONFIDENCE_SCALE * 0.02
+    np.testing.assert_allclose(out[0, 0, 0], logits[0, 0, 0] - c * d2 / (2 * 0.05 ** 2), rtol=1e-5)
+    np.testing.assert_array_equal(out[1], logits[1])  # no hints: the network's logits untouched
+    assert out[0, 0, 0, 1] == logits[0, 0, 0, 1]  # the bin at the propagated chroma keeps its logit
