@@ -187,3 +187,23 @@ def test_propagated_prior_adds_a_gaussian_log_likelihood_at_the_learnt_confidenc
     np.testing.assert_allclose(out[0, 0, 0], logits[0, 0, 0] - c * d2 / (2 * 0.05 ** 2), rtol=1e-5)
     np.testing.assert_array_equal(out[1], logits[1])  # no hints: the network's logits untouched
     assert out[0, 0, 0, 1] == logits[0, 0, 0, 1]  # the bin at the propagated chroma keeps its logit
+
+
+def test_a_train_only_fine_tune_changes_those_layers_alone_and_keeps_the_prior():
+    from tests.test_unet import _fit
+
+    seeding.seed_everything(0)
+    model = models.build_model("unet", 32, propagate=True, hint_none=0.0, hint_p=0.5, hint_patch=3,
+                               train_only=("propagated_confidence",), **TINY)
+    prior = np.random.default_rng(2).random(len(model.centres)).astype("float32")
+    model.prior.assign(prior / prior.sum())
+    before = {v.path: v.numpy().copy() for v in model.weights}
+    y = colour.rgb_to_y(_FlatColours(4, 3).rgb).astype("float32")
+    auto = models.family_of(model).predict_uv(model, y)[0]
+    _fit(model, _FlatColours(64, 0), epochs=2)
+    now = {v.path: v.numpy() for v in model.weights}
+    changed = sorted(p for p, v in before.items() if not np.array_equal(v, now[p]))
+    assert changed == ["propagated_confidence/bias", "propagated_confidence/kernel"]
+    np.testing.assert_array_equal(models.family_of(model).predict_uv(model, y)[0], auto)  # no hints: as before
+    with pytest.raises(ValueError, match=r"train_only names layers the network lacks: \['nope'\]"):
+        models.family_of(model).compile(models.build_model("unet", 32, train_only=("nope",), **TINY), 1e-3, 0.9)

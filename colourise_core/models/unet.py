@@ -65,6 +65,7 @@ class UNetConfig:
     global_width: int = dataclasses.field(default=128, metadata=OPTION)  # the global feature vector fused at every bottleneck position
     global_weight: float = dataclasses.field(default=0.1, metadata=OPTION)  # class CE weight beside the chroma CE (Iizuka: 1/300 of an MSE)
     propagate: bool = dataclasses.field(default=False, metadata=OPTION)  # also feed Levin's propagation of the hints (unet_inputs)
+    train_only: tuple = dataclasses.field(default=(), metadata=OPTION)  # fine-tune: only these layers learn, the rest frozen with its prior; (): all
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "UNetConfig":
@@ -75,8 +76,9 @@ class UNetConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "UNetConfig":
         d = dict(d)
-        for k in ("widths", "dilations", "decoder_widths"):
-            d[k] = tuple(d[k])
+        for k in ("widths", "dilations", "decoder_widths", "train_only"):
+            if k in d:
+                d[k] = tuple(d[k])
         return cls(**d)
 
 
@@ -255,7 +257,7 @@ class UNetFamily(Family):
     train_options = ("rebalance",)
     takes_hints = True
     training_fields = ("rebalance", "temperature", "unrebalance", "hint_none", "hint_p", "hint_max", "hint_patch",
-                       "seed", "global_weight")
+                       "seed", "global_weight", "train_only")
     widening_fields = ("propagate",)  # a fine-tune may add the propagated hints (load_widened)
     temperature_default = UNetConfig.temperature  # predict_uv with None uses the model's stored (tuned) one
     eager_graphs = True  # TensorFlow's traced bilinear upsampling fails once a graph is generalised to any size
@@ -286,6 +288,15 @@ class UNetFamily(Family):
         return AugmentConfig(flip=True, shift=0.0, rotation=0.0)  # crops give the rest
 
     def compile(self, model, learning_rate, beta_1):
+        """Adam; with `train_only`, every other layer of the network frozen first (its batch norm
+        then runs on its moving statistics), so only those layers' weights reach the optimizer."""
+        only = set(model.config.train_only)
+        if only:
+            names = {layer.name for layer in model.net.layers}
+            if only - names:
+                raise ValueError(f"train_only names layers the network lacks: {sorted(only - names)}")
+            for layer in model.net.layers:
+                layer.trainable = layer.name in only
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1))
 
     def batch_target(self, train_config) -> str:
@@ -294,10 +305,13 @@ class UNetFamily(Family):
 
     def prepare(self, model, train_batches, max_images: int = 4000) -> None:
         """Set the bin prior from the training data's chroma (at the output resolution); check that
-        a global branch has class labels to learn from."""
+        a global branch has class labels to learn from. A `train_only` fine-tune keeps the prior
+        it started from: the frozen network's decoding (the rebalancing it undoes) stays its own."""
         if model.config.global_classes:
             data = train_batches.dataset
             unet_global.check_labels(data.labels, model.config.global_classes, data.name)
+        if model.config.train_only:
+            return
         counts = np.zeros(len(model.centres), np.float64)
         seen = 0
         for i in range(len(train_batches)):
