@@ -13,7 +13,7 @@ same noise for the same seed, so the ONNX and Keras pictures agree within 1/255
               logvars (N, K, L)); `sample_latent` picks each sample's component by its weight
               (or the caller's) and draws within it; then the decoder as `latent`.
     chroma    the unet (models/unet.py, ECCV16's decoding): the graph takes x = [Y - 1/2, hint
-              UV * mask, mask] (N, h, w, 4) (with its `propagate` option 3 more channels,
+              UV * mask, mask] (N, h, w, 4) (with its `propagate` option 4 more channels,
               `unet_inputs.pack`) and gives logits (N, h/4, w/4, Q); log-softmax minus
               the stored fraction of log w (rebalancing partly undone), the annealed mean at T
               (`annealed_mean`), then a bilinear resize to (h, w) with OpenCV.

@@ -13,18 +13,22 @@ usual working size (10 true hints on 100 Imagenette val photos: 27.46 dB at 24 p
 Input layout, x (N, H, W, C):
     0 Y, 1-2 hint UV (0 where none), 3 hint mask;
     with propagate: 4-5 the propagated UV (constant over each 4 x 4 block, 0 when the image has no
-    hint), 6 1.0 where the image has any hint (so a propagated 0 is told apart from no hints).
+    hint), 6 1.0 where the image has any hint (so a propagated 0 is told apart from no hints),
+    7 closeness to the nearest hint, exp(-d / CLOSENESS_CELLS) for d grid cells (1 on a hint, 0
+    without hints): the propagation is surest near its hints, and the network weighs it so.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from colourise_core import classic
 
 OUTPUT_STRIDE = 4  # the unet's output grid: 1/4 of its input
 HINT_CHANNELS = 3  # hint U, V, mask
-PROPAGATED_CHANNELS = 3  # propagated U, V, any-hint flag
+PROPAGATED_CHANNELS = 4  # propagated U, V, any-hint flag, closeness to the nearest hint
+CLOSENESS_CELLS = 3.0  # closeness falls by 1/e every this many grid cells (12 input pixels)
 
 
 def input_channels(propagate: bool) -> int:
@@ -66,6 +70,18 @@ def _blocks(a: np.ndarray, k: int) -> np.ndarray:
     return a[: h // k * k, : w // k * k].reshape(h // k, k, w // k, k, c).transpose(0, 2, 1, 3, 4).reshape(h // k, w // k, k * k, c)
 
 
+def closeness(hinted: np.ndarray) -> np.ndarray:
+    """exp(-d / CLOSENESS_CELLS), d the Euclidean distance (cells) to the nearest hinted cell.
+
+    Args:
+        hinted: (h, w) bool, at least one True.
+    Returns:
+        float32 (h, w), 1 on the hinted cells.
+    """
+    d = cv2.distanceTransform((~hinted).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.exp(-d / CLOSENESS_CELLS).astype(np.float32)
+
+
 def propagate(y: np.ndarray, hint_uv: np.ndarray, mask: np.ndarray, k: int = OUTPUT_STRIDE) -> np.ndarray:
     """Levin et al.'s propagation of one image's hints, solved on the k-times smaller grid.
 
@@ -88,7 +104,7 @@ def propagate(y: np.ndarray, hint_uv: np.ndarray, mask: np.ndarray, k: int = OUT
 def pack(y, hints=None, propagate_hints: bool = False) -> np.ndarray:
     """(y (N, H, W, 1), optional (hint_uv, mask)) -> x (N, H, W, C), C = `input_channels`.
 
-    With `propagate_hints`, each hinted image's propagation (`propagate`) fills channels 4-6;
+    With `propagate_hints`, each hinted image's propagation (`propagate`) fills channels 4-7;
     H and W must then be multiples of `OUTPUT_STRIDE` (the unet's inputs are multiples of 16).
     """
     y = np.asarray(y, np.float32)
@@ -108,8 +124,10 @@ def pack(y, hints=None, propagate_hints: bool = False) -> np.ndarray:
             if not mask[i].any():
                 continue
             small = propagate(y[i], hint_uv[i], mask[i], k)  # (h/k, w/k, 2)
+            near = closeness(_blocks(mask[i], k).max(axis=2)[..., 0] > 0)  # (h/k, w/k)
             x[i, ..., 4:6] = np.repeat(np.repeat(small, k, axis=0), k, axis=1)  # constant per k x k block
             x[i, ..., 6] = 1.0
+            x[i, ..., 7] = np.repeat(np.repeat(near, k, axis=0), k, axis=1)
     return x
 
 

@@ -30,10 +30,10 @@ def test_pack_without_propagation_is_y_then_masked_hints_then_mask():
     np.testing.assert_array_equal(unet_inputs.pack(y), np.concatenate([y, np.zeros((2, 32, 32, 3), np.float32)], -1))
 
 
-def test_pack_with_propagation_adds_levin_on_the_4x4_grid_and_a_flag():
+def test_pack_with_propagation_adds_levin_on_the_4x4_grid_a_flag_and_closeness():
     y, uv, mask = _hints()
     x = unet_inputs.pack(y, (uv, mask), propagate_hints=True)
-    assert x.shape == (2, 32, 32, 7)
+    assert x.shape == (2, 32, 32, 8)
     np.testing.assert_array_equal(x[..., :4], unet_inputs.pack(y, (uv, mask)))
     assert np.all(x[1, ..., 4:] == 0.0)  # no hints: nothing propagated, flag 0
     assert np.all(x[0, ..., 6] == 1.0)
@@ -51,6 +51,11 @@ def test_pack_with_propagation_adds_levin_on_the_4x4_grid_and_a_flag():
     want = classic.levin_solve(y_small, cell_hint, cell_mask)
     np.testing.assert_allclose(blocks[:, 0, :, 0], want, atol=1e-6)
     np.testing.assert_allclose(want, np.broadcast_to(cell_hint[1, 2], want.shape), atol=1e-6)  # one hint: everywhere
+    # closeness: exp(-d / 3) for d the Euclidean distance in cells to the hinted cell (1, 2)
+    rows, cols = np.mgrid[0:8, 0:8]
+    near = np.exp(-np.hypot(rows - 1, cols - 2) / unet_inputs.CLOSENESS_CELLS)
+    np.testing.assert_allclose(x[0, ::4, ::4, 7], near, rtol=1e-5)
+    assert np.all(x[0, ..., 7].reshape(8, 4, 8, 4) == x[0, ::4, ::4, 7][:, None, :, None])
 
 
 def test_propagation_returns_the_hints_where_every_cell_is_hinted_and_follows_edges():
@@ -171,7 +176,8 @@ def test_onnx_export_of_a_propagating_unet_packs_and_propagates_alike(tmp_path):
     assert np.abs(got - want).max() <= 1e-4
     flat = unet_inputs.pack(y, (uv, mask), propagate_hints=True)
     flat[..., 4:6] = 0.0  # the same input without the propagation: another answer
-    other = models.family_of(model).run_graph(model, "logits", flat - np.float32([0.5, 0, 0, 0, 0, 0, 0]))
+    flat[..., :1] -= 0.5  # the bare graph takes Y - 1/2
+    other = models.family_of(model).run_graph(model, "logits", flat)
     assert np.abs(other - models.family_of(model).logits(model, y, (uv, mask))).max() > 1e-3
 
 

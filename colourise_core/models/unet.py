@@ -14,7 +14,7 @@ Past the dissertation (its 6.1.2-6.1.3 future work), as the field later did it:
   dataset's class labels fused into the bottleneck, the dissertation's 6.1.2 (`unet_global`).
 
 Network: x = [Y - 0.5, hint U, hint V, hint mask] (N, H, W, 4), H and W multiples of 16
-    (with `propagate` 3 more channels, `unet_inputs`, also fed, 4 x 4 average-pooled, to the H/4 decoder)
+    (with `propagate` 4 more channels, `unet_inputs`, also fed, 4 x 4 average-pooled, to the H/4 decoder)
     -> stride-2 convs to H/16 -> dilated convs -> 2x upsampling with skips from H/8 and H/4
     -> logits (N, H/4, W/4, Q). Chroma is smooth; the full-resolution luma carries the detail.
 The bin prior (from the training data) and the decoding settings (temperature, how much of the
@@ -95,7 +95,7 @@ class PropagatedPrior(layers.Layer):
 
     A product of experts (the network's distribution times the propagation's): c = 0 leaves the
     network's logits as they were (a widened network starts so); flag is 0 for images without
-    hints. Inputs: logits (N, h, w, Q), propagated (N, h, w, 3) = (U, V, flag), c (N, h, w, 1).
+    hints. Inputs: logits (N, h, w, Q), propagated (N, h, w, 4) = (U, V, flag, closeness), c (N, h, w, 1).
     """
 
     def __init__(self, centres, sigma: float, **kwargs):
@@ -137,7 +137,7 @@ def build_network(config: UNetConfig, centres: np.ndarray) -> keras.Model:
     x = _conv(x, config.decoder_widths[0], "d8")
     x = layers.UpSampling2D(2, interpolation="bilinear", name="up4")(x)  # (N, H/4, W/4, .)
     skips = [x, skip4]
-    if config.propagate:  # (N, H/4, W/4, 3): the propagated UV and the any-hint flag, block by block
+    if config.propagate:  # (N, H/4, W/4, 4): the propagated UV, the any-hint flag and closeness, block by block
         propagated = layers.AveragePooling2D(OUTPUT_STRIDE, name="propagated")(x_in[..., 1 + unet_inputs.HINT_CHANNELS:])
         skips.append(propagated)
     x = layers.Concatenate(name="skip4")(skips)
