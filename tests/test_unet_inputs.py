@@ -213,3 +213,22 @@ def test_a_train_only_fine_tune_changes_those_layers_alone_and_keeps_the_prior()
     np.testing.assert_array_equal(models.family_of(model).predict_uv(model, y)[0], auto)  # no hints: as before
     with pytest.raises(ValueError, match=r"train_only names layers the network lacks: \['nope'\]"):
         models.family_of(model).compile(models.build_model("unet", 32, train_only=("nope",), **TINY), 1e-3, 0.9)
+
+
+def test_uv_mse_loss_is_the_squared_error_of_the_stored_decoding():
+    model = models.build_model("unet", 32, loss="uv_mse", **TINY)
+    rng = np.random.default_rng(4)
+    prior = rng.random(len(model.centres)) + 0.05
+    model.prior.assign((prior / prior.sum()).astype("float32"))
+    model.set_decoding(0.5, 0.5)
+    y = rng.random((2, 32, 32, 1), dtype=np.float32)
+    uv = rng.uniform(-0.2, 0.2, (2, 32, 32, 2)).astype(np.float32)
+    x = unet_inputs.pack(y)
+    target = model.encode_target(uv)
+    logits = np.asarray(model(x))
+    decoded = models.family_of(model).decode_logits(model, logits)  # the numpy decoding users get
+    want = np.mean(np.sum((decoded - uv.reshape(2, 8, 4, 8, 4, 2).mean(axis=(2, 4))) ** 2, axis=-1))
+    got = float(np.asarray(model.compute_loss(x, target, logits)))
+    assert got == pytest.approx(want, rel=1e-4)
+    with pytest.raises(ValueError, match="unet loss must be one of"):
+        unet.UNetConfig(loss="mse")

@@ -159,6 +159,15 @@ def sparse_cross_entropy(logits, index, weight):
     return -ops.sum(weight * ops.take_along_axis(log_p, ops.cast(index, "int32"), axis=-1), axis=-1)
 
 
+def decode_ops(logits, log_w, unrebalance, temperature, centres):
+    """The unet's decoding in keras.ops, differentiable: the annealed mean (ECCV16 eq. 5) of the
+    softmax with `unrebalance` x log w subtracted. logits (..., Q), log_w (Q,), centres (Q, 2)
+    -> UV (..., 2); the twin of the numpy decoding (`annealed_mean` after `log_softmax_np`)."""
+    log_p = ops.log_softmax(logits, axis=-1) - unrebalance * log_w
+    f = ops.softmax(log_p / temperature, axis=-1)
+    return ops.einsum("...q,qc->...c", f, centres)
+
+
 def log_softmax_np(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))

@@ -38,6 +38,7 @@ OUTPUT_STRIDE = unet_inputs.OUTPUT_STRIDE  # logits at 1/4 of the input's size
 STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
 OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 BN_MOMENTUM = 0.9  # batch-norm moving statistics settle within ~30 steps (Keras' 0.99 needs ~300)
+LOSSES = ("ce", "uv_mse")  # UNetConfig.loss
 CONFIDENCE_SCALE = 100.0  # the propagation's confidence = this x a 1 x 1 conv: Adam's ~1e-4 steps then reach
 # the useful confidences (~1-10: a distribution within a bin or two of the propagated chroma) in hundreds of steps
 
@@ -66,6 +67,11 @@ class UNetConfig:
     global_weight: float = dataclasses.field(default=0.1, metadata=OPTION)  # class CE weight beside the chroma CE (Iizuka: 1/300 of an MSE)
     propagate: bool = dataclasses.field(default=False, metadata=OPTION)  # also feed Levin's propagation of the hints (unet_inputs)
     train_only: tuple = dataclasses.field(default=(), metadata=OPTION)  # fine-tune: only these layers learn, the rest frozen with its prior; (): all
+    loss: str = dataclasses.field(default="ce", metadata=OPTION)  # "ce"; "uv_mse": squared error of the decoded chroma (PSNR's), at the stored decoding
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"unet loss must be one of {LOSSES}, got {self.loss!r}")
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "UNetConfig":
@@ -195,18 +201,23 @@ class UNet(keras.Model):
     def encode_target(self, uv: np.ndarray, labels=None) -> np.ndarray:
         """True UV (N, H, W, 2) -> the loss's target (N, H/4, W/4, 2k): the k nearest bins of each
         4 x 4 block's mean UV (as floats), then their Gaussian weights (ECCV16 soft encoding); with
-        global features one more channel, each image's class label (N,) (-1: none, the default)."""
+        global features one more channel, each image's class label (N,) (-1: none, the default);
+        with `loss` "uv_mse" two more, the blocks' mean UV itself."""
         idx, w = self.grid.soft_encode_sparse(_downsample(uv, OUTPUT_STRIDE), self.config.soft_sigma, self.config.soft_k)
         parts = [idx.astype(np.float32), w]
         if self.config.global_classes:
             lab = np.full(len(uv), -1.0, np.float32) if labels is None else np.asarray(labels, np.float32)
             parts.append(np.broadcast_to(lab[:, None, None, None], idx.shape[:3] + (1,)))
+        if self.config.loss == "uv_mse":
+            parts.append(_downsample(uv, OUTPUT_STRIDE).astype(np.float32))
         return np.concatenate(parts, axis=-1)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Rebalanced cross-entropy against soft-encoded targets (ECCV16 eq. 2), weighted per pixel
         by w of the nearest bin (eq. 3-4); with global features, plus `global_weight` x the class
-        cross-entropy of the labelled images (Iizuka 2016's joint loss)."""
+        cross-entropy of the labelled images (Iizuka 2016's joint loss). With `loss` "uv_mse" the
+        loss is instead the squared error of the chroma decoded at the stored settings (what PSNR
+        measures), e.g. to fit the propagation's confidence (`train_only`)."""
         k = self.config.soft_k
         if self.config.global_classes:
             y_pred, class_logits = y_pred
@@ -215,6 +226,9 @@ class UNet(keras.Model):
         w = chroma.rebalance_weights_ops(ops.convert_to_tensor(self.prior), self.config.rebalance)  # (Q,)
         self.ce_tracker.update_state(ops.mean(ce))
         loss = ops.mean(ce * ops.take(w, index[..., 0]))
+        if self.config.loss == "uv_mse":  # (N, h, w, 2) decoded at the stored (T, unrebalance)
+            uv = chroma.decode_ops(ops.cast(y_pred, "float32"), ops.log(w), self.decode[1], self.decode[0], self.centres)
+            loss = ops.mean(ops.sum(ops.square(uv - ops.cast(y[..., -2:], "float32")), axis=-1))
         if self.config.global_classes:
             labels = ops.cast(y[:, 0, 0, 2 * k], "int32")  # (N,), -1: unlabelled
             cls = unet_global.class_cross_entropy(ops.cast(class_logits, "float32"), labels)
@@ -257,7 +271,7 @@ class UNetFamily(Family):
     train_options = ("rebalance",)
     takes_hints = True
     training_fields = ("rebalance", "temperature", "unrebalance", "hint_none", "hint_p", "hint_max", "hint_patch",
-                       "seed", "global_weight", "train_only")
+                       "seed", "global_weight", "train_only", "loss")
     widening_fields = ("propagate",)  # a fine-tune may add the propagated hints (load_widened)
     temperature_default = UNetConfig.temperature  # predict_uv with None uses the model's stored (tuned) one
     eager_graphs = True  # TensorFlow's traced bilinear upsampling fails once a graph is generalised to any size
