@@ -75,6 +75,23 @@ def tune(model, run: Path, gap: float, limit: int) -> dict:
     return {"n": len(true), "truth_colourfulness": truth_c, "grey": grey, "curve": curve, "chosen": best}
 
 
+def hinted_validation(model, run: Path, n_hints: int, radius: int, limit: int) -> dict:
+    """PSNR with `n_hints` true hints on the run's validation split (10% of its *training*
+    images): how a hint-following fine-tune's epoch is chosen, never on a target's split."""
+    saved = RunFolder(run).read(RunFolder.CONFIG)
+    config = training.TrainConfig(**{**saved, "extra": tuple(saved["extra"] or ()) or None, "val_limit": limit}).resolved()
+    _, val = training.make_datasets(config)
+    sums = {"hints": 0.0, "levin": 0.0, "grey": 0.0}
+    true_all = val.load_all()  # (N, R, R, 3)
+    for i, true in enumerate(true_all):
+        luma = colour.rgb_to_y(true).astype(np.float32)
+        h = hints.random_true_hints(true, n_hints, seed=i, radius=radius)
+        sums["hints"] += metrics.psnr(inference.colourise_luma(model, luma, hints=h)[0], true)
+        sums["levin"] += metrics.psnr(classic.levin_colourise(luma, h), true)
+        sums["grey"] += metrics.psnr(metrics.grey_baseline(true), true)
+    return {"n": len(true_all), **{k: v / len(true_all) for k, v in sums.items()}}
+
+
 def _photos(data: str, split: str, limit: int | None):
     """(name, uint8 RGB at full size) of a dataset's split, colour images only."""
     with sources.open_source(data) as src:
@@ -184,6 +201,8 @@ def main(argv=None) -> int:
                    help="also Levin's method with the unet's automatic colouring as its base (hints correct it)")
     p.add_argument("--render-size", type=int, default=None,
                    help="the longer side the model sees (default: its training resolution, as a user's photo is run)")
+    p.add_argument("--val-hints", action="store_true",
+                   help="only the PSNR with --hints true hints on the run's validation split (choosing a fine-tune's epoch)")
     p.add_argument("--export", default=None, help="write the tuned inference weights here")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
     args = p.parse_args(argv)
@@ -200,6 +219,12 @@ def main(argv=None) -> int:
             models.load_weights_checked(model, args.epoch_weights)
     report = {"run": args.run, "weights": args.weights, "best": args.best, "epoch_weights": args.epoch_weights,
               "render_size": args.render_size}
+    if args.val_hints:
+        if not args.run:
+            p.error("--val-hints needs a --run")
+        report["val_hints"] = hinted_validation(model, Path(args.run), args.hints, args.hint_radius, args.val_limit)
+        print(json.dumps(report["val_hints"]))
+        return 0
     if args.tune:
         report["decoding"] = tune(model, Path(args.run), args.gap, args.val_limit)
         print(json.dumps(report["decoding"]["chosen"]), flush=True)

@@ -94,3 +94,27 @@ def test_measure_at_a_render_size_runs_the_model_at_it(archive):
         assert at_48[who]["psnr"] == pytest.approx(np.mean(preds), abs=1e-9)
         assert at_48[who]["psnr"] != pytest.approx(plain[who]["psnr"], abs=1e-6)
     assert at_48["levin"] == plain["levin"] and at_48["grey"] == plain["grey"]
+
+
+def test_hinted_validation_measures_on_the_runs_own_validation_images(tmp_path):
+    """--val-hints: PSNR with true hints on the run's held-out *training* images, the unet beside
+    Levin's method and grey, by hand for one image."""
+    from colourise_core import training
+
+    folder = tmp_path / "photos" / "train" / "things"
+    folder.mkdir(parents=True)
+    for i in range(10):
+        Image.fromarray(_photo(i)).save(folder / f"p{i}.png")
+    config = training.TrainConfig(model="unet", dataset="folder", data=str(tmp_path / "photos"), crops=True, resolution=32, epochs=1,
+                                  batch_size=2, steps_per_epoch=1, val_limit=4,
+                                  model_config={k: list(v) for k, v in TINY.items()})
+    result = training.train(config, tmp_path / "run")
+    out = unet_eval.hinted_validation(result.model, tmp_path / "run", n_hints=30, radius=1, limit=4)
+    _, val = training.make_datasets(config)
+    true = val.load_all()
+    assert out["n"] == len(true) == 1  # 10% of 10 training images
+    luma = colour.rgb_to_y(true[0]).astype(np.float32)
+    h = hints.random_true_hints(true[0], 30, seed=0, radius=1)
+    assert out["levin"] == pytest.approx(metrics.psnr(classic.levin_colourise(luma, h), true[0]))  # one image: exactly
+    assert out["hints"] == pytest.approx(metrics.psnr(inference.colourise_luma(result.model, luma, hints=h)[0], true[0]))
+    assert out["levin"] > out["grey"] + 3  # 30 true hints on a 32 px crop: Levin's propagation is close
