@@ -6,7 +6,7 @@ import pytest
 
 from colourise_core import classic, colour, models, seeding, unet_inputs
 from colourise_core.errors import WeightsError
-from colourise_core.models import unet
+from colourise_core.models import chroma, unet
 
 TINY = dict(widths=(8, 16, 16, 32, 32), dilations=(1, 2), decoder_widths=(32, 32))
 
@@ -183,13 +183,13 @@ def test_onnx_export_of_a_propagating_unet_packs_and_propagates_alike(tmp_path):
 
 def test_propagated_prior_adds_a_gaussian_log_likelihood_at_the_learnt_confidence():
     centres = np.array([[0.0, 0.0], [0.1, -0.05], [-0.2, 0.15]], np.float32)
-    layer = unet.PropagatedPrior(centres, 0.05)
+    layer = chroma.PropagatedPrior(centres, 0.05)
     logits = np.array([[[[0.5, -1.0, 2.0]]], [[[0.5, -1.0, 2.0]]]], np.float32)  # (2, 1, 1, 3)
     prop = np.array([[[[0.1, -0.05, 1.0]]], [[[0.1, -0.05, 0.0]]]], np.float32)  # image 1: no hints (flag 0)
     conf = np.full((2, 1, 1, 1), 0.02, np.float32)
     out = np.asarray(layer(logits, prop, conf))
     d2 = ((centres - [0.1, -0.05]) ** 2).sum(axis=1)  # (3,)
-    c = unet.CONFIDENCE_SCALE * 0.02
+    c = chroma.CONFIDENCE_SCALE * 0.02
     np.testing.assert_allclose(out[0, 0, 0], logits[0, 0, 0] - c * d2 / (2 * 0.05 ** 2), rtol=1e-5)
     np.testing.assert_array_equal(out[1], logits[1])  # no hints: the network's logits untouched
     assert out[0, 0, 0, 1] == logits[0, 0, 0, 1]  # the bin at the propagated chroma keeps its logit

@@ -15,14 +15,15 @@ from CIE Lab's ab plane to the BT.601 UV plane this project works in:
 Scale: Lab's ab and BT.601 UV differ by about AB_TO_UV UV per ab unit (red, green and blue are
 at |ab| ~ 104-134 and |UV| ~ 0.45-0.63), so 10 ab ~ 0.05 UV and 5 ab ~ 0.025 UV.
 Numpy functions serve decoding, soft encoding (`BinGrid`, per batch beside the step) and the
-statistics of the data; `sparse_cross_entropy` and `rebalance_weights_ops` are keras.ops (they
-run inside the training step).
+statistics of the data; `sparse_cross_entropy`, `rebalance_weights_ops`, `decode_ops` and
+`PropagatedPrior` (the unet's hints as a likelihood over the bins) are keras.ops (they run inside
+the network or its training step).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from keras import ops
+from keras import layers, ops
 
 from colourise_core import colour
 # ECCV16 equation 5 in numpy; Keras-free, so the ONNX runtime uses the same implementation
@@ -166,6 +167,34 @@ def decode_ops(logits, log_w, unrebalance, temperature, centres):
     log_p = ops.log_softmax(logits, axis=-1) - unrebalance * log_w
     f = ops.softmax(log_p / temperature, axis=-1)
     return ops.einsum("...q,qc->...c", f, centres)
+
+
+CONFIDENCE_SCALE = 100.0  # the propagation's confidence = this x a 1 x 1 conv: Adam's ~1e-4 steps then reach
+# the useful confidences (~1-10: a distribution within a bin or two of the propagated chroma) in hundreds of steps
+
+
+class PropagatedPrior(layers.Layer):
+    """Levin's propagated chroma p as a Gaussian likelihood over the bins, at a confidence c that
+    the network sets per output pixel: logits - c * flag * |centre_q - p|^2 / (2 sigma^2), c =
+    `CONFIDENCE_SCALE` x the confidence input.
+
+    A product of experts (the network's distribution times the propagation's): c = 0 leaves the
+    network's logits as they were (a widened network starts so); flag is 0 for images without
+    hints. Inputs: logits (N, h, w, Q), propagated (N, h, w, 4) = (U, V, flag, closeness), c (N, h, w, 1).
+    """
+
+    def __init__(self, centres, sigma: float, **kwargs):
+        super().__init__(**kwargs)
+        self.centres = np.asarray(centres, "float32")  # (Q, 2)
+        self.sigma = float(sigma)
+
+    def call(self, logits, propagated, confidence):
+        uv, flag = propagated[..., None, :2], propagated[..., 2:3]  # (N, h, w, 1, 2), (N, h, w, 1)
+        d2 = ops.sum(ops.square(uv - ops.convert_to_tensor(self.centres)), axis=-1)  # (N, h, w, Q)
+        return logits - CONFIDENCE_SCALE * confidence * flag * d2 / (2.0 * self.sigma ** 2)
+
+    def get_config(self):
+        return {**super().get_config(), "centres": self.centres.tolist(), "sigma": self.sigma}
 
 
 def log_softmax_np(z: np.ndarray) -> np.ndarray:

@@ -39,8 +39,6 @@ STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
 OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 BN_MOMENTUM = 0.9  # batch-norm moving statistics settle within ~30 steps (Keras' 0.99 needs ~300)
 LOSSES = ("ce", "uv_mse")  # UNetConfig.loss
-CONFIDENCE_SCALE = 100.0  # the propagation's confidence = this x a 1 x 1 conv: Adam's ~1e-4 steps then reach
-# the useful confidences (~1-10: a distribution within a bin or two of the propagated chroma) in hundreds of steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,36 +92,12 @@ def _conv(x, filters, name, stride=1, dilation=1):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-class PropagatedPrior(layers.Layer):
-    """Levin's propagated chroma p as a Gaussian likelihood over the bins, at a confidence c that
-    the network sets per output pixel: logits - c * flag * |centre_q - p|^2 / (2 sigma^2), c =
-    `CONFIDENCE_SCALE` x the confidence input.
-
-    A product of experts (the network's distribution times the propagation's): c = 0 leaves the
-    network's logits as they were (a widened network starts so); flag is 0 for images without
-    hints. Inputs: logits (N, h, w, Q), propagated (N, h, w, 4) = (U, V, flag, closeness), c (N, h, w, 1).
-    """
-
-    def __init__(self, centres, sigma: float, **kwargs):
-        super().__init__(**kwargs)
-        self.centres = np.asarray(centres, "float32")  # (Q, 2)
-        self.sigma = float(sigma)
-
-    def call(self, logits, propagated, confidence):
-        uv, flag = propagated[..., None, :2], propagated[..., 2:3]  # (N, h, w, 1, 2), (N, h, w, 1)
-        d2 = ops.sum(ops.square(uv - ops.convert_to_tensor(self.centres)), axis=-1)  # (N, h, w, Q)
-        return logits - CONFIDENCE_SCALE * confidence * flag * d2 / (2.0 * self.sigma ** 2)
-
-    def get_config(self):
-        return {**super().get_config(), "centres": self.centres.tolist(), "sigma": self.sigma}
-
-
 def build_network(config: UNetConfig, centres: np.ndarray) -> keras.Model:
     """x (N, H, W, C) -> logits (N, H/4, W/4, Q); with global features, [logits, class logits (N, K)].
 
     C = `unet_inputs.input_channels(config.propagate)`; with `propagate` the propagated channels
     (constant per 4 x 4 block) also join the H/4 decoder, and the logits take them as a likelihood
-    (`PropagatedPrior`) at a confidence a 1 x 1 conv reads from the decoder (zero at the start)."""
+    (`chroma.PropagatedPrior`) at a confidence a 1 x 1 conv reads from the decoder (zero at the start)."""
     q = len(centres)
     w = config.widths
     x_in = keras.Input(shape=(None, None, unet_inputs.input_channels(config.propagate)), name="x")
@@ -152,7 +126,7 @@ def build_network(config: UNetConfig, centres: np.ndarray) -> keras.Model:
     if config.propagate:
         confidence = layers.Conv2D(1, 1, kernel_initializer="zeros", name="propagated_confidence")(
             layers.Concatenate(name="confidence_in")([x, propagated]))  # (N, H/4, W/4, 1), 0 at the start
-        logits = PropagatedPrior(centres, config.bin_step, name="propagated_prior")(logits, propagated, confidence)
+        logits = chroma.PropagatedPrior(centres, config.bin_step, name="propagated_prior")(logits, propagated, confidence)
     if config.global_classes:
         return keras.Model(x_in, [logits, class_logits], name="unet_net_global")
     return keras.Model(x_in, logits, name="unet_net")
