@@ -23,8 +23,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from colourise_core import classic
-
 OUTPUT_STRIDE = 4  # the unet's output grid: 1/4 of its input
 HINT_CHANNELS = 3  # hint U, V, mask
 PROPAGATED_CHANNELS = 4  # propagated U, V, any-hint flag, closeness to the nearest hint
@@ -94,6 +92,8 @@ def propagate(y: np.ndarray, hint_uv: np.ndarray, mask: np.ndarray, k: int = OUT
     Returns:
         float32 (H/k, W/k, 2) chroma.
     """
+    from colourise_core import classic  # here, not at import: SciPy costs ~0.5 s a cold start needs only with hints
+
     y_small = _blocks(np.asarray(y, np.float32), k).mean(axis=2)  # (h, w, 1) area average
     m = _blocks(np.asarray(mask, np.float32), k)  # (h, w, k*k, 1)
     weight = m.sum(axis=2)  # (h, w, 1)

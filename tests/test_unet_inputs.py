@@ -232,3 +232,16 @@ def test_uv_mse_loss_is_the_squared_error_of_the_stored_decoding():
     assert got == pytest.approx(want, rel=1e-4)
     with pytest.raises(ValueError, match="unet loss must be one of"):
         unet.UNetConfig(loss="mse")
+
+
+def test_packing_without_hints_never_imports_scipy():
+    """SciPy (Levin's solver) costs about half a second of a cold start: only hints load it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, numpy as np; from colourise_core import inference, onnx_runtime, unet_inputs; "
+             "unet_inputs.pack(np.zeros((1, 16, 16, 1), np.float32), propagate_hints=True); "
+             "print('SCIPY', 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "SCIPY False" in out.stdout
