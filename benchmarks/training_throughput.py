@@ -163,7 +163,7 @@ def typical(times: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=2048, help="Shape Set images (make_datasets holds 10% back)")
+    parser.add_argument("--images", type=int, default=2048, help="Shape Set images (make_datasets holds 10%% back)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2, help="repeat every contender, alternating the order")
     parser.add_argument("--models", nargs="+", default=None, help="model families (default: all)")
