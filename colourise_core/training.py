@@ -75,6 +75,11 @@ class TrainConfig:
     distribute: str = "none"  # none | mirrored | multiworker (distribute.py); batch_size is the global batch
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 (weights stay float32)
 
+    @classmethod
+    def of_run(cls, run_dir, **changes) -> "TrainConfig":
+        """The (resolved) config a run folder was trained with (its config.json), `changes` applied."""
+        return cls(**{**RunFolder(run_dir).read(RunFolder.CONFIG), **changes}).resolved()
+
     def resolved(self) -> "TrainConfig":
         """Fill the per-model and per-dataset defaults."""
         if self.model not in models.MODEL_NAMES:
@@ -269,9 +274,7 @@ def _train(config: TrainConfig, out_dir, callbacks=(), resume: bool = False, run
         folder.checkpoints.mkdir(parents=True, exist_ok=True)
     state = folder.read(RunFolder.STATE) if resume and (run / RunFolder.STATE).exists() else None
     if state is not None:
-        saved = TrainConfig(**{**folder.read(RunFolder.CONFIG), "epochs": config.epochs})
-        config = dataclasses.replace(saved.resolved(), epochs=config.epochs, distribute=config.distribute,
-                                     precision=config.precision)
+        config = TrainConfig.of_run(run, epochs=config.epochs, distribute=config.distribute, precision=config.precision)
         distribute.rebatch(runner, config.batch_size)
 
     seeding.seed_everything(config.seed)  # weights, dropout and keras.random draws (data order: config.seed)

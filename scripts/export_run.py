@@ -42,8 +42,7 @@ def export(args) -> None:
     state, history = run.read(RunFolder.STATE), run.read(RunFolder.HISTORY)
     target = Path(args.export) / args.set / f"{args.model}.weights.h5"
     target.parent.mkdir(parents=True, exist_ok=True)
-    config = training.TrainConfig(**run.read(RunFolder.CONFIG))
-    train_set, _ = training.make_datasets(config.resolved())
+    train_set, _ = training.make_datasets(training.TrainConfig.of_run(run.path))
     dtype, diff = export_small(model, target, train_set.load(np.arange(min(64, len(train_set)))))
     info = {"set": args.set, "model": args.model, "epochs": state["epoch"], "best_epoch": state["best"]["epoch"],
             "train_seconds": round(state["train_seconds"], 1), "hardware": hardware(),

@@ -31,7 +31,6 @@ import numpy as np  # noqa: E402
 
 from colourise_core import classic, colour, hints, inference, metrics, models, training  # noqa: E402
 from colourise_core.data import datasets, sources  # noqa: E402
-from colourise_core.run_folder import RunFolder  # noqa: E402
 
 TEMPERATURES = (1.0, 0.7, 0.5, 0.38, 0.25, 0.15)
 UNREBALANCE = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -43,11 +42,14 @@ def _scores(pred: np.ndarray, true: np.ndarray) -> dict:
     return {"uv_mse": metrics.uv_mse(pred, true), "psnr": metrics.psnr(pred, true), "colourfulness": metrics.colourfulness(pred)}
 
 
+def _validation_split(run: Path, limit: int):
+    """The run's validation split: 10% of its *training* images, at most `limit` (never a target's split)."""
+    return training.make_datasets(training.TrainConfig.of_run(run, val_limit=limit))[1]
+
+
 def tune(model, run: Path, gap: float, limit: int) -> dict:
     """The decoding curve on the run's validation split and the chosen (T, a)."""
-    saved = RunFolder(run).read(RunFolder.CONFIG)
-    config = training.TrainConfig(**{**saved, "extra": tuple(saved["extra"] or ()) or None, "val_limit": limit}).resolved()
-    _, val = training.make_datasets(config)
+    val = _validation_split(run, limit)
     true = val.load_all()  # (N, R, R, 3) central crops of held-out training images
     y = colour.rgb_to_y(true).astype("float32")
     family = models.family_of(model)
@@ -78,9 +80,7 @@ def tune(model, run: Path, gap: float, limit: int) -> dict:
 def hinted_validation(model, run: Path, n_hints: int, radius: int, limit: int) -> dict:
     """PSNR with `n_hints` true hints on the run's validation split (10% of its *training*
     images): how a hint-following fine-tune's epoch is chosen, never on a target's split."""
-    saved = RunFolder(run).read(RunFolder.CONFIG)
-    config = training.TrainConfig(**{**saved, "extra": tuple(saved["extra"] or ()) or None, "val_limit": limit}).resolved()
-    _, val = training.make_datasets(config)
+    val = _validation_split(run, limit)
     sums = {"hints": 0.0, "levin": 0.0, "grey": 0.0}
     true_all = val.load_all()  # (N, R, R, 3)
     for i, true in enumerate(true_all):
