@@ -62,6 +62,14 @@ def simulate_hints(uv: np.ndarray, rng: np.random.Generator, config):
     return hint, mask
 
 
+def block_mean(a: np.ndarray, k: int) -> np.ndarray:
+    """Mean over k x k blocks (the loss's average pooling onto the output grid): (..., H, W, C) ->
+    (..., H/k, W/k, C); rows and columns past a multiple of k are dropped."""
+    *lead, h, w, c = a.shape
+    a = a[..., : h // k * k, : w // k * k, :]
+    return a.reshape(*lead, h // k, k, w // k, k, c).mean(axis=(-4, -2))
+
+
 def _blocks(a: np.ndarray, k: int) -> np.ndarray:
     """(H, W, C) -> (H/k, W/k, k*k, C): the k x k blocks' pixels."""
     h, w, c = a.shape
@@ -94,7 +102,7 @@ def propagate(y: np.ndarray, hint_uv: np.ndarray, mask: np.ndarray, k: int = OUT
     """
     from colourise_core import classic  # here, not at import: SciPy costs ~0.5 s a cold start needs only with hints
 
-    y_small = _blocks(np.asarray(y, np.float32), k).mean(axis=2)  # (h, w, 1) area average
+    y_small = block_mean(np.asarray(y, np.float32), k)  # (h, w, 1) area average
     m = _blocks(np.asarray(mask, np.float32), k)  # (h, w, k*k, 1)
     weight = m.sum(axis=2)  # (h, w, 1)
     hint_small = (_blocks(np.asarray(hint_uv, np.float32), k) * m).sum(axis=2) / np.maximum(weight, 1.0)

@@ -20,6 +20,13 @@ def _hints(n=2, h=32, w=32, seed=0):
     return y, uv, mask
 
 
+def test_block_mean_averages_each_block_and_drops_the_remainder():
+    a = np.arange(5 * 5, dtype=np.float32).reshape(5, 5, 1)  # a[r, c] = 5r + c; row and column 4 dropped
+    np.testing.assert_array_equal(unet_inputs.block_mean(a, 2)[..., 0], [[3.0, 5.0], [13.0, 15.0]])
+    batch = np.stack([a, 2 * a])  # (N, H, W, C) as the training targets are
+    np.testing.assert_array_equal(unet_inputs.block_mean(batch, 2)[1, ..., 0], [[6.0, 10.0], [26.0, 30.0]])
+
+
 def test_pack_without_propagation_is_y_then_masked_hints_then_mask():
     y, uv, mask = _hints()
     x = unet_inputs.pack(y, (uv, mask))

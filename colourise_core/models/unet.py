@@ -177,13 +177,13 @@ class UNet(keras.Model):
         4 x 4 block's mean UV (as floats), then their Gaussian weights (ECCV16 soft encoding); with
         global features one more channel, each image's class label (N,) (-1: none, the default);
         with `loss` "uv_mse" two more, the blocks' mean UV itself."""
-        idx, w = self.grid.soft_encode_sparse(_downsample(uv, OUTPUT_STRIDE), self.config.soft_sigma, self.config.soft_k)
+        idx, w = self.grid.soft_encode_sparse(unet_inputs.block_mean(uv, OUTPUT_STRIDE), self.config.soft_sigma, self.config.soft_k)
         parts = [idx.astype(np.float32), w]
         if self.config.global_classes:
             lab = np.full(len(uv), -1.0, np.float32) if labels is None else np.asarray(labels, np.float32)
             parts.append(np.broadcast_to(lab[:, None, None, None], idx.shape[:3] + (1,)))
         if self.config.loss == "uv_mse":
-            parts.append(_downsample(uv, OUTPUT_STRIDE).astype(np.float32))
+            parts.append(unet_inputs.block_mean(uv, OUTPUT_STRIDE).astype(np.float32))
         return np.concatenate(parts, axis=-1)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -304,7 +304,7 @@ class UNetFamily(Family):
         seen = 0
         for i in range(len(train_batches)):
             _, uv = train_batches[i]
-            small = _downsample(uv[..., :2], OUTPUT_STRIDE)
+            small = unet_inputs.block_mean(uv[..., :2], OUTPUT_STRIDE)
             counts += np.bincount(chroma.nearest_bin(small, model.centres).ravel(), minlength=len(counts))
             seen += len(uv)
             if seen >= max_images:
@@ -376,12 +376,6 @@ def _split_target(target: np.ndarray):
     if target.shape[-1] == 3:
         return target[..., :2], target[:, 0, 0, 2]
     return target, None
-
-
-def _downsample(uv: np.ndarray, k: int) -> np.ndarray:
-    """Mean over k x k blocks (the loss's average pooling). (N, H, W, 2) -> (N, H/k, W/k, 2)."""
-    n, h, w, c = uv.shape
-    return uv[:, : h // k * k, : w // k * k].reshape(n, h // k, k, w // k, k, c).mean(axis=(2, 4))
 
 
 FAMILY = UNetFamily()
