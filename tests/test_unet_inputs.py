@@ -113,7 +113,7 @@ def test_a_fine_tune_widens_weights_without_propagation_to_the_same_network(tmp_
     path = tmp_path / "old.weights.h5"
     models.save_weights_atomic(old, path)
     new = models.build_model("unet", 32, propagate=True, **TINY)
-    with pytest.raises(WeightsError, match="propagate"):  # not a fine-tune: another architecture
+    with pytest.raises(WeightsError, match=r"propagate=False \(model: True\)"):  # not a fine-tune; absent = default
         models.load_weights_checked(new, path)
     models.load_weights_checked(new, path, fine_tune=True)
     y, uv, mask = _hints(n=2, h=48, w=32)
@@ -122,6 +122,15 @@ def test_a_fine_tune_widens_weights_without_propagation_to_the_same_network(tmp_
     got = family.logits(new, y, (uv, mask))  # the propagation is fed, at zero weight
     np.testing.assert_allclose(got, want, atol=2e-5 * np.abs(want).max())
     assert np.abs(new.net.get_layer("e1").kernel.numpy()[:, :, 4:]).max() == 0.0
+
+
+def test_a_fine_tune_cannot_drop_the_propagation_and_says_so(tmp_path):
+    path = tmp_path / "prop.weights.h5"
+    models.save_weights_atomic(models.build_model("unet", 32, propagate=True, **TINY), path)
+    plain = models.build_model("unet", 32, **TINY)
+    with pytest.raises(WeightsError, match=r"trained with propagate=True, which the model lacks: a fine-tune may add "
+                                           r"propagate but not drop it"):
+        models.load_weights_checked(plain, path, fine_tune=True)
 
 
 def _flat_colour_images(n, seed):

@@ -128,10 +128,16 @@ def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> None:
             f.attrs[SPEC_ATTR] = json.dumps(model.spec)
 
 
-def _config_differences(stored: dict, spec: dict) -> dict:
-    """{field: (stored value, model value)} for the config fields two specs disagree on."""
+def _config_differences(stored: dict, spec: dict, config_cls) -> dict:
+    """{field: (stored value, model value)} for the config fields two specs disagree on; a field a
+    spec leaves out is at its default (specs omit defaults), so it is shown as that default."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config_cls) if f.default is not dataclasses.MISSING}
     a, b = stored.get("config", {}), spec.get("config", {})
-    return {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+
+    def value(cfg, k):  # JSON-normalised: a default tuple compares equal to a stored list
+        return json.loads(json.dumps(cfg.get(k, defaults.get(k))))
+
+    return {k: (value(a, k), value(b, k)) for k in set(a) | set(b) if value(a, k) != value(b, k)}
 
 
 def load_weights_checked(model: keras.Model, path: str | os.PathLike, fine_tune: bool = False) -> None:
@@ -153,12 +159,17 @@ def load_weights_checked(model: keras.Model, path: str | os.PathLike, fine_tune:
     if stored is not None and stored != model.spec:
         if stored.get("model") != model.spec["model"] or stored.get("resolution") != model.spec["resolution"]:
             raise WeightsError(f"{path} holds weights for {_describe(stored)}, but the model to load is {_describe(model.spec)}")
-        differ = _config_differences(stored, model.spec)
+        differ = _config_differences(stored, model.spec, family.config_cls)
         free = family.training_fields + family.widening_fields if fine_tune else ()
         if set(differ) - set(free):
             hint = f"; a fine-tune may change only {list(free)}" if fine_tune else ""
             raise WeightsError(f"{path} holds {_describe(stored)} weights with another configuration: "
                                f"{', '.join(f'{k}={differ[k][0]!r} (model: {differ[k][1]!r})' for k in sorted(differ))}{hint}")
+        dropped = sorted(k for k in set(differ) & set(family.widening_fields) if differ[k][0] and not differ[k][1])
+        if dropped:  # a widening field adds inputs (falsy: without them); a fine-tune cannot take them away
+            raise WeightsError(f"{path} was trained with {', '.join(f'{k}={differ[k][0]!r}' for k in dropped)}, "
+                               f"which the model lacks: a fine-tune may add {', '.join(dropped)} but not drop it; "
+                               f"build the model with the same setting (--model-config)")
         widen = bool(set(differ) & set(family.widening_fields))
     try:
         if widen:  # the stored network lacks inputs the model has: zero weights for them
