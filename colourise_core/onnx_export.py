@@ -19,10 +19,12 @@ size, `onnx_graphs.exportable`). Needs the `onnx` extra (onnxruntime, onnx, tf2o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -219,12 +221,39 @@ def missing_extra_message(what: str) -> str:
             "Keras/TensorFlow runtime (--runtime keras).")
 
 
+@contextlib.contextmanager
+def converter_output_held():
+    """Hold what is written to the process's stderr (fd 2) meanwhile, and show it only on failure.
+
+    TensorFlow's C++ graph optimiser logs "Starting new session" lines and tf2onnx a FutureWarning
+    on every successful export; the CLI's user should see the export's own lines, and everything
+    when it fails. For the command line only: fd 2 is the whole process's.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         print("note: ONNX export runs on the TensorFlow backend (tf2onnx)", file=sys.stderr)
     for set_name in args.sets:
-        export_set(set_name, out=args.out, models=tuple(args.model) if args.model else None,
-                   weights_dir=args.weights_dir, opset=args.opset)
+        with converter_output_held():
+            export_set(set_name, out=args.out, models=tuple(args.model) if args.model else None,
+                       weights_dir=args.weights_dir, opset=args.opset)
     return 0
 
 

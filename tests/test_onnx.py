@@ -116,6 +116,30 @@ def test_parity_at_the_shipped_resolutions(tmp_path, name, resolution):
     assert onnx.input_size(600, 900, 256) == inference.input_size(model, 600, 900, 256)
 
 
+def test_cli_export_prints_its_own_lines_only(tiny_set, tmp_path, capfd):
+    """TensorFlow's C++ optimiser lines and tf2onnx's warnings are held back on success."""
+    folder, _ = tiny_set
+    capfd.readouterr()
+    rc = cli.main(["weights", "export", SET, "--model", "cnn", "--weights-dir", str(folder), "--out", str(tmp_path)])
+    out, err = capfd.readouterr()
+    assert rc == 0
+    assert out == f"{SET}/cnn: cnn.uv.onnx + cnn.onnx.json in {tmp_path / SET}\n"
+    assert err == ""
+
+
+def test_cli_export_shows_what_it_held_when_it_fails(monkeypatch, capfd):
+    def failing_export(*args, **kwargs):
+        os.write(2, b"native converter log line\n")
+        raise ColouriseError("the ONNX graph 'uv' of cnn differs from Keras by 0.1 (> 1/255)")
+
+    monkeypatch.setattr(onnx_export, "export_set", failing_export)
+    rc = cli.main(["weights", "export", SET])
+    err = capfd.readouterr().err
+    assert rc == 2
+    assert "native converter log line" in err and "differs from Keras by 0.1" in err
+    assert err.index("native converter log line") < err.index("differs from Keras")
+
+
 def test_export_refuses_what_the_runtime_cannot_decode():
     with pytest.raises(ColouriseError, match=r"no ONNX runtime decoding for inference graphs \['encoder', 'head'\]"):
         onnx_export.decoding({"encoder": None, "head": None})
