@@ -29,8 +29,8 @@ def frame() -> None:
     """The sidebar every page shares: title, the weights choice, the runtime and its device, "about"."""
     with st.sidebar:
         st.markdown("### :material/palette: colourise")
-        st.caption("Grey in, colour out: a CNN, a conditional GAN and a conditional VAE predict the "
-                   "chroma (U, V) of a greyscale photo's luma (Y).")
+        st.caption("Grey in, colour out: the dissertation's CNN, conditional GAN and conditional VAE, and a "
+                   "U-Net that also takes colour hints, predict the chroma (U, V) of a greyscale photo's luma (Y).")
         weights_choice.choose()
         runtime_choice.show_device(runtime_choice.choose())
         with st.expander("About", icon=":material/info:"):

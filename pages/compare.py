@@ -149,7 +149,8 @@ def draw_result(model: str, outcome, stem: str, w: int, h: int) -> None:
     r = outcome
     st.image(r.display, caption=f"{MODEL_LABELS[model]} · {r.seconds:.2f} s", width="stretch")
     st.caption("The dissertation's model (2020)." if model in DISSERTATION_FAMILIES else
-               "Past the dissertation: chroma classes, rebalancing, hints (issue 10).")
+               "Past the dissertation: a distribution over colours, rare ones re-weighted (Zhang et al. 2016); "
+               "takes colour hints on the Guide page.")
     st.caption(f"Saw {r.seen[1]} x {r.seen[0]} px; colourised at {w} x {h} px.")
     if r.scores:
         st.markdown(score_lines(r.scores))

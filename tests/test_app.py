@@ -96,6 +96,8 @@ def test_compare_colourises_a_sample_with_three_models():
     found = model_captions(at)
     assert set(found) == {"CNN", "CGAN", "CVAE"}
     assert all(c.endswith(" s") for c in found.values())  # the time each model took
+    assert [c.value for c in at.caption].count("The dissertation's model (2020).") == 3  # labelled as the dissertation's
+    assert "the dissertation's CNN, conditional GAN and conditional VAE, and a U-Net" in at.sidebar.caption[0].value
     assert not at.error
     keys = {b.key for b in at.get("download_button")}
     assert {"compare_download_cnn", "compare_download_cgan", "compare_download_cvae", "compare_download_grid"} <= keys
