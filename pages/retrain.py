@@ -59,7 +59,8 @@ def run_zip(run: Path) -> bytes:
 def page() -> None:
     """The Retrain page."""
     st.title("Retrain")
-    st.caption("Train any of the three models with the hyper-parameters of chapter 4. The run is written to this "
+    st.caption("Train any of the four models: the dissertation's CNN, CGAN and CVAE with the hyper-parameters of "
+               "chapter 4, or the U-Net (a distribution over colours, rare ones re-weighted). The run is written to this "
                "browser session's own folder (never over the shipped weights); once it has finished an epoch it "
                "is in the sidebar's Weights choice for Compare and CVAE diversity, and you can download it.")
 
@@ -106,7 +107,7 @@ def page() -> None:
     st.subheader("New run")
     c1, c2 = st.columns(2, gap="large")
     with c1:
-        model = st.radio("Model", list(models.DISSERTATION_MODELS), key="retrain_model", horizontal=True, format_func=MODEL_LABELS.get)
+        model = st.radio("Model", list(models.MODEL_NAMES), key="retrain_model", horizontal=True, format_func=MODEL_LABELS.get)
         label = st.selectbox("Dataset", list(DATASETS), key="retrain_dataset")
         dataset = DATASETS[label]
         data, classes, problem = None, None, None
@@ -163,14 +164,14 @@ def page() -> None:
     with c2:
         epochs = st.number_input("Epochs", 1, 500, 5, key="retrain_epochs")
         batch = st.number_input("Batch size", 1, 4096, defaults["batch_size"], key=f"retrain_batch_{model}",
-                                help="Chapter 4: 512 for the CNN and CGAN, 32 for the CVAE.")
+                                help="Chapter 4: 512 for the CNN and CGAN, 32 for the CVAE; the U-Net's: 32.")
         lr = st.number_input("Learning rate (Adam)", 1e-6, 1.0, defaults["learning_rate"], step=1e-4, format="%.1e",
-                             key=f"retrain_lr_{model}", help="Chapter 4: 1e-3 for the CNN and CVAE, 2e-4 for the CGAN.")
+                             key=f"retrain_lr_{model}", help="Chapter 4: 1e-3 for the CNN and CVAE, 2e-4 for the CGAN; the U-Net's: 1e-3.")
         beta_1 = st.number_input("Adam beta_1", 0.0, 0.999, defaults["beta_1"], step=0.05, key=f"retrain_beta1_{model}",
                                  help="0.5 for the CGAN (4.2.3), Adam's 0.9 otherwise.")
         augment = st.toggle("Augmentation (flip, shift, rotate)", defaults["augment"], key=f"retrain_augment_{model}",
-                            help="4.1.3: on for the CNN.")
-        dropout = latent = recon = None
+                            help="4.1.3: on for the CNN. The U-Net flips only (its random crops give the rest).")
+        dropout = latent = recon = rebalance = None
         if hasattr(model_config, "dropout"):  # the options its config has (CNN: dropout)
             dropout = st.slider("Dropout", 0.0, 0.8, model_config.dropout, 0.05, key="retrain_dropout", help="4.1.4: 0.2.")
         if hasattr(model_config, "latent_dim"):  # (CVAE: latent size and W)
@@ -178,6 +179,10 @@ def page() -> None:
                                      help="4.3.6: 1024.")
             recon = st.number_input("Reconstruction weight W (equation 4.5)", 0.0, 1000.0, model_config.recon_weight, step=0.5,
                                     key="retrain_recon", help="1: unweighted. A low W gives more diverse samples (5.4.3).")
+        if hasattr(model_config, "rebalance"):  # (U-Net: the class rebalancing, Zhang et al. 2016)
+            rebalance = st.slider("Class rebalancing lambda", 0.0, 1.0, model_config.rebalance, 0.05, key="retrain_rebalance",
+                                  help="Rare colours' weight in the loss: the bin prior mixed with the uniform distribution "
+                                       "by lambda (ECCV 2016: 0.5); 1 turns the rebalancing off (grey-ish colours).")
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="retrain_seed")
 
     start = st.button("Start training", key="retrain_start", type="primary", icon=":material/play_arrow:",
@@ -186,7 +191,8 @@ def page() -> None:
         config = TrainConfig(model=model, dataset=dataset, data=str(data) if data else None, classes=classes,
                              resolution=int(resolution), epochs=int(epochs), batch_size=int(batch), learning_rate=float(lr),
                              beta_1=float(beta_1), augment=bool(augment), dropout=dropout, latent_dim=int(latent) if latent else None,
-                             recon_weight=float(recon) if recon is not None else None, limit=int(limit),
+                             recon_weight=float(recon) if recon is not None else None,
+                             rebalance=float(rebalance) if rebalance is not None else None, limit=int(limit),
                              val_limit=int(val_limit), seed=int(seed))
         run_name = paths.safe_name(name or f"{model}-{dataset}-{time.strftime('%H%M%S')}")
         run_dir = paths.unique_child(session_dir, run_name)

@@ -23,6 +23,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest   # noqa: E402
 
 from app_fixtures import DownloadRecorder, colour_png, make_tiny_weights, run_app, set_app_env, shapes_zip  # noqa: E402
+from app_support.weights_choice import MODEL_LABELS  # noqa: E402
 
 TIMEOUT = 180  # seconds per script run: TensorFlow and the first model loads take a while on a CPU
 
@@ -64,7 +65,7 @@ def captions(at: AppTest) -> list[str]:
 def model_captions(at: AppTest) -> dict[str, str]:
     out = {}
     for c in captions(at):
-        for name in ("CNN", "CGAN", "CVAE"):
+        for name in MODEL_LABELS.values():
             if c.startswith(f"{name} · "):
                 out[name] = c
     return out
@@ -260,6 +261,30 @@ def test_retrain_one_epoch_then_the_run_is_on_compare(tmp_path):
     infos = [i.value for i in at.info if i.value.startswith("Not in my run: tiny")]
     missing = {m for m in ("CNN", "CGAN", "CVAE", "U-Net") if any(f"with a {m} in the sidebar" in i for i in infos)}
     assert len(infos) == 3 and missing == {"CGAN", "CVAE", "U-Net"}, infos  # tiny weights have no U-Net set either
+
+
+def test_retrain_a_unet_with_its_rebalancing_then_compare_shows_it(tmp_path):
+    at = start("retrain")
+    at.radio(key="retrain_model").set_value("unet").run()
+    assert at.slider(key="retrain_rebalance").value == 0.5  # the family's default (ECCV 2016)
+    at.slider(key="retrain_rebalance").set_value(0.75)
+    at.number_input(key="retrain_batch_unet").set_value(16)
+    at.number_input(key="retrain_limit").set_value(64)
+    at.number_input(key="retrain_val_limit").set_value(16)
+    at.number_input(key="retrain_epochs").set_value(1)
+    at.select_slider(key="retrain_resolution_shapes").set_value(32)
+    at.text_input(key="retrain_name").set_value("tiny-unet")
+    at.run().button(key="retrain_start").click().run()
+    wait_for(at, finished)
+    assert any("Run tiny-unet is ready (1 epoch(s)" in s.value for s in at.success), [e.value for e in [*at.error, *at.warning]]
+    run = tmp_path / "runs" / at.session_state["app_session_id"] / "tiny-unet"
+    assert json.loads((run / "train_config.json").read_text())["rebalance"] == 0.75
+    assert json.loads((run / "spec.json").read_text())["config"]["rebalance"] == 0.75  # the model trained with it
+    at.sidebar.selectbox(key="sidebar_weights").set_value(f"run:{run}").run()
+    switch_page(at, "compare")
+    assert set(model_captions(at)) == {"U-Net"}
+    assert any(c.value.startswith("Past the dissertation: a distribution over colours") for c in at.caption)
+    assert at.select_slider(key="compare_vividness").value is not None  # its vividness control is there for it
 
 
 def test_two_sessions_train_into_separate_folders(tmp_path):
