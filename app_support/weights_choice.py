@@ -156,18 +156,19 @@ def default_source(sources: list[WeightSource]) -> WeightSource | None:
 
 
 def with_model(model: str, preferred: WeightSource | None) -> WeightSource | None:
-    """`preferred` when it holds `model`; else a local manifest set that does, preferring one
-    trained on `preferred`'s dataset (the faces U-Net beside the faces set), then the general
-    set (`weights.GENERAL_SET`, the U-Net beside a dissertation set), then the first; else None."""
-    from colourise_core.weights import GENERAL_SET
+    """`preferred` when it holds `model`; else the local manifest set that `weights.set_holding`
+    picks (one trained on `preferred`'s dataset, then the general set, then the first); else None."""
+    from colourise_core import weights
+    from colourise_core.errors import WeightsError
 
     if preferred is not None and preferred.has(model):
         return preferred
+    try:
+        name = weights.set_holding(model, preferred.dataset if preferred is not None else None, local_only=True)
+    except WeightsError:  # no usable manifest: the sidebar says so
+        return None
     sets, _ = manifest_sources()
-    holding = [s for s in sets if s.has(model) and s.local]
-    dataset = preferred.dataset if preferred is not None else None
-    rank = lambda s: (s.dataset != dataset or dataset is None, s.value != GENERAL_SET)  # noqa: E731
-    return min(holding, key=rank) if holding else None
+    return next((s for s in sets if s.value == name), None)
 
 
 def find(predicate) -> list[WeightSource]:

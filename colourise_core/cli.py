@@ -1,7 +1,8 @@
 """Command line: `python -m colourise_core` (installed as `colourise`).
 
-    colourise IMAGE... [--model cnn|cgan|cvae|all] [--weights SET_OR_RUN_DIR] [--out DIR]
+    colourise IMAGE... [--model cnn|cgan|cvae|unet|all] [--weights SET_OR_RUN_DIR] [--out DIR]
                        [--samples N --temperature T --seed S] [--render-size PX]
+                       [--hints HINTS.json] [--vividness T]
                        [--runtime keras|onnx] [--verbose]
     colourise IMAGE... --model levin --hints HINTS.json | --model welsh --reference REF.jpg
     train --model M --dataset D [--data PATH] [--classes NAME...] [--epochs N] [--out DIR] [--resume]
@@ -67,6 +68,34 @@ def _prepare_out(out: Path) -> None:
         raise ColouriseError(f"--out {out} is not writable (permission denied); choose another folder")
 
 
+def model_sources(model: str, weights: str | None) -> dict[str, str]:
+    """{model: weight set or run folder} that `colourise --model MODEL [--weights W]` uses.
+
+    Named weights serve every model (`all`: those they hold). Without --weights each model comes
+    from the default set or, when it lacks that model, from the set `weights.set_holding` picks
+    (the U-Net: `general`), so `--model unet` and `--model all` work with the shipped weights.
+    Reads the manifest only (no Keras import).
+    """
+    from colourise_core import runtime
+    from colourise_core import weights as weights_mod
+
+    wanted = MODEL_CHOICES if model == "all" else (model,)
+    if weights is not None:
+        return dict.fromkeys(runtime.models_in(weights, wanted) if model == "all" else wanted, weights)
+    default = weights_mod.DEFAULT_SET
+    try:
+        entry = weights_mod.read_manifest()["sets"].get(default)
+        out = {}
+        for name in wanted:
+            if entry is not None and name in entry["models"]:
+                out[name] = default
+            elif (other := weights_mod.set_holding(name, entry["dataset"] if entry else None)) is not None:
+                out[name] = other
+    except ColouriseError:  # no usable manifest: loading says what is wrong
+        out = {}
+    return {name: out.get(name, default) for name in wanted if name in out or model != "all"} or dict.fromkeys(wanted, default)
+
+
 def cmd_colourise(args) -> int:
     import time
 
@@ -78,8 +107,11 @@ def cmd_colourise(args) -> int:
         argcheck.check_flags_apply(args, ())
         return guided.cmd_colourise(args)
 
-    names = (runtime.models_in(args.weights or DEFAULT_SET, MODEL_CHOICES) if args.model == "all"  # what the set has
-             else (args.model,))
+    sources = model_sources(args.model, args.weights)  # {model: weight set or run}
+    names = tuple(sources)
+    for name, source in sources.items():
+        if args.weights is None and source != DEFAULT_SET:
+            print(f"note: {name} from weight set {source!r} ({DEFAULT_SET!r} has none; --weights chooses)", file=sys.stderr)
     argcheck.check_flags_apply(args, names)
     if args.hints is not None:  # a model that takes no hints refuses them (never a silent ignore)
         from colourise_core.family_names import HINT_FAMILIES  # no Keras import (the ONNX runtime)
@@ -92,7 +124,7 @@ def cmd_colourise(args) -> int:
     bases = outputs.plan_names(args.images)  # unique per input: same stems never collide
     failures, written = 0, {}
     start = time.perf_counter()
-    loaded_models = runtime.load_models(names, args.weights or DEFAULT_SET, args.runtime)  # in parallel
+    loaded_models = runtime.load_models(names, sources, args.runtime)  # in parallel
     if args.verbose:
         print(f"runtime: {runtime.describe(args.runtime)}; {len(loaded_models)} model(s) loaded in "
               f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
@@ -188,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='colour hints {"points": [{"x": X, "y": Y, "rgb": [R, G, B]}], "radius": PX}, in the '
                         "image's pixels after EXIF orientation (levin, and models that take hints)")
     p.add_argument("--reference", default=None, metavar="REF.jpg", help="welsh: a colour photo to take the colours from")
-    p.add_argument("--weights", default=None, help="a weight set name (see `weights list`) or a run folder; default imagenette")
+    p.add_argument("--weights", default=None, help="a weight set name (see `weights list`) or a run folder; default: imagenette, and for a "
+                        "model it lacks (the U-Net) the set that has one (general)")
     p.add_argument("--out", default="colourised",
                    help=f"output folder (created); {outputs.NAME_MAP} there maps outputs to inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: keep them, report, exit 1)")

@@ -139,12 +139,14 @@ def _load_fresh(name: str, weights: str, runtime: str, weights_dir=None):
     return load_pretrained(name, weights, **({"weights_dir": weights_dir} if weights_dir else {}))
 
 
-def load_models(names, weights: str, runtime: str = DEFAULT_RUNTIME, weights_dir=None, parallel: bool = True) -> dict:
-    """{name: model} of a weight set under `runtime`, loaded on parallel threads (file reads,
-    hashing and onnxruntime's session set-up overlap); the first error is raised."""
+def load_models(names, weights: str | dict, runtime: str = DEFAULT_RUNTIME, weights_dir=None, parallel: bool = True) -> dict:
+    """{name: model} of a weight set (or {name: set or run} each its own) under `runtime`, loaded
+    on parallel threads (file reads, hashing and onnxruntime's session set-up overlap); the first
+    error is raised."""
     names = list(names)
+    source = weights if isinstance(weights, dict) else dict.fromkeys(names, weights)
     if not parallel or len(names) < 2:
-        return {n: load_one(n, weights, runtime, weights_dir) for n in names}
+        return {n: load_one(n, source[n], runtime, weights_dir) for n in names}
     with ThreadPoolExecutor(len(names)) as pool:
-        futures = {n: pool.submit(load_one, n, weights, runtime, weights_dir) for n in names}
+        futures = {n: pool.submit(load_one, n, source[n], runtime, weights_dir) for n in names}
         return {n: f.result() for n, f in futures.items()}

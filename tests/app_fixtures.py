@@ -69,6 +69,22 @@ def make_tiny_weights(root: Path) -> Path:
     return folder
 
 
+def write_placeholder_sets(folder: Path, sets: dict[str, tuple[str, tuple[str, ...]]]) -> Path:
+    """A weights folder whose manifest lists `sets` ({name: (dataset, models)}), each model's file a
+    placeholder beside it (what reads the manifest and looks for files, not what loads weights)."""
+    manifest = {"format": 1, "hub": None, "sets": {}}
+    for name, (dataset, models) in sets.items():
+        entry = {"dataset": dataset, "classes": None, "resolution": 32, "models": {}}
+        for m in models:
+            (folder / name).mkdir(parents=True, exist_ok=True)
+            (folder / name / f"{m}.weights.h5").write_bytes(b"placeholder")
+            entry["models"][m] = {"file": f"{name}/{m}.weights.h5", "sha256": "0" * 64,
+                                  "spec": {"model": m, "resolution": 32, "config": {}}}
+        manifest["sets"][name] = entry
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
 def smooth_photo(h: int, w: int, seed: int = 0, periods: tuple[int, int, int, int] = (9, 2, 13, 1),
                  noise: float = 0.02) -> np.ndarray:
     """A smooth colour image (H, W, 3) uint8 with a little noise: channel c is a sine of

@@ -150,6 +150,32 @@ def test_default_weights_work_offline(photos, tmp_path):
     assert np.abs(_luma(out) - _luma(photos / "wide.jpg")).max() <= 1 / 255
 
 
+def test_model_unet_and_all_without_weights_take_the_unet_from_the_general_set(photos, tmp_path, capfd):
+    """The default set (imagenette) has no U-Net: `--model unet` and `--model all` take it from
+    `general` (and say so), the same pixels as naming `--weights general`; named weights stay strict."""
+    image = str(photos / "tall.png")
+    assert cli.main(["colourise", image, "--model", "unet", "--out", str(tmp_path / "default")]) == 0
+    assert "note: unet from weight set 'general' ('imagenette' has none" in capfd.readouterr().err
+    assert cli.main(["colourise", image, "--model", "unet", "--weights", "general", "--out", str(tmp_path / "named")]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "default" / "tall.unet.png")),
+                                  np.asarray(Image.open(tmp_path / "named" / "tall.unet.png")))
+    assert cli.model_sources("all", None) == {"cnn": "imagenette", "cgan": "imagenette", "cvae": "imagenette",
+                                              "unet": "general"}
+    assert cli.model_sources("all", "imagenette") == dict.fromkeys(("cnn", "cgan", "cvae"), "imagenette")
+    capfd.readouterr()
+    assert cli.main(["colourise", image, "--model", "unet", "--weights", "imagenette", "--out", str(tmp_path / "x")]) == 2
+    assert "weights set 'imagenette' has no 'unet' model; it has: cgan, cnn, cvae; sets with one: " in capfd.readouterr().err
+
+
+def test_model_sources_without_any_unet_set_leave_it_out_of_all(tmp_path, monkeypatch):
+    from app_fixtures import write_placeholder_sets
+
+    write_placeholder_sets(tmp_path, {"imagenette": ("imagenette", ("cnn", "cvae")), "faces": ("faces", ("cgan",))})
+    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tmp_path))
+    assert cli.model_sources("all", None) == {"cnn": "imagenette", "cgan": "faces", "cvae": "imagenette"}
+    assert cli.model_sources("unet", None) == {"unet": "imagenette"}  # loading then names what is missing
+
+
 def test_model_all_with_a_run_folder_colourises_with_the_model_it_holds(tiny_runs, photos, tmp_path, capsys):
     """A run folder holds one model: `--model all` writes that model's result only, the same pixels as naming it."""
     for model, out in (("all", tmp_path / "all"), ("cgan", tmp_path / "named")):

@@ -118,23 +118,24 @@ def test_compare_in_order_equals_all_at_once(tiny_weights):
         np.testing.assert_array_equal(got[m].rgb8, want[m].rgb8)
 
 
-def test_the_unet_beside_a_set_is_the_one_of_its_dataset_else_the_general_one(monkeypatch):
+def test_the_unet_beside_a_set_is_the_one_of_its_dataset_else_the_general_one(monkeypatch, tmp_path):
     """Compare/Guide/lesson columns for a family the chosen set lacks: a faces set gets the faces
-    U-Net, any other set the general one (not merely the first name in sort order)."""
+    U-Net, any other set the general one (not merely the first name in sort order); the choice is
+    `weights.set_holding`'s, on a real manifest, and a set whose file is not here is not chosen."""
     from app_support import weights_choice
-    from app_support.weights_choice import WeightSource
+    from app_fixtures import write_placeholder_sets
 
-    def source(name, dataset, models):
-        return WeightSource(f"set:{name}", name, "set", name, models, 96, dataset, None, "v")
-
-    faces, imagenette = source("faces", "faces", ("cnn", "cgan", "cvae")), source("imagenette", "imagenette", ("cnn",))
-    sets = [source("faces-unet", "faces", ("unet",)), faces, source("general", "imagenette+photos-extra+faces", ("unet",)),
-            imagenette, source("shapes", "shapes", ("cnn", "unet"))]
-    monkeypatch.setattr(weights_choice, "manifest_sources", lambda: (sets, None))
+    write_placeholder_sets(tmp_path, {"faces-unet": ("faces", ("unet",)), "faces": ("faces", ("cnn", "cgan", "cvae")),
+                              "general": ("imagenette+photos-extra+faces", ("unet",)), "imagenette": ("imagenette", ("cnn",)),
+                              "shapes": ("shapes", ("cnn", "unet"))})
+    monkeypatch.setenv("COLOURISE_WEIGHTS_DIR", str(tmp_path))
+    sets = {s.value: s for s in weights_choice.manifest_sources()[0]}
+    faces, imagenette = sets["faces"], sets["imagenette"]
     assert weights_choice.with_model("unet", faces).value == "faces-unet"
     assert weights_choice.with_model("unet", imagenette).value == "general"
     assert weights_choice.with_model("unet", None).value == "general"
-    assert weights_choice.with_model("unet", sets[4]).value == "shapes"  # the set itself has one
+    assert weights_choice.with_model("unet", sets["shapes"]).value == "shapes"  # the set itself has one
     assert weights_choice.with_model("cvae", imagenette).value == "faces"  # no general one: the first
-    monkeypatch.setattr(weights_choice, "manifest_sources", lambda: ([faces], None))
+    for name in ("faces-unet", "general", "shapes"):  # no U-Net file here: none is offered
+        (tmp_path / name / "unet.weights.h5").unlink()
     assert weights_choice.with_model("unet", faces) is None

@@ -28,11 +28,11 @@ from colourise_core.weights.hub import (DEFAULT_HUB_REPO, DEFAULT_HUB_REVISION, 
                                         hub_location, publish)
 from colourise_core.weights.manifest import (DEFAULT_SET, GENERAL_SET, MANIFEST_FORMAT, MANIFEST_NAME, WEIGHTS_DIR, WEIGHTS_DIR_ENV,
                                              read_manifest, resolve_weights_dir, validate_manifest)
-from colourise_core.weights.resolve import load_pretrained, resolve_weights
+from colourise_core.weights.resolve import load_pretrained, resolve_weights, set_holding
 
 __all__ = [
     "DEFAULT_HUB_REPO", "DEFAULT_HUB_REVISION", "DEFAULT_SET", "GENERAL_SET", "HUB_REPO_ENV", "HUB_REVISION_ENV", "MANIFEST_FORMAT",
     "MANIFEST_NAME", "MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "WEIGHTS_DIR", "WEIGHTS_DIR_ENV",
     "download", "hub_location", "load_pretrained", "publish", "read_manifest", "register_cli", "resolve_weights",
-    "resolve_weights_dir", "sha256_file", "validate_manifest", "verify",
+    "resolve_weights_dir", "set_holding", "sha256_file", "validate_manifest", "verify",
 ]

@@ -15,7 +15,7 @@ from colourise_core.errors import WeightsError
 from colourise_core.run_folder import RunFolder
 from colourise_core.weights.check import check_hash
 from colourise_core.weights.hub import hub_fetch, hub_location
-from colourise_core.weights.manifest import DEFAULT_SET, read_manifest, resolve_weights_dir
+from colourise_core.weights.manifest import DEFAULT_SET, GENERAL_SET, read_manifest, resolve_weights_dir
 
 
 def _looks_like_path(weights: str) -> bool:
@@ -70,8 +70,30 @@ def _set_entry(manifest: dict, set_name: str, model: str) -> dict:
         )
     models = sets[set_name]["models"]
     if model not in models:
-        raise WeightsError(f"weights set {set_name!r} has no {model!r} model; it has: {', '.join(sorted(models))}")
+        others = sorted(name for name, entry in sets.items() if model in entry["models"])
+        where = f"; sets with one: {', '.join(others)}" if others else ""
+        raise WeightsError(f"weights set {set_name!r} has no {model!r} model; it has: {', '.join(sorted(models))}{where}")
     return models[model]
+
+
+def set_holding(model: str, dataset: str | None = None, *, weights_dir: str | os.PathLike | None = None,
+                local_only: bool = False) -> str | None:
+    """The weight set to take `model` from when the one chosen lacks it (the U-Net beside a
+    dissertation set): one trained on `dataset` (the faces U-Net beside the faces set), else
+    `GENERAL_SET`, else the first by name; None when no set holds it.
+
+    Args:
+        model: a model family.
+        dataset: the chosen set's (or run's) dataset, preferred.
+        weights_dir: the weights folder (default: see `resolve_weights_dir`).
+        local_only: only sets whose file is in the weights folder (no Hub download).
+    """
+    sets = read_manifest(weights_dir)["sets"]
+    folder = resolve_weights_dir(weights_dir)
+    holding = [name for name, entry in sorted(sets.items()) if model in entry["models"]
+               and (not local_only or (folder / entry["models"][model]["file"]).is_file())]
+    rank = lambda name: (dataset is None or sets[name].get("dataset") != dataset, name != GENERAL_SET)  # noqa: E731
+    return min(holding, key=rank) if holding else None
 
 
 def resolve_weights(model: str, weights: str | os.PathLike = DEFAULT_SET, *, weights_dir: str | os.PathLike | None = None,
