@@ -82,18 +82,19 @@ def model_sources(model: str, weights: str | None) -> dict[str, str]:
     wanted = MODEL_CHOICES if model == "all" else (model,)
     if weights is not None:
         return dict.fromkeys(runtime.models_in(weights, wanted) if model == "all" else wanted, weights)
-    default = weights_mod.DEFAULT_SET
+    default, found = weights_mod.DEFAULT_SET, {}  # found: {model: the set that holds it}
     try:
         entry = weights_mod.read_manifest()["sets"].get(default)
-        out = {}
         for name in wanted:
             if entry is not None and name in entry["models"]:
-                out[name] = default
+                found[name] = default
             elif (other := weights_mod.set_holding(name, entry["dataset"] if entry else None)) is not None:
-                out[name] = other
+                found[name] = other
     except ColouriseError:  # no usable manifest: loading says what is wrong
-        out = {}
-    return {name: out.get(name, default) for name in wanted if name in out or model != "all"} or dict.fromkeys(wanted, default)
+        pass
+    if model != "all":  # a model no set holds: loading the default set's names what is missing
+        return {model: found.get(model, default)}
+    return found or dict.fromkeys(wanted, default)
 
 
 def cmd_colourise(args) -> int:
