@@ -102,7 +102,9 @@ def test_measure_gives_the_means_of_the_per_image_curves_and_checks_the_targets(
         for name in methods:
             for k, n in enumerate((0, 2, 10)):
                 want = np.mean([r["psnr"] for r in rows if r["method"] == name and r["n"] == n])
-                assert result["datasets"][label]["methods"][name]["psnr"][k] == pytest.approx(want, abs=1e-9)
+                # 1e-6 dB: the network runs twice (measure, then here), and TensorFlow may pick other
+                # kernels between calls (seen in the full suite: a 3e-9 dB difference); a wrong mean is off by far more
+                assert result["datasets"][label]["methods"][name]["psnr"][k] == pytest.approx(want, abs=1e-6)
     # Levin at N = 0 is the grey image; every unet form at N = 0 is the unet without hints
     a = result["datasets"]["a"]["methods"]
     grey = np.mean([metrics.psnr(metrics.grey_baseline(x), x) for x in imgs["a"]])
