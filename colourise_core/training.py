@@ -191,7 +191,7 @@ def make_datasets(config: TrainConfig):
 
 def _batches(dataset, config: TrainConfig, training: bool):
     family = models.get_family(config.model)
-    augment = (family.augment_config() or True) if config.augment and training else False
+    augment = family.augment_config() if config.augment and training else False
     return pipeline.YUVBatches(dataset, batch_size=config.batch_size, shuffle=training, augment=augment,
                                seed=config.seed, target=family.batch_target(config), random_crops=training)
 

@@ -169,8 +169,9 @@ def page() -> None:
                              key=f"retrain_lr_{model}", help="Chapter 4: 1e-3 for the CNN and CVAE, 2e-4 for the CGAN; the U-Net's: 1e-3.")
         beta_1 = st.number_input("Adam beta_1", 0.0, 0.999, defaults["beta_1"], step=0.05, key=f"retrain_beta1_{model}",
                                  help="0.5 for the CGAN (4.2.3), Adam's 0.9 otherwise.")
-        augment = st.toggle("Augmentation (flip, shift, rotate)", defaults["augment"], key=f"retrain_augment_{model}",
-                            help="4.1.3: on for the CNN. The U-Net flips only (its random crops give the rest).")
+        augment = st.toggle(f"Augmentation ({models.get_family(model).augment_config().describe()})", defaults["augment"],
+                            key=f"retrain_augment_{model}",
+                            help="4.1.3: on for the CNN (flip, shift, rotate). The U-Net flips only (its random crops give the rest).")
         dropout = latent = recon = rebalance = None
         if hasattr(model_config, "dropout"):  # the options its config has (CNN: dropout)
             dropout = st.slider("Dropout", 0.0, 0.8, model_config.dropout, 0.05, key="retrain_dropout", help="4.1.4: 0.2.")

@@ -265,7 +265,9 @@ def test_retrain_one_epoch_then_the_run_is_on_compare(tmp_path):
 
 def test_retrain_a_unet_with_its_rebalancing_then_compare_shows_it(tmp_path):
     at = start("retrain")
+    assert at.toggle(key="retrain_augment_cnn").label == "Augmentation (flip, shift, rotate)"  # 4.1.3
     at.radio(key="retrain_model").set_value("unet").run()
+    assert at.toggle(key="retrain_augment_unet").label == "Augmentation (flip)"  # what its training applies
     assert at.slider(key="retrain_rebalance").value == 0.5  # the family's default (ECCV 2016)
     at.slider(key="retrain_rebalance").set_value(0.75)
     at.number_input(key="retrain_batch_unet").set_value(16)

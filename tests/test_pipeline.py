@@ -62,6 +62,21 @@ def test_augment_identity_flip_and_nearest_fill():
     assert out1.shape == rgb.shape and out1.dtype == np.float32 and not np.allclose(out1, rgb)
 
 
+def test_augment_config_says_what_it_applies():
+    assert AugmentConfig().describe() == "flip, shift, rotate"
+    assert AugmentConfig(flip=True, shift=0.0, rotation=0.0).describe() == "flip"
+    assert AugmentConfig(flip=False, shift=0.1, rotation=0.0).describe() == "shift"
+    assert AugmentConfig(flip=False, shift=0.0, rotation=0.0).describe() == "none"
+
+
+def test_each_family_says_how_its_runs_augment():
+    from colourise_core import models
+
+    described = {name: models.get_family(name).augment_config().describe() for name in ("cnn", "cgan", "cvae", "unet")}
+    assert described == {"cnn": "flip, shift, rotate", "cgan": "flip, shift, rotate", "cvae": "flip, shift, rotate",
+                         "unet": "flip"}  # the U-Net's random crops give the shifts and scales
+
+
 def test_augmented_batches_are_reproducible(shapes):
     a = YUVBatches(shapes, 5, augment=True, seed=1)
     b = YUVBatches(shapes, 5, augment=True, seed=1)

@@ -28,6 +28,11 @@ class AugmentConfig:
     shift: float = 0.2  # shift by up to this fraction of the width and of the height
     rotation: float = 60.0  # rotate by an angle uniform in [-rotation, rotation] degrees
 
+    def describe(self) -> str:
+        """The transforms this config applies, in words ("flip, shift, rotate"; "none")."""
+        parts = [word for word, on in (("flip", self.flip), ("shift", self.shift), ("rotate", self.rotation)) if on]
+        return ", ".join(parts) or "none"
+
 
 def augment_batch(
     rgb: np.ndarray, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()

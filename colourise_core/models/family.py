@@ -91,8 +91,10 @@ class Family:
         return self.target
 
     def augment_config(self):
-        """The AugmentConfig used when a run augments (None: the dissertation's, 4.1.3)."""
-        return None
+        """The AugmentConfig used when a run augments (here the dissertation's, 4.1.3)."""
+        from colourise_core.data.pipeline import AugmentConfig
+
+        return AugmentConfig()
 
     def compile(self, model, learning_rate: float, beta_1: float) -> None:
         """Compile with Adam (and the family's loss)."""
