@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="colourise", description="Colourise greyscale images: the dissertation's CNN, CGAN and CVAE, a U-Net, "
-                                      "and the classic guided methods of Levin and Welsh.")
+                                      "and the classic guided methods of Levin and Welsh.",
+        epilog="`colourise IMAGE ...` is short for `colourise colourise IMAGE ...`.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=LazyParser)
 
     p = sub.add_parser("colourise", help="colourise images (a colour input is turned to grey first)")
@@ -312,8 +313,23 @@ def _unavailable(sub, name: str, error: ImportError) -> None:
     p.set_defaults(func=explain)
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse a command line; `colourise IMAGE ...` is `colourise colourise IMAGE ...`.
+
+    A first argument that is neither an option nor a command, and names a file or has a file
+    extension, is an image (the short form the usage above and the issues give). A photo named
+    like a command (`train`) needs the long form; a mistyped command is still reported as one.
+    """
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if argv and not argv[0].startswith("-") and argv[0] not in commands and (Path(argv[0]).suffix or Path(argv[0]).exists()):
+        argv.insert(0, "colourise")
+    return parser.parse_args(argv)
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         return args.func(args)
     except (ColouriseError, FileNotFoundError) as e:

@@ -139,10 +139,26 @@ def test_module_entry_point(tiny_runs, photos, tmp_path):
     assert Image.open(tmp_path / "tall.cnn.png").size == (67, 1001)
 
 
+def test_the_short_form_is_the_colourise_command(tiny_runs, photos, tmp_path, capsys):
+    """`colourise IMAGE ...` (the usage's and the issues' form) is `colourise colourise IMAGE ...`."""
+    options = ["--model", "cnn", "--weights", str(tiny_runs["cnn"])]
+    assert cli.main([str(photos / "tall.png"), *options, "--out", str(tmp_path / "short")]) == 0
+    assert cli.main(["colourise", str(photos / "tall.png"), *options, "--out", str(tmp_path / "long")]) == 0
+    assert (tmp_path / "short" / "tall.cnn.png").read_bytes() == (tmp_path / "long" / "tall.cnn.png").read_bytes()
+    scan = tmp_path / "scan"  # no extension, but a file: an image
+    scan.write_bytes((photos / "tall.png").read_bytes())
+    assert cli.main([str(scan), *options, "--out", str(tmp_path / "bare")]) == 0
+    assert (tmp_path / "bare" / "scan.cnn.png").read_bytes() == (tmp_path / "long" / "tall.cnn.png").read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:  # a mistyped command is still named as one, not taken for an image
+        cli.main(["evalute", "--model", "cnn"])
+    assert stop.value.code == 2 and "invalid choice: 'evalute'" in capsys.readouterr().err
+
+
 def test_default_weights_work_offline(photos, tmp_path):
     """`colourise photo.jpg` with no --weights uses the shipped imagenette set, with the Hub unreachable."""
     env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
-    done = subprocess.run([sys.executable, "-m", "colourise_core", "colourise", str(photos / "wide.jpg"),
+    done = subprocess.run([sys.executable, "-m", "colourise_core", str(photos / "wide.jpg"),  # the short form
                            "--out", str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     out = tmp_path / "wide.cnn.png"
