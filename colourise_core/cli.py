@@ -119,7 +119,8 @@ def cmd_colourise(args) -> int:
 
         for name in names:
             if name not in HINT_FAMILIES:
-                raise ColouriseError(f"the {name} model takes no hints; use a model that does ({', '.join(HINT_FAMILIES)})")
+                raise ColouriseError(f"the {name} model takes no hints; use a model that does "
+                                     f"({', '.join(HINT_FAMILIES)}, or levin: Levin et al.'s classic propagation)")
     out = Path(args.out)
     _prepare_out(out)
     bases = outputs.plan_names(args.images)  # unique per input: same stems never collide

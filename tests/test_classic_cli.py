@@ -65,7 +65,7 @@ def test_welsh_with_reference(files):
     (["--model", "welsh", "--reference", "{d}/nowhere.jpg"], "nowhere.jpg"),
     (["--model", "welsh", "--reference", "{d}/ref.png", "--hints", "{d}/hints.json"], "--hints is not used by --model welsh"),
     (["--model", "levin", "--hints", "{d}/hints.json", "--reference", "{d}/ref.png"], "--reference is used only by --model welsh"),
-    (["--model", "cnn", "--hints", "{d}/hints.json"], "the cnn model takes no hints"),
+    (["--model", "cnn", "--hints", "{d}/hints.json"], "the cnn model takes no hints; use a model that does (unet, or levin"),
     (["--model", "levin", "--hints", "{d}/nope.json"], "hints file nope.json not found"),
     (["--model", "levin", "--hints", "{d}/bad.json"], "hints file bad.json is not JSON"),
 ])
