@@ -1,6 +1,6 @@
 """Command line: `python -m colourise_core` (installed as `colourise`).
 
-    colourise IMAGE... [--model cnn|cgan|cvae|unet|all] [--weights SET_OR_RUN_DIR] [--out DIR]
+    colourise IMAGE|FOLDER... [--model cnn|cgan|cvae|unet|all] [--weights SET_OR_RUN_DIR] [--out DIR]
                        [--samples N --temperature T --seed S] [--render-size PX]
                        [--hints HINTS.json] [--vividness T]
                        [--runtime keras|onnx] [--verbose]
@@ -121,6 +121,7 @@ def cmd_colourise(args) -> int:
             if name not in HINT_FAMILIES:
                 raise ColouriseError(f"the {name} model takes no hints; use a model that does "
                                      f"({', '.join(HINT_FAMILIES)}, or levin: Levin et al.'s classic propagation)")
+    args.images = outputs.expand_folders(args.images)  # a folder: the images in it
     out = Path(args.out)
     _prepare_out(out)
     bases = outputs.plan_names(args.images)  # unique per input: same stems never collide
@@ -217,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=LazyParser)
 
     p = sub.add_parser("colourise", help="colourise images (a colour input is turned to grey first)")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders: the images directly in each")
     p.add_argument("--model", choices=MODEL_CHOICES + ("levin", "welsh", "all"), default="cnn")
     p.add_argument("--hints", default=None, metavar="HINTS.json",
                    help='colour hints {"points": [{"x": X, "y": Y, "rgb": [R, G, B]}], "radius": PX}, in the '

@@ -1,4 +1,7 @@
-"""Output names for `colourise IMAGE...` that never collide, and the name map written beside them.
+"""Inputs and output names for `colourise IMAGE...`: folders opened, names that never collide, the name map.
+
+A folder among the inputs stands for the image files directly in it (`expand_folders`), sorted by
+name, leaving out this tool's own outputs listed in its `NAME_MAP`.
 
 Two inputs with the same stem (`a/photo.jpg b/photo.jpg`, `img.webp img.tiff`) must not write
 the same file. `plan_names` gives each input a unique base name: its stem when that is unique
@@ -14,8 +17,48 @@ from collections import Counter
 from pathlib import Path
 
 from colourise_core import atomic
+from colourise_core.errors import ColouriseError
 
 NAME_MAP = "colourise-names.json"
+# What a folder given as an input is searched for; a file given by name is tried whatever its suffix.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif",
+                  ".jp2", ".ppm", ".pgm", ".pnm", ".tga", ".psd", ".qoi")
+
+
+def _earlier_outputs(folder: Path) -> set[str]:
+    """The file names this tool wrote into `folder` (its NAME_MAP's keys), so they are not taken as inputs."""
+    try:
+        mapping = json.loads((folder / NAME_MAP).read_text())
+    except (OSError, ValueError):
+        return set()
+    return set(mapping) if isinstance(mapping, dict) else set()
+
+
+def expand_folders(inputs: list[str]) -> list[str]:
+    """Each folder among the inputs replaced by the image files directly in it (`colourise old_photos/`).
+
+    Args:
+        inputs: paths as given; files (and paths that do not exist) are kept as they are, in order.
+    Returns:
+        the paths, each folder's images sorted by name (ignoring case) in its place (hidden files, sub-folders and
+        the outputs of an earlier run into that folder left out).
+    Raises:
+        ColouriseError: a folder holds no image file; nothing has been read or written.
+    """
+    expanded = []
+    for given in inputs:
+        folder = Path(given)
+        if not folder.is_dir():
+            expanded.append(given)
+            continue
+        skip = _earlier_outputs(folder)
+        found = sorted((f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")
+                        and f.suffix.lower() in IMAGE_SUFFIXES and f.name not in skip), key=str.casefold)
+        if not found:
+            raise ColouriseError(f"folder {given} holds no image file (looked for {' '.join(IMAGE_SUFFIXES)}; "
+                                 "sub-folders are not searched)")
+        expanded.extend(str(folder / name) for name in found)
+    return expanded
 
 
 def plan_names(inputs: list[str]) -> list[str]:

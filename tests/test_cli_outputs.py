@@ -98,6 +98,40 @@ def test_skip_existing_resumes_a_batch(tiny_runs, tmp_path, capsys):
     assert json.loads((out / outputs.NAME_MAP).read_text()) == {"one.cnn.png": str(first), "two.cnn.png": str(second)}
 
 
+def test_a_folder_stands_for_the_images_in_it(tmp_path):
+    folder = tmp_path / "old photos"
+    for name in ("b.jpg", "A.PNG", "c.webp", "a.cnn.png"):
+        _photo(folder / name, 8)
+    for name in (".hidden.png", "notes.txt", "sub/d.png"):
+        _photo(folder / name, 9) if name.endswith(".png") else (folder / name).write_text("x")
+    (folder / outputs.NAME_MAP).write_text(json.dumps({"a.cnn.png": str(folder / "A.PNG")}))  # an earlier run's output
+    given = ["first.jpg", str(folder), "missing.png"]
+    assert outputs.expand_folders(given) == ["first.jpg", str(folder / "A.PNG"), str(folder / "b.jpg"),
+                                              str(folder / "c.webp"), "missing.png"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(cli.ColouriseError, match=r"folder .*empty holds no image file \(looked for \.jpg .*sub-folders"):
+        outputs.expand_folders([str(folder), str(tmp_path / "empty")])
+
+
+def test_colourise_a_folder_into_itself_then_again(tiny_runs, tmp_path, capsys):
+    folder = tmp_path / "scans"
+    one, two = _photo(folder / "one.png", 10), _photo(folder / "two.jpg", 11, size=(30, 40))
+    assert cli.main([str(folder), "--weights", str(tiny_runs["cnn"]), "--out", str(folder)]) == 0  # the short form
+    assert capsys.readouterr().out.split() == [str(folder / "one.cnn.png"), str(folder / "two.cnn.png")]
+    assert json.loads((folder / outputs.NAME_MAP).read_text()) == {"one.cnn.png": str(one), "two.cnn.png": str(two)}
+    for out, src in ((folder / "one.cnn.png", one), (folder / "two.cnn.png", two)):
+        assert Image.open(out).size == Image.open(src).size and np.abs(_grey(out) - _grey(src)).max() <= 2
+    # Again with --skip-existing: its own outputs are not taken for inputs (no one.cnn.cnn.png)
+    assert cli.main([str(folder), "--weights", str(tiny_runs["cnn"]), "--out", str(folder), "--skip-existing"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["one.png", "two.jpg", "one.cnn.png", "two.cnn.png",
+                                                               outputs.NAME_MAP])
+    capsys.readouterr()
+    (tmp_path / "nothing").mkdir()
+    assert cli.main(["colourise", str(tmp_path / "nothing"), "--weights", str(tiny_runs["cnn"]),
+                     "--out", str(tmp_path / "o")]) == 2
+    assert "holds no image file" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("option, value, expected", [
     ("--samples", "0", "0 is out of range 1..64"),
     ("--samples", "200", "200 is out of range 1..64"),
