@@ -318,14 +318,17 @@ def _unavailable(sub, name: str, error: ImportError) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     """Parse a command line; `colourise IMAGE ...` is `colourise colourise IMAGE ...`.
 
-    A first argument that is neither an option nor a command, and names a file or has a file
-    extension, is an image (the short form the usage above and the issues give). A photo named
+    A first argument that is neither an option nor a command, and looks like a path (it exists,
+    has a file extension or a slash), is an image or a folder (the short form the usage above and
+    the issues give). A photo named
     like a command (`train`) needs the long form; a mistyped command is still reported as one.
     """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if argv and not argv[0].startswith("-") and argv[0] not in commands and (Path(argv[0]).suffix or Path(argv[0]).exists()):
+    first = argv[0] if argv else ""
+    looks_like_a_path = bool(Path(first).suffix) or "/" in first or os.sep in first or Path(first).exists()
+    if first and not first.startswith("-") and first not in commands and looks_like_a_path:
         argv.insert(0, "colourise")
     return parser.parse_args(argv)
 

@@ -149,6 +149,7 @@ def test_the_short_form_is_the_colourise_command(tiny_runs, photos, tmp_path, ca
     scan.write_bytes((photos / "tall.png").read_bytes())
     assert cli.main([str(scan), *options, "--out", str(tmp_path / "bare")]) == 0
     assert (tmp_path / "bare" / "scan.cnn.png").read_bytes() == (tmp_path / "long" / "tall.cnn.png").read_bytes()
+    assert cli.parse_args(["old photos/", "--model", "cnn"]).images == ["old photos/"]  # a folder, by its slash
     capsys.readouterr()
     with pytest.raises(SystemExit) as stop:  # a mistyped command is still named as one, not taken for an image
         cli.main(["evalute", "--model", "cnn"])
