@@ -143,3 +143,22 @@ def test_the_model_card_is_what_the_script_writes_from_the_manifest(tmp_path):
     sets = json.loads((ROOT / "weights" / "manifest.json").read_text())["sets"]
     for name in sets:
         assert f"| `{name}` |" in card, name
+
+
+def test_the_readme_python_example_runs_and_its_hint_colours_the_photo(tmp_path, monkeypatch):
+    """The "From Python" block, run as written on a photo of its name, with the shipped weights."""
+    import numpy as np
+    from PIL import Image
+
+    block = re.search(r"From Python:\n\n```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S).group(1)
+    yy, xx = np.mgrid[0:90, 0:160]
+    grey = (60 + xx + yy).astype(np.uint8)  # an old photo: grey, 160 x 90
+    Image.fromarray(grey).save(tmp_path / "old_photo.jpg")
+    monkeypatch.chdir(tmp_path)
+    names: dict = {}
+    exec(compile(block, "README.md", "exec"), names)
+    assert names["samples"].shape == (8, 90, 160, 3)
+    rgb = names["rgb"]  # the last assignment: the U-Net with a red hint at (120, 45)
+    assert rgb.shape == (90, 160, 3)
+    r, g, b = rgb[45, 120]
+    assert r > g + 0.1 and r > b + 0.1  # red where the hint is
