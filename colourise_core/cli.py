@@ -104,6 +104,7 @@ def cmd_colourise(args) -> int:
     from colourise_core.weights import DEFAULT_SET
 
     guided.check_args(args.model, args.hints, args.reference)
+    args.images = outputs.expand_folders(args.images)  # a folder: the images in it (models and classic methods alike)
     if args.model in guided.METHODS:  # the classic methods: no network
         argcheck.check_flags_apply(args, ())
         return guided.cmd_colourise(args)
@@ -121,7 +122,6 @@ def cmd_colourise(args) -> int:
             if name not in HINT_FAMILIES:
                 raise ColouriseError(f"the {name} model takes no hints; use a model that does "
                                      f"({', '.join(HINT_FAMILIES)}, or levin: Levin et al.'s classic propagation)")
-    args.images = outputs.expand_folders(args.images)  # a folder: the images in it
     out = Path(args.out)
     _prepare_out(out)
     bases = outputs.plan_names(args.images)  # unique per input: same stems never collide
@@ -320,8 +320,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     A first argument that is neither an option nor a command, and looks like a path (it exists,
     has a file extension or a slash), is an image or a folder (the short form the usage above and
-    the issues give). A photo named
-    like a command (`train`) needs the long form; a mistyped command is still reported as one.
+    the issues give). A photo named like a command (`train`) needs the long form; a mistyped
+    command is still reported as one.
     """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)

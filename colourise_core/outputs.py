@@ -40,8 +40,8 @@ def expand_folders(inputs: list[str]) -> list[str]:
     Args:
         inputs: paths as given; files (and paths that do not exist) are kept as they are, in order.
     Returns:
-        the paths, each folder's images sorted by name (ignoring case) in its place (hidden files, sub-folders and
-        the outputs of an earlier run into that folder left out).
+        the paths, each folder's images in its place, sorted by name ignoring case (hidden files,
+        sub-folders and the outputs of an earlier run into that folder left out).
     Raises:
         ColouriseError: a folder holds no image file; nothing has been read or written.
     """

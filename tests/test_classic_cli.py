@@ -47,6 +47,18 @@ def test_levin_with_hints(files, capsys):
     assert uv[36, 57, 0] > 0.05  # blue: U up
 
 
+def test_levin_on_a_folder_colours_each_image_in_it(files, capsys):
+    scans = files / "scans"
+    scans.mkdir()
+    for name in ("b.png", "a.png"):
+        (scans / name).write_bytes((files / "old.png").read_bytes())
+    out = files / "out"
+    assert cli.main([str(scans), "--model", "levin", "--hints", str(files / "hints.json"), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.split() == [str(out / "a.levin.png"), str(out / "b.levin.png")]
+    assert _rgb(out / "a.levin.png").tobytes() == _rgb(out / "b.levin.png").tobytes()  # the same photo, the same hints
+    assert colour.rgb_to_yuv(_rgb(out / "a.levin.png"))[3, 2, 2] > 0.05  # the red hint: V up
+
+
 def test_welsh_with_reference(files):
     out = files / "out"
     code = cli.main(["colourise", str(files / "old.png"), "--model", "welsh", "--reference", str(files / "ref.png"),
