@@ -10,8 +10,8 @@ linear probe of `semantic_probe.py`:
 - each image's central square crop at 96 px (the U-Net's input); the encoder sees its luma
   upsampled to 192 px (0-255, copied to three channels), as a fused model would see it, so its
   stride-8, -16 and -32 maps lie on the U-Net's 24 x 24 output grid and its 12 x 12 and 6 x 6;
-- a decoder (1 x 1 convs on each map, two 2x upsamplings, three 3 x 3 convs, the U-Net's 347
-  chroma bins) trained with the U-Net's own loss (soft-encoded, rebalanced cross-entropy, its
+- a decoder (1 x 1 convs on each map, a 3 x 3 conv at 12 x 12, a 3 x 3 conv on the luma's 4 x 4
+  blocks, three 3 x 3 convs at 24 x 24, then the U-Net's 347 chroma bins; 1.8 M parameters) trained with the U-Net's own loss (soft-encoded, rebalanced cross-entropy, its
   stored prior) for a fixed time on training crops of Imagenette and photos-extra; variant
   "+ U-Net" also reads the shipped U-Net's mean and stored decodings;
 - scored after each epoch on val crops, on the grid (pooled, as `semantic_probe.py`), decoded at
