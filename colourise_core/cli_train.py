@@ -73,7 +73,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     arg("--recon-weight", type=argcheck.float_in(0.0, 1e6), default=None, help="0..1e+06")
     arg("--rebalance", type=argcheck.float_in(0.0, 1.0), default=None, help="unet: class-rebalancing lambda, 0..1 (default 0.5; 1 turns it off)")
     arg("--extra", action="append", default=None, metavar="NAME:PATH",
-        help="another training dataset (repeatable), e.g. folder:../shared/datasets/photos-extra.zip")
+        help="another training dataset (repeatable), e.g. folder:../shared/datasets/photos-extra.zip; "
+             "NAME*N:PATH sees its training images N times per pass (a small, varied set weighted up)")
     arg("--crops", action="store_true", help="train on random square crops of the images at native size (multi-scale)")
     arg("--crop-min", type=argcheck.float_in(0.0, 1.0, low_open=True), default=0.5, help="smallest crop side, as a share of the shorter side, (0, 1]")
     arg("--steps-per-epoch", type=argcheck.int_in(1), default=None, help="at most N >= 1 batches an epoch (each epoch checkpoints)")

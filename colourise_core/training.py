@@ -51,7 +51,7 @@ class TrainConfig:
     latent_dim: int | None = None  # CVAE only; None: 1024
     recon_weight: float | None = None  # CVAE only, W of equation 4.5; None: 1
     rebalance: float | None = None  # unet only: lambda of the class rebalancing; None: 0.5, 1: off
-    extra: tuple | None = None  # more training datasets, "NAME:PATH" each (e.g. "folder:photos-extra.zip")
+    extra: tuple | None = None  # more training datasets, "NAME:PATH" each (e.g. "folder:photos-extra.zip"; "folder*3:...": seen 3 times per pass)
     crops: bool = False  # read images at native size and train on random square crops (multi-scale)
     crop_min: float = 0.5  # smallest random crop side, as a share of an image's shorter side
     steps_per_epoch: int | None = None  # at most this many batches an epoch (a checkpoint each); None: all
@@ -184,6 +184,8 @@ def make_datasets(config: TrainConfig):
     # Validation comes from the training split (10% held back), never from the test split, so
     # that early stopping cannot select on the images the metrics are reported on.
     train, val = pipeline.split_train_val(train, val_fraction=0.1, seed=config.seed)
+    if config.extra:  # 'NAME*N:PATH': that source's training images N times per pass
+        train = crops.repeat_parts(train, [1] + [crops.parse_repeat(s) for s in config.extra])
     if len(val) > config.val_limit:
         val = pipeline.Subset(val, np.arange(config.val_limit))
     return train, val

@@ -116,11 +116,44 @@ class ConcatDataset:
 
 
 def parse_source(text: str) -> tuple[str, str]:
-    """'NAME:PATH' (e.g. 'folder:../shared/datasets/photos-extra.zip') -> (name, path)."""
+    """'NAME:PATH' (e.g. 'folder:../shared/datasets/photos-extra.zip') -> (name, path); a repeat
+    count ('NAME*N:PATH', `parse_repeat`) is left out."""
     name, sep, path = text.partition(":")
     if not sep or not name or not path:
         raise DatasetError(f"expected NAME:PATH for an extra dataset (e.g. folder:photos.zip), got {text!r}")
-    return name, path
+    return name.partition("*")[0], path
+
+
+def parse_repeat(text: str) -> int:
+    """How many times an extra dataset's training images are seen per pass: N of 'NAME*N:PATH'
+    (e.g. 'folder*3:photos-extra.zip': a small, varied set weighted up beside a large one); 1 without."""
+    name = text.partition(":")[0]
+    if "*" not in name:
+        return 1
+    count = name.partition("*")[2]
+    if not count.isdigit() or not 1 <= int(count) <= 100:
+        raise DatasetError(f"a repeat count is a whole number from 1 to 100 (NAME*N:PATH), got {text!r}")
+    return int(count)
+
+
+def repeat_parts(train, repeats) -> "object":
+    """The training subset of a `ConcatDataset` with each part's images listed `repeats[p]` times.
+
+    Repeating after the train/validation split keeps every copy of an image on one side of it.
+
+    Args:
+        train: a `pipeline.Subset` of a `ConcatDataset` (the trainer's training split).
+        repeats: (P,) how many times each part's images appear; 1 leaves a part as it is.
+    Returns:
+        The same Subset when nothing repeats, else a larger Subset of the same dataset.
+    """
+    from colourise_core.data.pipeline import Subset
+
+    if all(r == 1 for r in repeats):
+        return train
+    which = np.searchsorted(train.dataset._ends, train.indices, side="right")  # (n,) part of each image
+    extra = [np.repeat(train.indices[which == p], r - 1) for p, r in enumerate(repeats) if r > 1]
+    return Subset(train.dataset, np.sort(np.concatenate([train.indices] + extra)))
 
 
 def load_mixture(sources, split: str = "train", resolution: int = 128, crops: bool = True,
