@@ -98,6 +98,10 @@ class TrainConfig:
         if self.classes is not None:
             fill["classes"] = tuple(self.classes)
         if self.extra is not None:
+            from colourise_core.data import crops
+
+            for source in self.extra:  # a bad 'NAME*N:PATH' is refused before any data is opened
+                crops.parse_source(source), crops.parse_repeat(source)
             fill["extra"] = tuple(self.extra)
         return dataclasses.replace(self, **fill)
 

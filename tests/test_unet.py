@@ -233,18 +233,20 @@ def test_a_repeated_extra_dataset_is_seen_n_times_per_pass_and_never_leaks_into_
     train1, val1 = split(f"folder:{small}")
     train3, val3 = split(f"folder*3:{small}")
     np.testing.assert_array_equal(val3.indices, val1.indices)  # the same validation images
-    ends = train1.dataset._ends  # (20, 30): the small set is images 20..29 of the mixture
-    own = lambda idx: np.unique(idx[(idx >= ends[0]) & (idx < ends[1])], return_counts=True)
+    part = train1.dataset.part_of  # images 0..19 of the mixture are the big set's, 20..29 the small set's
+    np.testing.assert_array_equal(part([0, 19, 20, 29]), [0, 0, 1, 1])
+    own = lambda idx: np.unique(idx[part(idx) == 1], return_counts=True)
     small_ids, counts = own(train3.indices)
     np.testing.assert_array_equal(small_ids, own(train1.indices)[0])
     assert set(counts) == {3} and len(small_ids) >= 6  # each of its training images, three times
-    big1, big3 = (t.indices[t.indices < ends[0]] for t in (train1, train3))
+    big1, big3 = (t.indices[part(t.indices) == 0] for t in (train1, train3))
     np.testing.assert_array_equal(big3, big1)  # the large set once
     assert not set(small_ids) & set(val3.indices.tolist())  # no copy of a validation image
     np.testing.assert_array_equal(train3.load([0]), train1.load([0]))
-    for bad in ("folder*0:", "folder*x:", "folder*101:"):
+    for bad in ("folder*0:", "folder*x:", "folder*101:"):  # refused as the config resolves, before reading data
         with pytest.raises(DatasetError, match="repeat count is a whole number from 1 to 100"):
-            split(bad + str(small))
+            training.TrainConfig(model="unet", dataset="folder", data=str(tmp_path / "absent"),
+                                 extra=(bad + str(tmp_path / "absent.zip"),), crops=True).resolved()
 
 
 def test_unet_trains_one_step_under_jax(tmp_path):

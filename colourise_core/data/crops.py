@@ -99,10 +99,14 @@ class ConcatDataset:
     def __len__(self) -> int:
         return int(self._ends[-1])
 
+    def part_of(self, indices) -> np.ndarray:
+        """(n,) which part (0..P-1) each of `indices` (0..len-1) falls in."""
+        return np.searchsorted(self._ends, np.asarray(indices, np.int64).reshape(-1), side="right")
+
     def load(self, indices, rng: np.random.Generator | None = None) -> np.ndarray:
         idx = np.asarray(indices, np.int64).reshape(-1) % len(self)
         out = np.empty((idx.size, self.resolution, self.resolution, 3), np.float32)
-        which = np.searchsorted(self._ends, idx, side="right")  # (n,) part of each index
+        which = self.part_of(idx)  # (n,) part of each index
         starts = np.concatenate([[0], self._ends[:-1]])
         for p in np.unique(which):
             sel = np.flatnonzero(which == p)
@@ -151,7 +155,7 @@ def repeat_parts(train, repeats) -> "object":
 
     if all(r == 1 for r in repeats):
         return train
-    which = np.searchsorted(train.dataset._ends, train.indices, side="right")  # (n,) part of each image
+    which = train.dataset.part_of(train.indices)  # (n,) part of each image
     extra = [np.repeat(train.indices[which == p], r - 1) for p, r in enumerate(repeats) if r > 1]
     return Subset(train.dataset, np.sort(np.concatenate([train.indices] + extra)))
 
