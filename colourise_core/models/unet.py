@@ -265,8 +265,10 @@ class UNetFamily(Family):
         """Start a `propagate` model from weights without it: every stored weight copied by its path,
         the kernels that read the new channels (e1, d4) given zeros there (`unet_inputs.widen_kernel`);
         the propagation's confidence keeps its zero initialisation, so the logits start unchanged."""
+        from colourise_core.models import stored
+
         old = build(UNetConfig.from_dict(stored_spec["config"]))
-        old.load_weights(path)
+        stored.load(old, path, self)
         by_path = {v.path: v for v in model.weights}
         unpaired = sorted(set(v.path for v in old.weights) - set(by_path))
         if unpaired:
@@ -274,6 +276,13 @@ class UNetFamily(Family):
         for v in old.weights:
             target = by_path[v.path]
             target.assign(unet_inputs.widen_kernel(keras.ops.convert_to_numpy(v), tuple(target.shape)))
+
+    def pretrained_layers(self, model):
+        """The frozen ImageNet encoder, when the config has one (`unet_encoder`)."""
+        return [model.net.get_layer(unet_encoder.LAYER)] if model.config.encoder else []
+
+    def load_pretrained(self, model):
+        unet_encoder.load_pretrained(model.net)
 
     def config_overrides(self, train_config):
         return {**super().config_overrides(train_config), "seed": train_config.seed}
@@ -305,7 +314,7 @@ class UNetFamily(Family):
         it started from: the frozen network's decoding (the rebalancing it undoes) stays its own.
         With an `encoder`, its ImageNet weights are read first (`unet_encoder.load_pretrained`)."""
         if model.config.encoder and not model.config.train_only:
-            unet_encoder.load_pretrained(model.net)
+            self.load_pretrained(model)
         if model.config.global_classes:
             data = train_batches.dataset
             unet_global.check_labels(data.labels, model.config.global_classes, data.name)
