@@ -236,7 +236,7 @@ def main(argv=None) -> int:
     print("photos-extra", json.dumps(report["photos_extra_val"]), flush=True)
     report["seconds"] = time.time() - start
     if args.export:
-        models.export_weights(model, args.export)
+        models.export_weights(model, args.export, leave_out_pretrained=True)  # an ImageNet encoder is read from its package
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
     return 0
