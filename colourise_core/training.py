@@ -101,7 +101,8 @@ class TrainConfig:
             from colourise_core.data import crops
 
             for source in self.extra:  # a bad 'NAME*N:PATH' is refused before any data is opened
-                crops.parse_source(source), crops.parse_repeat(source)
+                crops.parse_source(source)
+                crops.parse_repeat(source)
             fill["extra"] = tuple(self.extra)
         return dataclasses.replace(self, **fill)
 

@@ -17,7 +17,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from colourise_core.errors import WeightsError
