@@ -133,6 +133,36 @@ def test_a_fine_tune_cannot_drop_the_propagation_and_says_so(tmp_path):
         models.load_weights_checked(plain, path, fine_tune=True)
 
 
+def test_hint_skip_feeds_the_pooled_hint_map_to_the_decoder_and_widens_from_weights_without_it(tmp_path):
+    rng = np.random.default_rng(1)
+    old = models.build_model("unet", 32, **TINY)
+    for v in old.trainable_weights:
+        v.assign(rng.normal(0, 0.2, v.shape).astype("float32"))
+    old.prior.assign(np.full(len(old.centres), 1.0 / len(old.centres), "float32"))
+    path = tmp_path / "old.weights.h5"
+    models.save_weights_atomic(old, path)
+    new = models.build_model("unet", 32, hint_skip=True, **TINY)
+    assert "hint_skip" not in old.spec["config"] and new.spec["config"]["hint_skip"] is True
+    models.load_weights_checked(new, path, fine_tune=True)
+    y, uv, mask = _hints(n=2, h=48, w=32)
+    family = models.family_of(new)
+    np.testing.assert_allclose(family.logits(new, y, (uv, mask)), family.logits(old, y, (uv, mask)), atol=1e-4)
+    d4 = new.net.get_layer("d4").kernel
+    assert d4.shape[2] == old.net.get_layer("d4").kernel.shape[2] + 3 and np.abs(d4.numpy()[:, :, -3:]).max() == 0.0
+    # the short path alone carries a hint: the encoder's hint kernels zeroed, the decoder's given weight
+    e1 = new.net.get_layer("e1").kernel
+    e1.assign(np.concatenate([e1.numpy()[:, :, :1], np.zeros_like(e1.numpy()[:, :, 1:])], axis=2))
+    d4.assign(np.concatenate([d4.numpy()[:, :, :-3], rng.normal(0, 1.0, (*d4.shape[:2], 3, d4.shape[3]))], axis=2).astype("float32"))
+    with_hint = family.logits(new, y[:1], (uv[:1], mask[:1]))  # (1, 12, 8, Q); the hint patch lies in block (1, 2)
+    without = family.logits(new, y[:1])
+    moved = np.abs(with_hint - without).max(axis=-1)[0]  # (12, 8)
+    assert moved[1, 2] > 1e-2 and moved[5:, :].max() < 1e-6  # a 3 x 3 decoder conv reaches one block around it only
+    with pytest.raises(WeightsError, match="add hint_skip before propagate"):
+        prop = tmp_path / "prop.weights.h5"
+        models.save_weights_atomic(models.build_model("unet", 32, propagate=True, **TINY), prop)
+        models.load_weights_checked(models.build_model("unet", 32, propagate=True, hint_skip=True, **TINY), prop, fine_tune=True)
+
+
 def _flat_colour_images(n, seed):
     """Each image one random colour over a random luma texture: colour is unpredictable from Y."""
     rng = np.random.default_rng(seed)

@@ -69,6 +69,7 @@ class UNetConfig:
     train_only: tuple = dataclasses.field(default=(), metadata=OPTION)  # fine-tune: only these layers learn, the rest frozen with its prior; (): all
     loss: str = dataclasses.field(default="ce", metadata=OPTION)  # "ce"; "uv_mse": squared error of the decoded chroma (PSNR's), at the stored decoding
     encoder: str = dataclasses.field(default="", metadata=OPTION)  # "efficientnet-lite0": frozen ImageNet maps fused into the decoder (""; off)
+    hint_skip: bool = dataclasses.field(default=False, metadata=OPTION)  # also feed the hint map, 4 x 4 average-pooled, to the H/4 decoder
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -124,7 +125,9 @@ def build_network(config: UNetConfig, centres: np.ndarray) -> keras.Model:
     x = layers.Concatenate(name="skip8")([x, skip8] + (maps[1:2] if maps else []))
     x = _conv(x, config.decoder_widths[0], "d8")
     x = layers.UpSampling2D(2, interpolation="bilinear", name="up4")(x)  # (N, H/4, W/4, .)
-    skips = [x, skip4] + (maps[:1] if maps else [])  # the propagated channels stay last (`load_widened`)
+    skips = [x, skip4] + (maps[:1] if maps else [])  # widened inputs (hint_skip, propagated) come last (`load_widened`)
+    if config.hint_skip:  # (N, H/4, W/4, 3): the hints' U, V and mask, block by block: a short path past the encoder
+        skips.append(layers.AveragePooling2D(OUTPUT_STRIDE, name="hint_skip")(x_in[..., 1:1 + unet_inputs.HINT_CHANNELS]))
     if config.propagate:  # (N, H/4, W/4, 4): the propagated UV, the any-hint flag and closeness, block by block
         propagated = layers.AveragePooling2D(OUTPUT_STRIDE, name="propagated")(x_in[..., 1 + unet_inputs.HINT_CHANNELS:])
         skips.append(propagated)
@@ -254,7 +257,7 @@ class UNetFamily(Family):
     takes_hints = True
     training_fields = ("rebalance", "temperature", "unrebalance", "hint_none", "hint_p", "hint_max", "hint_patch",
                        "seed", "global_weight", "train_only", "loss")
-    widening_fields = ("propagate",)  # a fine-tune may add the propagated hints (load_widened)
+    widening_fields = ("propagate", "hint_skip")  # a fine-tune may add these inputs (load_widened)
     temperature_default = UNetConfig.temperature  # predict_uv with None uses the model's stored (tuned) one
     eager_graphs = True  # TensorFlow's traced bilinear upsampling fails once a graph is generalised to any size
 
@@ -262,12 +265,15 @@ class UNetFamily(Family):
         return build(config)
 
     def load_widened(self, model, path, stored_spec):
-        """Start a `propagate` model from weights without it: every stored weight copied by its path,
-        the kernels that read the new channels (e1, d4) given zeros there (`unet_inputs.widen_kernel`);
+        """Start a `propagate` or `hint_skip` model from weights without it: every stored weight copied by
+        its path, the kernels that read the new channels (e1, d4) given zeros there (`unet_inputs.widen_kernel`);
         the propagation's confidence keeps its zero initialisation, so the logits start unchanged."""
         from colourise_core.models import stored
 
-        old = build(UNetConfig.from_dict(stored_spec["config"]))
+        old_config = UNetConfig.from_dict(stored_spec["config"])
+        if old_config.propagate and not old_config.hint_skip and model.config.hint_skip:
+            raise ValueError("hint_skip's channels come before the propagated ones: add hint_skip before propagate")
+        old = build(old_config)
         stored.load(old, path, self)
         by_path = {v.path: v for v in model.weights}
         unpaired = sorted(set(v.path for v in old.weights) - set(by_path))
